@@ -1,0 +1,175 @@
+"""The few places where keras-lrx touches Keras internals.
+
+Everything here depends on private Keras optimizer methods
+(`_backend_update_step`, `_apply_weight_decay`, `_learning_rate`,
+`_iterations`, `add_variable`), so a Keras release that moves them is fixed in
+this one file. The supported Keras range is stated in `pyproject.toml` and
+covered by the test suite.
+
+Keras optimizers run one step as (base_optimizer.BaseOptimizer.apply):
+
+    filter empty grads -> unscale (loss_scale_factor) -> [accumulate]
+    -> clip -> _apply_weight_decay(vars) -> _backend_update_step(grads, vars, lr)
+    -> EMA -> iterations += 1
+
+Keras's TensorFlow backend overrides `_backend_update_step` for
+tf.distribute, its torch backend replaces it by one fused
+`_parallel_update_step` over all variables, and Nadam overrides it to advance
+its `u_product` once per step. LRX therefore hooks exactly the two calls whose
+learning rate must differ per variable, on the wrapped optimizer instance, and
+leaves everything else to Keras.
+"""
+
+import contextlib
+
+from keras import backend
+from keras import ops
+
+#: Names of base-optimizer arguments: they configure the wrapped optimizer.
+BASE_OPTIMIZER_ARGUMENTS = (
+    "weight_decay",
+    "clipnorm",
+    "clipvalue",
+    "global_clipnorm",
+    "use_ema",
+    "ema_momentum",
+    "ema_overwrite_frequency",
+    "loss_scale_factor",
+    "gradient_accumulation_steps",
+)
+
+
+def raw_iterations(optimizer):
+    """The optimizer's step counter, not divided by gradient accumulation.
+
+    Keras evaluates learning-rate schedules at this counter.
+    """
+    return optimizer._iterations
+
+
+def untrack_variable(optimizer, variable):
+    optimizer._untrack_variable(variable)
+
+
+def set_untracked_attribute(obj, name, value):
+    """Sets an attribute without Keras/TF variable tracking."""
+    object.__setattr__(obj, name, value)
+
+
+@contextlib.contextmanager
+def learning_rate_override(optimizer, value):
+    """Makes `optimizer.learning_rate` read `value` inside the block.
+
+    Keras's `_apply_weight_decay` (all backends) reads the optimizer's current
+    learning rate; this lets LRX reuse it per multiplier group.
+    """
+    saved = optimizer._learning_rate
+    object.__setattr__(optimizer, "_learning_rate", value)
+    try:
+        yield
+    finally:
+        object.__setattr__(optimizer, "_learning_rate", saved)
+
+
+@contextlib.contextmanager
+def record_step_state(optimizer):
+    """Records the per-step global state variables `optimizer.build` makes.
+
+    Per-step global state is a scalar variable that the build creates other
+    than through `add_variable_from_reference` / `add_optimizer_variables`
+    (which make one slot per model variable). Nadam's `u_product` is one.
+    Such state must advance once per step even when the update runs once per
+    multiplier group.
+
+    Yields a list that holds those variables once the block exits.
+    """
+    found = []
+    before = {id(v) for v in optimizer.variables}
+    per_variable_ids = set()
+    names = ("add_variable_from_reference", "add_optimizer_variables")
+
+    def recording(original):
+        def call(*args, **kwargs):
+            made = original(*args, **kwargs)
+            for v in made if isinstance(made, (list, tuple)) else [made]:
+                per_variable_ids.add(id(v))
+            return made
+
+        return call
+
+    for name in names:
+        object.__setattr__(optimizer, name, recording(getattr(optimizer, name)))
+    try:
+        yield found
+    finally:
+        for name in names:
+            object.__delattr__(optimizer, name)
+    found.extend(
+        v
+        for v in optimizer.variables
+        if id(v) not in before
+        and id(v) not in per_variable_ids
+        and len(v.shape) == 0
+    )
+
+
+def install_update_hooks(optimizer, update_step, apply_weight_decay):
+    """Routes the optimizer's update and decay calls through LRX.
+
+    `update_step(original, grads, variables, learning_rate)` and
+    `apply_weight_decay(original, variables)` receive the optimizer's own
+    bound implementation as `original`.
+    """
+    original_update = type(optimizer)._backend_update_step.__get__(optimizer)
+    original_decay = type(optimizer)._apply_weight_decay.__get__(optimizer)
+
+    def _backend_update_step(grads, trainable_variables, learning_rate):
+        return update_step(
+            original_update, grads, trainable_variables, learning_rate
+        )
+
+    def _apply_weight_decay(variables):
+        return apply_weight_decay(original_decay, variables)
+
+    object.__setattr__(optimizer, "_backend_update_step", _backend_update_step)
+    object.__setattr__(optimizer, "_apply_weight_decay", _apply_weight_decay)
+
+
+def snapshot(variables):
+    """Copies the current values of `variables` (safe under in-place updates)."""
+    return [ops.copy(ops.convert_to_tensor(v)) for v in variables]
+
+
+def restore(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def check_distribution_strategy(optimizer):
+    """Raises if `optimizer` was made under another tf.distribute strategy."""
+    if backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    current = tf.distribute.get_strategy()
+    made_under = getattr(optimizer, "_distribution_strategy", current)
+    if made_under is not current:
+        raise ValueError(
+            f"The optimizer {optimizer.name!r} was created under a different "
+            f"tf.distribute strategy ({type(made_under).__name__}) than the "
+            f"one in use now ({type(current).__name__}). Create the wrapped "
+            "optimizer and the LRX inside `strategy.scope()`, like any Keras "
+            "optimizer."
+        )
+
+
+def set_trainable_variables(optimizer, variables):
+    """What `BaseOptimizer.build` records about the variables, and no more.
+
+    LRX cannot call `BaseOptimizer.build` itself: that would also create EMA
+    and accumulator slots, which belong to the wrapped optimizer.
+    """
+    indices = {optimizer._var_key(v): i for i, v in enumerate(variables)}
+    object.__setattr__(optimizer, "_trainable_variables_indices", indices)
+    object.__setattr__(optimizer, "_trainable_variables", list(variables))
+    optimizer.built = True

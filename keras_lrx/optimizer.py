@@ -1,0 +1,516 @@
+"""LRX: per-variable learning rates for any Keras 3 optimizer."""
+
+import math
+import numbers
+
+import keras
+from keras import backend
+from keras import ops
+from keras.optimizers.schedules import LearningRateSchedule
+
+from keras_lrx import _keras_compat as compat
+from keras_lrx.multipliers import MultiplierMap
+
+__all__ = ["LRX"]
+
+
+def _delegate_schedule():  # placeholder handed to the base class only
+    return 0.0
+
+
+@keras.saving.register_keras_serializable(package="keras_lrx")
+class LRX(keras.optimizers.Optimizer):
+    """Wraps any Keras optimizer so each variable trains at its own rate.
+
+    Each trainable variable `v` is updated by the wrapped optimizer's own
+    rule with
+
+        learning_rate(v, t) = schedule(t) * scale * multiplier(v)
+
+    where `t` is the optimizer's step counter (`iterations`; with
+    `gradient_accumulation_steps` Keras's convention of the raw counter is
+    kept) and `scale` is 1 until `learning_rate` is assigned while a schedule
+    is in use (see below). Variables with equal multipliers form one group and
+    are updated in one call of the wrapped optimizer (one fused call per group
+    on the torch backend). A multiplier of 0 freezes a variable: it never
+    changes and the wrapped optimizer allocates no slot variables for it.
+
+    Everything else the wrapped optimizer does keeps working unchanged:
+    gradient clipping (`clipnorm`, `clipvalue`, `global_clipnorm` -- still
+    computed over all trainable variables), `gradient_accumulation_steps`,
+    `use_ema`, `loss_scale_factor` and `exclude_from_weight_decay`. Decoupled
+    weight decay (AdamW, Lion, any optimizer's `weight_decay`) follows the
+    per-variable rate, `lr * multiplier * weight_decay`, as PyTorch parameter
+    groups do; pass `weight_decay_follows_multiplier=False` to decay every
+    (non-frozen) variable at the base rate instead.
+
+    `opt.learning_rate` reads the current base rate (`schedule(t) * scale`).
+    Assigning a number sets the base rate when there is no schedule, or
+    rescales the schedule so that its current value becomes the assigned one
+    (the warmup/cosine shape continues, lower). That is what makes Keras's own
+    `ReduceLROnPlateau` and `LearningRateScheduler` callbacks work on a
+    scheduled LRX.
+
+    Args:
+        optimizer: A `keras.optimizers.Optimizer` instance (or a name/config
+            understood by `keras.optimizers.get`). LRX owns it from now on:
+            it must not be built yet, and base-optimizer options such as
+            `clipnorm` or `weight_decay` are set on it, not on LRX.
+        schedule: The base learning rate. None uses the wrapped optimizer's
+            own `learning_rate` (a float or a schedule); a float; a
+            `keras.optimizers.schedules.LearningRateSchedule`; or a callable
+            taking the step and returning the rate. Defaults to None.
+        multipliers: None (all 1.0), a dict mapping keys to multipliers, or a
+            callable `variable -> float | None`. Keys are layer names, exact
+            variable paths, regular expressions matched against
+            `variable.path` with `re.fullmatch`, or `keras.layers.Layer`
+            objects; see `keras_lrx.multipliers` for how overlapping keys
+            resolve (the most specific wins). Values are finite floats >= 0.
+        name: Name of the optimizer. Defaults to "lrx".
+        weight_decay_follows_multiplier: Whether decoupled weight decay of a
+            variable is scaled by its multiplier. Defaults to True.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_lrx import LRX
+    >>> model = keras.Sequential([
+    ...     keras.Input((8,)),
+    ...     keras.layers.Dense(16, name="body"),
+    ...     keras.layers.Dense(1, name="head")])
+    >>> opt = LRX(keras.optimizers.Adam(1e-3), multipliers={"body": 0.1})
+    >>> model.compile(optimizer=opt, loss="mse")
+    >>> _ = model.fit(np.ones((8, 8)), np.ones((8, 1)), verbose=0)
+    >>> opt.variable_multipliers["sequential/body/kernel"]
+    0.1
+
+    Raises:
+        TypeError: if `optimizer`, `schedule` or a multiplier key has the
+            wrong type.
+        ValueError: for a multiplier that is negative or not finite, a
+            wrapped optimizer that is already built, base-optimizer
+            arguments given to LRX, and (when built) a key matching no
+            variable.
+    """
+
+    def __init__(
+        self,
+        optimizer,
+        schedule=None,
+        multipliers=None,
+        name=None,
+        weight_decay_follows_multiplier=True,
+        **kwargs,
+    ):
+        misplaced = [k for k in kwargs if k in compat.BASE_OPTIMIZER_ARGUMENTS]
+        if misplaced:
+            raise ValueError(
+                f"Argument(s) {', '.join(f'`{k}`' for k in misplaced)} belong "
+                "to the wrapped optimizer, not to LRX: set them there, e.g. "
+                f"LRX(keras.optimizers.AdamW({misplaced[0]}=...)). "
+                f"Received: {', '.join(f'{k}={kwargs[k]!r}' for k in misplaced)}"
+            )
+        if kwargs:
+            raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        optimizer = self._check_optimizer(optimizer)
+        base_learning_rate = self._check_schedule(schedule)
+        multiplier_map = MultiplierMap(multipliers)
+        compat.check_distribution_strategy(optimizer)
+
+        super().__init__(learning_rate=base_learning_rate, name=name or "lrx")
+        if schedule is None:
+            self._learning_rate = None
+        # One step counter: the wrapped optimizer's.
+        compat.untrack_variable(self, self._iterations)
+        compat.set_untracked_attribute(
+            self, "_iterations", compat.raw_iterations(optimizer)
+        )
+        self.inner_optimizer = optimizer
+        self.weight_decay_follows_multiplier = bool(
+            weight_decay_follows_multiplier
+        )
+        self._multiplier_map = multiplier_map
+        self._lr_scale = self.add_variable(
+            shape=(),
+            initializer="ones",
+            dtype="float32",
+            aggregation="only_first_replica",
+            name="learning_rate_scale",
+        )
+        self._resolutions = None
+        self._frozen = None
+        self._active_multipliers = None
+        self._step_state = []
+
+    # ------------------------------------------------------------------ #
+    # Argument checks.
+    # ------------------------------------------------------------------ #
+    @staticmethod
+    def _check_optimizer(optimizer):
+        if isinstance(optimizer, (str, dict)):
+            optimizer = keras.optimizers.get(optimizer)
+        if isinstance(optimizer, LRX):
+            raise TypeError(
+                "Argument `optimizer` is already an LRX; wrap the base "
+                "optimizer once and put all multipliers in one LRX."
+            )
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            raise TypeError(
+                "Argument `optimizer` must not be a LossScaleOptimizer: wrap "
+                "the other way round, LossScaleOptimizer(LRX(...)), which "
+                "Keras does by itself under the 'mixed_float16' policy."
+            )
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise TypeError(
+                "Argument `optimizer` must be a `keras.optimizers.Optimizer` "
+                f"instance. Received: optimizer={optimizer!r} "
+                f"(of type {type(optimizer).__name__})"
+            )
+        if optimizer.built:
+            raise ValueError(
+                f"Argument `optimizer` ({optimizer.name!r}) is already built; "
+                "LRX must build it itself (frozen variables get no slots). "
+                "Pass a new, unused optimizer instance."
+            )
+        return optimizer
+
+    @staticmethod
+    def _check_schedule(schedule):
+        if schedule is None:
+            return _delegate_schedule
+        if isinstance(schedule, LearningRateSchedule):
+            return schedule
+        if isinstance(schedule, numbers.Real) and not isinstance(
+            schedule, bool
+        ):
+            value = float(schedule)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    "Argument `schedule` must be a finite number >= 0, a "
+                    "LearningRateSchedule or a callable of the step. "
+                    f"Received: schedule={schedule!r}"
+                )
+            return value
+        if callable(schedule):
+            return schedule
+        raise TypeError(
+            "Argument `schedule` must be None, a float, a "
+            "`keras.optimizers.schedules.LearningRateSchedule` or a callable "
+            f"of the step. Received: schedule={schedule!r} "
+            f"(of type {type(schedule).__name__})"
+        )
+
+    # ------------------------------------------------------------------ #
+    # Building.
+    # ------------------------------------------------------------------ #
+    def build(self, var_list):
+        var_list = list(var_list)
+        resolutions = self._multiplier_map.resolve(var_list)  # may raise
+        compat.check_distribution_strategy(self.inner_optimizer)
+        compat.set_trainable_variables(self, var_list)
+        self._resolutions = resolutions
+        self._frozen = [r.multiplier == 0.0 for r in resolutions]
+        active = [v for v, f in zip(var_list, self._frozen) if not f]
+        self._active_multipliers = [
+            r.multiplier for r in resolutions if r.multiplier != 0.0
+        ]
+        with compat.record_step_state(self.inner_optimizer) as state:
+            self.inner_optimizer.build(active)
+        self._step_state = list(state)
+        compat.install_update_hooks(
+            self.inner_optimizer, self._grouped_update, self._grouped_decay
+        )
+
+    @property
+    def variables(self):
+        return self._variables[:] + self.inner_optimizer.variables
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @property
+    def variable_multipliers(self):
+        """Dict of variable path -> multiplier (after `build`)."""
+        if self._resolutions is None:
+            return {}
+        return {r.path: r.multiplier for r in self._resolutions}
+
+    # ------------------------------------------------------------------ #
+    # The learning rate.
+    # ------------------------------------------------------------------ #
+    def _unscaled_learning_rate(self, inner_learning_rate=None):
+        schedule = self._learning_rate
+        if schedule is None:
+            if inner_learning_rate is None:
+                inner_learning_rate = self.inner_optimizer.learning_rate
+            return inner_learning_rate
+        if isinstance(schedule, keras.Variable):
+            return schedule
+        # LearningRateSchedule or callable of the step.
+        return schedule(self._iterations)
+
+    def _get_current_learning_rate(self, inner_learning_rate=None):
+        lr = self._unscaled_learning_rate(inner_learning_rate)
+        return ops.multiply(ops.cast(lr, "float32"), self._lr_scale)
+
+    def _has_schedule(self):
+        if self._learning_rate is None:
+            return not isinstance(
+                self.inner_optimizer._learning_rate, keras.Variable
+            )
+        return not isinstance(self._learning_rate, keras.Variable)
+
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        if isinstance(learning_rate, LearningRateSchedule) or callable(
+            learning_rate
+        ):
+            if isinstance(self._learning_rate, keras.Variable):
+                compat.untrack_variable(self, self._learning_rate)
+            self._learning_rate = learning_rate
+            self._lr_scale.assign(1.0)
+            return
+        value = float(ops.convert_to_numpy(learning_rate))
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                "The learning rate must be a finite number >= 0. "
+                f"Received: learning_rate={learning_rate!r}"
+            )
+        if not self._has_schedule():
+            if self._learning_rate is None:
+                self.inner_optimizer.learning_rate = value
+            else:
+                self._learning_rate.assign(value)
+            self._lr_scale.assign(1.0)
+            return
+        current = float(
+            ops.convert_to_numpy(self._unscaled_learning_rate())
+        )
+        if current == 0.0:
+            if value == 0.0:
+                self._lr_scale.assign(1.0)
+                return
+            raise ValueError(
+                "Cannot rescale the schedule to learning_rate="
+                f"{value!r}: the schedule's value at step "
+                f"{int(ops.convert_to_numpy(self._iterations))} is 0 "
+                "(e.g. the first warmup step). Assign the rate at a step "
+                "where the schedule is non-zero, or assign a new schedule."
+            )
+        self._lr_scale.assign(value / current)
+
+    def effective_learning_rates(self):
+        """Dict of multiplier group -> current effective rate (after build).
+
+        Keys are the multipliers; values `learning_rate * multiplier`.
+        """
+        base = float(ops.convert_to_numpy(self.learning_rate))
+        groups = sorted({r.multiplier for r in self._resolutions or []})
+        return {m: base * m for m in groups}
+
+    # ------------------------------------------------------------------ #
+    # Applying gradients.
+    # ------------------------------------------------------------------ #
+    def apply(self, grads, trainable_variables=None):
+        grads = list(grads)
+        if not grads:
+            return
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError(
+                    "When passing `grads` without `variables`, the optimizer "
+                    "must already be built on a list of variables. Call "
+                    "`optimizer.build(trainable_variables)` first."
+                )
+            trainable_variables = self._trainable_variables
+        else:
+            trainable_variables = list(trainable_variables)
+            if not self.built:
+                with keras.name_scope(self.name, caller=self):
+                    self.build(trainable_variables)
+                self.built = True
+            self._check_variables_are_known(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(
+                f"Received {len(grads)} gradients for "
+                f"{len(trainable_variables)} variables."
+            )
+        active_grads, active_vars = [], []
+        for grad, var in zip(grads, trainable_variables):
+            if not self._frozen[self._get_variable_index(var)]:
+                active_grads.append(grad)
+                active_vars.append(var)
+        if active_vars:
+            self.inner_optimizer.apply(active_grads, active_vars)
+        else:
+            self._iterations.assign_add(1)
+
+    def _groups(self, variables):
+        """Positions of `variables` grouped by multiplier, in first-seen order."""
+        inner = self.inner_optimizer
+        groups = {}
+        for position, variable in enumerate(variables):
+            m = self._active_multipliers[inner._get_variable_index(variable)]
+            groups.setdefault(m, []).append(position)
+        return groups
+
+    def _grouped_update(self, original, grads, variables, learning_rate):
+        base = self._get_current_learning_rate(learning_rate)
+        groups = self._groups(variables)
+        saved = None
+        if len(groups) > 1 and self._step_state:
+            saved = compat.snapshot(self._step_state)
+        for i, (m, positions) in enumerate(groups.items()):
+            if i and saved is not None:
+                # Per-step global state (e.g. Nadam's u_product) advances
+                # once per step, not once per group.
+                compat.restore(self._step_state, saved)
+            lr = base if m == 1.0 else ops.multiply(base, m)
+            original(
+                [grads[p] for p in positions],
+                [variables[p] for p in positions],
+                lr,
+            )
+
+    def _grouped_decay(self, original, variables):
+        inner = self.inner_optimizer
+        if inner.weight_decay is None:
+            return
+        # Skipping excluded variables here keeps every call non-empty (the
+        # torch backend's fused decay fails on an empty list).
+        variables = [v for v in variables if inner._use_weight_decay(v)]
+        if not variables:
+            return
+        base = self._get_current_learning_rate()
+        if not self.weight_decay_follows_multiplier:
+            with compat.learning_rate_override(inner, base):
+                original(variables)
+            return
+        for m, positions in self._groups(variables).items():
+            lr = base if m == 1.0 else ops.multiply(base, m)
+            with compat.learning_rate_override(inner, lr):
+                original([variables[p] for p in positions])
+
+    def finalize_variable_values(self, var_list):
+        var_list = list(var_list)
+        if self._frozen is not None and len(var_list) == len(self._frozen):
+            var_list = [v for v, f in zip(var_list, self._frozen) if not f]
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def scale_loss(self, loss):
+        return self.inner_optimizer.scale_loss(loss)
+
+    # LossScaleOptimizer (which Keras wraps around LRX under mixed_float16)
+    # switches off `loss_scale_factor` on the optimizer it wraps: that must
+    # reach the optimizer that actually unscales the gradients.
+    @property
+    def loss_scale_factor(self):
+        inner = self.__dict__.get("inner_optimizer")
+        return None if inner is None else inner.loss_scale_factor
+
+    @loss_scale_factor.setter
+    def loss_scale_factor(self, value):
+        inner = self.__dict__.get("inner_optimizer")
+        if inner is not None:
+            inner.loss_scale_factor = value
+
+    # ------------------------------------------------------------------ #
+    # Diagnostics.
+    # ------------------------------------------------------------------ #
+    def describe(self, print_fn=None):
+        """Prints a table: variable, shape, multiplier, deciding key, rate.
+
+        Args:
+            print_fn: Function called with the table text. Defaults to
+                `print`.
+
+        Returns:
+            A list of dicts, one per variable, with the same columns.
+        """
+        if self._resolutions is None:
+            raise ValueError(
+                "`describe()` needs a built optimizer: call it after "
+                "`model.fit`, or after `optimizer.build(model.trainable_variables)`."
+            )
+        base = float(ops.convert_to_numpy(self.learning_rate))
+        rows = []
+        for variable, r in zip(self._trainable_variables, self._resolutions):
+            rows.append(
+                {
+                    "path": r.path,
+                    "shape": tuple(variable.shape),
+                    "multiplier": r.multiplier,
+                    "matched": r.source,
+                    "learning_rate": base * r.multiplier,
+                }
+            )
+        header = ("variable", "shape", "multiplier", "matched key", "lr now")
+        table = [header] + [
+            (
+                row["path"],
+                str(row["shape"]),
+                f"{row['multiplier']:g}",
+                row["matched"],
+                f"{row['learning_rate']:.4g}",
+            )
+            for row in rows
+        ]
+        widths = [max(len(line[i]) for line in table) for i in range(5)]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
+            for line in table
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines.append(
+            f"{self.name}: {type(self.inner_optimizer).__name__}, base "
+            f"learning rate {base:.4g}, {sum(self._frozen)} frozen of "
+            f"{len(rows)} variables"
+        )
+        (print_fn or print)("\n".join(lines))
+        return rows
+
+    # ------------------------------------------------------------------ #
+    # Serialization.
+    # ------------------------------------------------------------------ #
+    def get_config(self):
+        schedule = self._learning_rate
+        if schedule is None:
+            schedule_config = None
+        elif isinstance(schedule, keras.Variable):
+            schedule_config = float(ops.convert_to_numpy(schedule))
+        elif isinstance(schedule, LearningRateSchedule):
+            schedule_config = keras.optimizers.schedules.serialize(schedule)
+        else:
+            schedule_config = keras.saving.serialize_keras_object(schedule)
+        return {
+            "name": self.name,
+            "optimizer": keras.saving.serialize_keras_object(
+                self.inner_optimizer
+            ),
+            "schedule": schedule_config,
+            "multipliers": self._multiplier_map.get_config(),
+            "weight_decay_follows_multiplier": (
+                self.weight_decay_follows_multiplier
+            ),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        optimizer = keras.saving.deserialize_keras_object(
+            config.pop("optimizer"), custom_objects=custom_objects
+        )
+        schedule = config.pop("schedule", None)
+        if isinstance(schedule, dict):
+            schedule = keras.saving.deserialize_keras_object(
+                schedule, custom_objects=custom_objects
+            )
+        multipliers = MultiplierMap.from_config(
+            config.pop("multipliers", None), custom_objects=custom_objects
+        )
+        return cls(optimizer, schedule=schedule, multipliers=multipliers, **config)

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny models and data. One pytest process per backend."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+
+def to_np(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def weights_of(model):
+    return [to_np(v) for v in model.weights]
+
+
+def mlp(name_prefix="", inputs=6, hidden=8, outputs=1, functional=False):
+    """A two-layer MLP with layers named `body` and `head`."""
+    if functional:
+        x = keras.Input((inputs,))
+        h = keras.layers.Dense(hidden, activation="tanh", name="body")(x)
+        y = keras.layers.Dense(outputs, name="head")(h)
+        return keras.Model(x, y)
+    return keras.Sequential(
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(hidden, activation="tanh", name="body"),
+            keras.layers.Dense(outputs, name="head"),
+        ]
+    )
+
+
+def regression_data(n=32, inputs=6, outputs=1, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, inputs)).astype("float32")
+    w = rng.normal(size=(inputs, outputs)).astype("float32")
+    y = np.tanh(x @ w).astype("float32")
+    return x, y
+
+
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.config.set_dtype_policy("float32")

@@ -1,0 +1,665 @@
+"""LRX against independent references, on every backend."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, mlp, regression_data, to_np, weights_of
+
+from keras_lrx.optimizer import LRX
+
+SHAPES = [(4, 3), (3,), (5, 2), (2,)]
+MULTIPLIERS = [0.1, 1.0, 0.0, 2.5]
+LR = 0.01
+
+
+class SignSGD(keras.optimizers.Optimizer):
+    """A user's optimizer that only implements `update_step`."""
+
+    def __init__(self, learning_rate=0.01, name="sign_sgd", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+
+    def build(self, variables):
+        super().build(variables)
+        self.steps_seen = self.add_optimizer_variables(variables, "seen")
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = keras.ops.cast(learning_rate, variable.dtype)
+        seen = self.steps_seen[self._get_variable_index(variable)]
+        self.assign_add(seen, keras.ops.ones(seen.shape, seen.dtype))
+        self.assign_sub(variable, lr * keras.ops.sign(gradient))
+
+
+OPTIMIZERS = {
+    "sgd": lambda lr: keras.optimizers.SGD(lr),
+    "sgd_nesterov": lambda lr: keras.optimizers.SGD(
+        lr, momentum=0.9, nesterov=True
+    ),
+    "adam": lambda lr: keras.optimizers.Adam(lr),
+    "adam_amsgrad": lambda lr: keras.optimizers.Adam(lr, amsgrad=True),
+    "adamw": lambda lr: keras.optimizers.AdamW(lr, weight_decay=0.05),
+    "adamax": lambda lr: keras.optimizers.Adamax(lr),
+    "nadam": lambda lr: keras.optimizers.Nadam(lr),
+    "rmsprop": lambda lr: keras.optimizers.RMSprop(lr),
+    "rmsprop_centered_momentum": lambda lr: keras.optimizers.RMSprop(
+        lr, centered=True, momentum=0.5
+    ),
+    "adagrad": lambda lr: keras.optimizers.Adagrad(lr),
+    "adadelta": lambda lr: keras.optimizers.Adadelta(lr * 100),
+    "adafactor": lambda lr: keras.optimizers.Adafactor(lr),
+    "ftrl": lambda lr: keras.optimizers.Ftrl(lr),
+    "lion": lambda lr: keras.optimizers.Lion(lr, weight_decay=0.01),
+    "lamb": lambda lr: keras.optimizers.Lamb(lr),
+    "user_subclass": lambda lr: SignSGD(lr),
+}
+
+
+def make_problem(seed=0, steps=6):
+    rng = np.random.default_rng(seed)
+    inits = [rng.normal(size=s).astype("float32") for s in SHAPES]
+    grads = [
+        [rng.normal(size=s).astype("float32") for s in SHAPES]
+        for _ in range(steps)
+    ]
+    return inits, grads
+
+
+def run_reference(factory, lr, init, grads, index):
+    """A separate optimizer instance at lr*m on one variable alone."""
+    variable = keras.Variable(init, name=f"ref{index}")
+    optimizer = factory(lr)
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g[index])], [variable])
+    return to_np(variable)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_variable_matches_a_separate_optimizer_at_lr_times_m(name):
+    factory = OPTIMIZERS[name]
+    inits, grads = make_problem()
+    variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
+    optimizer = LRX(
+        factory(LR),
+        multipliers={f"v{i}": m for i, m in enumerate(MULTIPLIERS)},
+    )
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(x) for x in g], variables)
+
+    for i, m in enumerate(MULTIPLIERS):
+        if m == 0.0:
+            np.testing.assert_array_equal(to_np(variables[i]), inits[i])
+            continue
+        scale = 100 if name == "adadelta" else 1
+        expected = run_reference(
+            lambda lr: factory(lr / scale), LR * m * scale, inits[i], grads, i
+        )
+        np.testing.assert_allclose(
+            to_np(variables[i]), expected, rtol=1e-5, atol=1e-6
+        )
+    assert int(to_np(optimizer.iterations)) == len(grads)
+
+    # The frozen variable has no slots: the wrapped optimizer holds exactly
+    # what the same optimizer built on the three other variables holds.
+    active = [v for v, m in zip(variables, MULTIPLIERS) if m]
+    bare = factory(LR)
+    bare.build(active)
+    assert len(optimizer.inner_optimizer.variables) == len(bare.variables)
+    assert not any(
+        "v2" in v.path.split("/")[-1] for v in optimizer.inner_optimizer.variables
+    )
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd_nesterov", "nadam", "lion"])
+def test_without_multipliers_lrx_equals_bare_optimizer_through_fit(name):
+    x, y = regression_data()
+    results = []
+    for wrap in (False, True):
+        keras.utils.set_random_seed(7)
+        model = mlp()
+        inner = OPTIMIZERS[name](0.01)
+        model.compile(optimizer=LRX(inner) if wrap else inner, loss="mse")
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        results.append(weights_of(model))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_schedule_given_to_lrx_equals_schedule_given_to_optimizer():
+    x, y = regression_data()
+    schedule = keras.optimizers.schedules.CosineDecay(0.05, decay_steps=8)
+    results = []
+    for wrap in (False, True):
+        keras.utils.set_random_seed(7)
+        model = mlp()
+        if wrap:
+            opt = LRX(keras.optimizers.Adam(), schedule=schedule)
+        else:
+            opt = keras.optimizers.Adam(schedule)
+        model.compile(optimizer=opt, loss="mse")
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        results.append(weights_of(model))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _one_sgd_step_deltas(optimizer, jit_compile="auto", functional=False):
+    x, y = regression_data(n=16)
+    keras.utils.set_random_seed(3)
+    model = mlp(functional=functional)
+    before = weights_of(model)
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    return [a - b for a, b in zip(weights_of(model), before)]
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_fit_scales_each_layers_step_by_its_multiplier(functional):
+    # One plain-SGD step: delta = -lr * m * grad. The bare optimizer at lr=1
+    # gives -grad, an independent reference.
+    jit = True if BACKEND == "tensorflow" else "auto"
+    reference = _one_sgd_step_deltas(
+        keras.optimizers.SGD(1.0), jit, functional
+    )
+    deltas = _one_sgd_step_deltas(
+        LRX(
+            keras.optimizers.SGD(0.1),
+            multipliers={"body": 0.5, "head/bias": 0.0},
+        ),
+        jit,
+        functional,
+    )
+    expected_m = [0.5, 0.5, 1.0, 0.0]  # body kernel, body bias, head k, head b
+    for delta, ref, m in zip(deltas, reference, expected_m):
+        np.testing.assert_allclose(delta, 0.1 * m * ref, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "schedule, expected",
+    [
+        (0.3, [0.3, 0.3, 0.3]),
+        (
+            # Keras: value 0 while step <= boundary
+            keras.optimizers.schedules.PiecewiseConstantDecay([1], [0.3, 0.1]),
+            [0.3, 0.3, 0.1],
+        ),
+        (lambda step: 0.1 * (keras.ops.cast(step, "float32") + 1), [0.1, 0.2, 0.3]),
+    ],
+    ids=["float", "schedule", "callable"],
+)
+def test_base_rate_at_step_t_is_schedule_of_t(schedule, expected):
+    variable = keras.Variable(np.zeros(2, "float32"), name="w")
+    optimizer = LRX(keras.optimizers.SGD(), schedule=schedule)
+    grad = keras.ops.ones((2,))
+    seen = []
+    for _ in expected:
+        seen.append(float(to_np(optimizer.learning_rate)))
+        optimizer.apply([grad], [variable])
+    np.testing.assert_allclose(seen, expected, rtol=1e-6)
+    # SGD: w = -sum(lr_t) * 1
+    np.testing.assert_allclose(to_np(variable), -sum(expected), rtol=1e-6)
+
+
+def test_schedule_none_uses_the_wrapped_optimizers_rate():
+    optimizer = LRX(keras.optimizers.SGD(0.25))
+    assert float(to_np(optimizer.learning_rate)) == pytest.approx(0.25)
+    optimizer.learning_rate = 0.5
+    assert float(to_np(optimizer.inner_optimizer.learning_rate)) == 0.5
+    assert float(to_np(optimizer.learning_rate)) == pytest.approx(0.5)
+
+
+def test_assigning_the_rate_rescales_a_schedule():
+    schedule = keras.optimizers.schedules.ExponentialDecay(1.0, 1, 0.5)
+    optimizer = LRX(keras.optimizers.SGD(), schedule=schedule)
+    variable = keras.Variable(np.zeros(1, "float32"), name="w")
+    optimizer.apply([keras.ops.ones((1,))], [variable])  # step 1 now: 0.5
+    assert float(to_np(optimizer.learning_rate)) == pytest.approx(0.5)
+    optimizer.learning_rate = 0.05  # scale 0.1
+    assert float(to_np(optimizer.learning_rate)) == pytest.approx(0.05)
+    optimizer.apply([keras.ops.ones((1,))], [variable])
+    # the shape continues, scaled: 0.1 * 0.25
+    assert float(to_np(optimizer.learning_rate)) == pytest.approx(0.025)
+    np.testing.assert_allclose(to_np(variable), [-(1.0 + 0.05)], rtol=1e-6)
+
+
+def test_assigning_a_rate_where_the_schedule_is_zero_is_an_error():
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        0.0, 10, end_learning_rate=0.0
+    )
+    optimizer = LRX(keras.optimizers.SGD(), schedule=schedule)
+    with pytest.raises(ValueError, match="schedule's value at step 0 is 0"):
+        optimizer.learning_rate = 0.1
+    optimizer.learning_rate = 0.0  # harmless
+
+
+def test_keras_callbacks_drive_a_scheduled_lrx():
+    x, y = regression_data()
+    schedule = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=100)
+    optimizer = LRX(keras.optimizers.SGD(), schedule=schedule)
+    model = mlp()
+    model.compile(optimizer=optimizer, loss="mse")
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        verbose=0,
+        callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: lr / 2)],
+    )
+    # At each epoch start the callback halves the current rate, which
+    # halves the schedule's scale; the cosine continues from there.
+    step = int(to_np(optimizer.iterations))
+    assert step == 8
+    assert float(to_np(optimizer._lr_scale)) == pytest.approx(0.25, rel=1e-5)
+    assert float(to_np(optimizer.learning_rate)) == pytest.approx(
+        0.25 * float(to_np(schedule(step))), rel=1e-5
+    )
+    assert history.history["learning_rate"][-1] == pytest.approx(
+        float(to_np(optimizer.learning_rate)), rel=1e-5
+    )
+
+
+def test_group_ratios_survive_reduce_lr_on_plateau():
+    x, y = regression_data()
+    optimizer = LRX(
+        keras.optimizers.SGD(),
+        schedule=keras.optimizers.schedules.CosineDecay(0.1, 1000),
+        multipliers={"body": 0.1},
+    )
+    model = mlp()
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="loss", factor=0.5, patience=0, min_delta=1e9
+            )
+        ],
+    )
+    # Epoch 1 sets the best loss; epochs 2 and 3 "plateau" (min_delta is
+    # huge): the schedule is scaled by 0.5 twice.
+    assert float(to_np(optimizer._lr_scale)) == pytest.approx(0.25, rel=1e-5)
+    rates = optimizer.effective_learning_rates()
+    assert rates[0.1] / rates[1.0] == pytest.approx(0.1)
+
+
+def _decay_only_step(follows, exclude=False):
+    variables = [
+        keras.Variable(np.full((3,), 2.0, "float32"), name="a"),
+        keras.Variable(np.full((3,), 2.0, "float32"), name="b"),
+    ]
+    inner = keras.optimizers.AdamW(0.1, weight_decay=0.5)
+    if exclude:
+        inner.exclude_from_weight_decay(var_names=["b"])
+    optimizer = LRX(
+        inner,
+        multipliers={"a": 0.2},
+        weight_decay_follows_multiplier=follows,
+    )
+    zeros = [keras.ops.zeros((3,)), keras.ops.zeros((3,))]
+    optimizer.apply(zeros, variables)  # Adam moves nothing on a zero grad
+    return [to_np(v) for v in variables]
+
+
+def test_weight_decay_follows_the_multiplier():
+    a, b = _decay_only_step(follows=True)
+    np.testing.assert_allclose(a, 2.0 * (1 - 0.1 * 0.2 * 0.5), rtol=1e-6)
+    np.testing.assert_allclose(b, 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)
+
+
+def test_weight_decay_at_the_base_rate_when_switched_off():
+    a, b = _decay_only_step(follows=False)
+    np.testing.assert_allclose(a, 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)
+    np.testing.assert_allclose(b, 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)
+
+
+def test_exclude_from_weight_decay_still_holds():
+    a, b = _decay_only_step(follows=True, exclude=True)
+    np.testing.assert_allclose(a, 2.0 * (1 - 0.1 * 0.2 * 0.5), rtol=1e-6)
+    np.testing.assert_allclose(b, 2.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "clip", [{"clipnorm": 1.0}, {"clipvalue": 0.3}, {"global_clipnorm": 1.0}]
+)
+def test_clipping_is_done_by_the_wrapped_optimizer(clip):
+    inits, grads = make_problem(steps=3)
+    grads = [[3 * g for g in step] for step in grads]
+    variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
+    optimizer = LRX(
+        keras.optimizers.SGD(LR, **clip),
+        multipliers={f"v{i}": m for i, m in enumerate(MULTIPLIERS)},
+    )
+    expected = [x.copy() for x in inits]
+    for step in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
+        # NumPy reference: clip as Keras documents it, over the variables
+        # that get an update (frozen ones are not part of the step).
+        live = [g for g, m in zip(step, MULTIPLIERS) if m]
+        if "clipnorm" in clip:
+            clipped = [g * min(1.0, 1.0 / np.linalg.norm(g)) for g in live]
+        elif "clipvalue" in clip:
+            clipped = [np.clip(g, -0.3, 0.3) for g in live]
+        else:
+            norm = np.sqrt(sum(np.sum(g**2) for g in live))
+            clipped = [g * min(1.0, 1.0 / norm) for g in live]
+        it = iter(clipped)
+        for i, m in enumerate(MULTIPLIERS):
+            if m:
+                expected[i] = expected[i] - LR * m * next(it)
+    for v, e in zip(variables, expected):
+        np.testing.assert_allclose(to_np(v), e, rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_accumulation():
+    inits, grads = make_problem(steps=4)
+    variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
+    optimizer = LRX(
+        keras.optimizers.SGD(LR, gradient_accumulation_steps=2),
+        multipliers={f"v{i}": m for i, m in enumerate(MULTIPLIERS)},
+    )
+    for step in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
+    for i, m in enumerate(MULTIPLIERS):
+        expected = inits[i].copy()
+        for k in (0, 2):
+            mean = (grads[k][i] + grads[k + 1][i]) / 2
+            expected = expected - LR * m * mean
+        np.testing.assert_allclose(to_np(variables[i]), expected, rtol=1e-5)
+    assert int(to_np(optimizer.iterations)) == 2  # updates, as Keras counts
+
+
+def test_ema_matches_bare_optimizer_and_spares_frozen_variables():
+    x, y = regression_data()
+    results = []
+    for wrap in (False, True):
+        keras.utils.set_random_seed(5)
+        model = mlp()
+        inner = keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.9)
+        model.compile(optimizer=LRX(inner) if wrap else inner, loss="mse")
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        results.append(weights_of(model))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+    keras.utils.set_random_seed(5)
+    model = mlp()
+    frozen_before = to_np(model.get_layer("body").kernel)
+    inner = keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.9)
+    model.compile(
+        optimizer=LRX(inner, multipliers={"body/kernel": 0.0}), loss="mse"
+    )
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    np.testing.assert_array_equal(
+        to_np(model.get_layer("body").kernel), frozen_before
+    )
+
+
+def test_loss_scale_factor_of_the_wrapped_optimizer():
+    x, y = regression_data()
+    results = []
+    for wrap in (False, True):
+        keras.utils.set_random_seed(5)
+        model = mlp()
+        inner = keras.optimizers.SGD(0.05, loss_scale_factor=64.0)
+        model.compile(optimizer=LRX(inner) if wrap else inner, loss="mse")
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        results.append(weights_of(model))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_mixed_float16_wraps_lrx_in_a_loss_scale_optimizer():
+    keras.config.set_dtype_policy("mixed_float16")
+    x, y = regression_data()
+    model = mlp()
+    body_kernel = to_np(model.get_layer("body").kernel)
+    head_kernel = to_np(model.get_layer("head").kernel)
+    optimizer = LRX(keras.optimizers.Adam(0.01), multipliers={"body": 0.0})
+    model.compile(optimizer=optimizer, loss="mse")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    np.testing.assert_array_equal(
+        to_np(model.get_layer("body").kernel), body_kernel
+    )
+    assert not np.allclose(to_np(model.get_layer("head").kernel), head_kernel)
+    assert int(to_np(model.optimizer.iterations)) == 8
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch fused update")
+def test_torch_runs_one_fused_update_per_multiplier_group():
+    inits, grads = make_problem(steps=2)
+    variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
+    optimizer = LRX(
+        keras.optimizers.Adam(LR),
+        multipliers={"v0": 0.1, "v1": 0.1, "v2": 0.0, "v3": 2.0},
+    )
+    optimizer.build(variables)
+    inner = optimizer.inner_optimizer
+    calls = []
+    fused = inner._parallel_update_step
+
+    def counting(grads, variables, learning_rate):
+        calls.append(len(variables))
+        return fused(grads, variables, learning_rate)
+
+    object.__setattr__(inner, "_parallel_update_step", counting)
+    optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads[0]], variables)
+    assert sorted(calls) == [1, 2]
+
+
+def test_save_load_resume_equals_an_uninterrupted_run(tmp_path):
+    x, y = regression_data()
+
+    def build():
+        keras.utils.set_random_seed(11)
+        model = mlp()
+        optimizer = LRX(
+            keras.optimizers.Adam(),
+            schedule=keras.optimizers.schedules.CosineDecay(0.05, 40),
+            multipliers={model.get_layer("body"): 0.1, r".*/bias": 0.0},
+        )
+        model.compile(optimizer=optimizer, loss="mse")
+        return model
+
+    uninterrupted = build()
+    uninterrupted.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+
+    model = build()
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    model.optimizer.learning_rate = 0.01  # a plateau-like rescale to restore
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.optimizer, LRX)
+    assert int(to_np(loaded.optimizer.iterations)) == 8
+    # The layer key beats the bias pattern for body/bias.
+    expected = [0.1, 0.1, 1.0, 0.0]
+    assert list(model.optimizer.variable_multipliers.values()) == expected
+    assert list(loaded.optimizer.variable_multipliers.values()) == expected
+    for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+    assert float(to_np(loaded.optimizer.learning_rate)) == pytest.approx(0.01)
+
+    # Without the rescale, resuming equals the uninterrupted run.
+    model = build()
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    loaded.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(weights_of(loaded), weights_of(uninterrupted)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_config_round_trip():
+    optimizer = LRX(
+        keras.optimizers.AdamW(0.002, weight_decay=0.01, clipnorm=1.0),
+        schedule=keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9),
+        multipliers={"body": 0.1, r".*/bias": 0.0},
+        weight_decay_follows_multiplier=False,
+        name="tuner",
+    )
+    config = optimizer.get_config()
+    restored = LRX.from_config(config)
+    assert restored.get_config() == config
+    assert restored.inner_optimizer.clipnorm == 1.0
+    serialized = keras.saving.serialize_keras_object(optimizer)
+    again = keras.saving.deserialize_keras_object(serialized)
+    assert isinstance(again, LRX)
+    assert again.get_config() == config
+    float_config = LRX(keras.optimizers.SGD(), schedule=0.3).get_config()
+    assert float_config["schedule"] == pytest.approx(0.3)
+    assert LRX.from_config(float_config).get_config() == float_config
+
+
+def test_describe_lists_every_variable():
+    model = mlp()
+    optimizer = LRX(
+        keras.optimizers.SGD(0.1), multipliers={"body": 0.5, "head/bias": 0.0}
+    )
+    optimizer.build(model.trainable_variables)
+    lines = []
+    rows = optimizer.describe(print_fn=lines.append)
+    text = lines[0]
+    assert "sequential/body/kernel" in text and "'body' (layer)" in text
+    assert "1 frozen of 4 variables" in text
+    assert [r["learning_rate"] for r in rows] == pytest.approx(
+        [0.05, 0.05, 0.1, 0.0]
+    )
+    assert rows[0]["shape"] == (6, 8)
+
+
+def test_errors():
+    with pytest.raises(TypeError, match="`optimizer` must be a"):
+        LRX(object())
+    with pytest.raises(ValueError, match="`clipnorm`.*belong"):
+        LRX(keras.optimizers.SGD(), clipnorm=1.0)
+    with pytest.raises(TypeError, match="LossScaleOptimizer"):
+        LRX(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD()))
+    with pytest.raises(TypeError, match="already an LRX"):
+        LRX(LRX(keras.optimizers.SGD()))
+    built = keras.optimizers.SGD()
+    built.build([keras.Variable(np.zeros(2), name="w")])
+    with pytest.raises(ValueError, match="already built"):
+        LRX(built)
+    with pytest.raises(TypeError, match="`schedule` must be"):
+        LRX(keras.optimizers.SGD(), schedule="fast")
+    with pytest.raises(ValueError, match="`schedule` must be a finite"):
+        LRX(keras.optimizers.SGD(), schedule=-1.0)
+    with pytest.raises(ValueError, match="`multipliers` values must be"):
+        LRX(keras.optimizers.SGD(), multipliers={"body": -1})
+    model = mlp()
+    optimizer = LRX(keras.optimizers.SGD(), multipliers={"bdy": 0.1})
+    with pytest.raises(ValueError, match="'bdy'.*sequential/body/kernel"):
+        model.compile(optimizer=optimizer, loss="mse")
+        model.fit(*regression_data(n=4), verbose=0)
+    assert not optimizer.built
+    assert optimizer.inner_optimizer.variables == [
+        optimizer.inner_optimizer._iterations,
+        optimizer.inner_optimizer._learning_rate,
+    ]
+    with pytest.raises(ValueError, match="learning rate must be a finite"):
+        LRX(keras.optimizers.SGD()).learning_rate = float("nan")
+    with pytest.raises(ValueError, match="needs a built optimizer"):
+        LRX(keras.optimizers.SGD()).describe()
+
+
+def test_everything_frozen_still_counts_steps():
+    variable = keras.Variable(np.ones(2, "float32"), name="w")
+    optimizer = LRX(keras.optimizers.Adam(), multipliers={"w": 0.0})
+    optimizer.apply([keras.ops.ones((2,))], [variable])
+    assert int(to_np(optimizer.iterations)) == 1
+    np.testing.assert_array_equal(to_np(variable), [1.0, 1.0])
+    assert len(optimizer.inner_optimizer.variables) == 2
+
+
+def _run_script(script, env_extra):
+    import os
+
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, **env_extra)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+DISTRIBUTED_CHECK = """
+import numpy as np, keras
+from keras_lrx import LRX
+rng = np.random.default_rng(0)
+x = rng.normal(size=(32, 6)).astype("float32")
+y = rng.normal(size=(32, 1)).astype("float32")
+
+def run(make_optimizer):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((6,)),
+                              keras.layers.Dense(8, name="body"),
+                              keras.layers.Dense(1, name="head")])
+    model.compile(optimizer=make_optimizer(), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return [keras.ops.convert_to_numpy(w) for w in model.weights]
+"""
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute")
+def test_mirrored_strategy_with_two_cpu_replicas():
+    _run_script(
+        """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+        + DISTRIBUTED_CHECK
+        + """
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+assert strategy.num_replicas_in_sync == 2
+with strategy.scope():
+    got = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                          multipliers={"body": 0.1, "head/bias": 0.0}))
+reference = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                            multipliers={"body": 0.1, "head/bias": 0.0}))
+for a, b in zip(got, reference):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+outside = keras.optimizers.Adam()
+with strategy.scope():
+    try:
+        LRX(outside)
+    except ValueError as e:
+        assert "strategy.scope()" in str(e)
+    else:
+        raise AssertionError("no error for an optimizer made outside the scope")
+print("OK")
+""",
+        {},
+    )
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution on JAX")
+def test_jax_data_parallel_with_two_cpu_devices():
+    _run_script(
+        DISTRIBUTED_CHECK
+        + """
+import jax
+assert len(jax.devices()) == 2
+reference = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                            multipliers={"body": 0.1, "head/bias": 0.0}))
+keras.distribution.set_distribution(keras.distribution.DataParallel())
+got = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                      multipliers={"body": 0.1, "head/bias": 0.0}))
+for a, b in zip(got, reference):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+print("OK")
+""",
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+    )
