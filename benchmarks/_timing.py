@@ -1,0 +1,45 @@
+"""Shared helpers for the benchmark scripts (never collected by pytest)."""
+
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def machine():
+    return (
+        f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+
+
+def interleaved_medians(steps, rounds=7, block=20, warmup=10):
+    """Median seconds per call of each zero-argument function in `steps`.
+
+    The functions are run in interleaved blocks (A B C A B C ...) so that
+    drift in machine load hits every variant alike.
+    """
+    for fn in steps.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            start = time.perf_counter()
+            for _ in range(block):
+                fn()
+            samples[name].append((time.perf_counter() - start) / block)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def print_table(title, header, rows):
+    widths = [
+        max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))
+    ]
+    print(f"\n{title}")
+    print("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")

@@ -1,0 +1,149 @@
+"""Train-step time of LRX vs the bare optimizer vs MultiOptimizer.
+
+Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_optimizer.py
+All three variants train the same model in one process, measured in
+interleaved blocks; the table gives medians and ratios.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _timing import interleaved_medians, machine, print_table  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_lrx import LRX  # noqa: E402
+
+GROUPS = {"block_0": 0.1, "block_1": 0.5}  # + the head at 1.0: 3 groups
+
+
+def mlp():
+    return keras.Sequential(
+        [
+            keras.Input((256,)),
+            keras.layers.Dense(512, activation="relu", name="block_0"),
+            keras.layers.Dense(512, activation="relu", name="block_1"),
+            keras.layers.Dense(10, name="head"),
+        ]
+    ), ((256, 256), (256,))
+
+
+def convnet():
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(32, 3, activation="relu", name="block_0"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu", name="block_1"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, name="head"),
+        ]
+    ), ((64, 32, 32, 3), (64,))
+
+
+def multi_optimizer(lr):
+    optimizers = {m: keras.optimizers.Adam(lr * m) for m in (0.1, 0.5, 1.0)}
+
+    def select(variable):
+        for name, m in GROUPS.items():
+            if f"/{name}/" in f"/{variable.path}":
+                return optimizers[m]
+        return optimizers[1.0]
+
+    return keras.optimizers.MultiOptimizer(select)
+
+
+def step_function(make_model, make_optimizer, data):
+    keras.utils.set_random_seed(0)
+    model, _ = make_model()
+    model.compile(
+        optimizer=make_optimizer(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    x, y = data
+    return lambda: model.train_on_batch(x, y)
+
+
+def main():
+    backend = keras.backend.backend()
+    rows = []
+    for label, make_model in (("MLP 256-512-512-10", mlp), ("small convnet", convnet)):
+        _, (x_shape, y_shape) = make_model()
+        rng = np.random.default_rng(0)
+        data = (
+            rng.normal(size=x_shape).astype("float32"),
+            rng.integers(0, 10, size=y_shape),
+        )
+        variants = {
+            "bare Adam": lambda: keras.optimizers.Adam(1e-3),
+            "LRX(Adam), 3 groups": lambda: LRX(
+                keras.optimizers.Adam(1e-3), multipliers=GROUPS
+            ),
+        }
+        try:
+            multi_optimizer(1e-3)
+            variants["MultiOptimizer, 3 Adams"] = lambda: multi_optimizer(1e-3)
+        except Exception as e:  # pragma: no cover - older Keras
+            print(f"MultiOptimizer unavailable: {e}")
+        steps = {
+            name: step_function(make_model, make, data)
+            for name, make in variants.items()
+        }
+        medians = interleaved_medians(steps)
+        bare = medians["bare Adam"]
+        lrx = medians["LRX(Adam), 3 groups"]
+        multi = medians.get("MultiOptimizer, 3 Adams")
+        rows.append(
+            [
+                label,
+                f"{bare * 1e3:.2f}",
+                f"{lrx * 1e3:.2f}",
+                f"{multi * 1e3:.2f}" if multi else "n/a",
+                f"{lrx / bare:.3f}",
+                f"{lrx / multi:.3f}" if multi else "n/a",
+            ]
+        )
+    print_table(
+        f"Train-step time, backend={backend}, keras {keras.__version__}, {machine()}",
+        ["model", "bare ms", "LRX ms", "MultiOpt ms", "LRX/bare", "LRX/MultiOpt"],
+        rows,
+    )
+    slot_memory()
+
+
+def slot_memory():
+    """Optimizer slot memory with half of the variables frozen."""
+    model, _ = mlp()
+    frozen = {"block_0": 0.0, "block_1": 0.0}
+    bare = keras.optimizers.Adam()
+    bare.build(model.trainable_variables)
+    lrx = LRX(keras.optimizers.Adam(), multipliers=frozen)
+    lrx.build(model.trainable_variables)
+
+    def nbytes(optimizer):
+        return sum(
+            int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+            for v in optimizer.variables
+        )
+
+    params = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    frozen_params = sum(
+        int(np.prod(v.shape))
+        for v in model.trainable_variables
+        if v.path.split("/")[-2] in frozen
+    )
+    print_table(
+        f"Optimizer memory (Adam), backend={keras.backend.backend()}",
+        ["optimizer", "params", "frozen params", "optimizer bytes"],
+        [
+            ["bare Adam", params, 0, nbytes(bare)],
+            ["LRX(Adam), block_0+1 frozen", params, frozen_params, nbytes(lrx)],
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
