@@ -171,11 +171,12 @@ class MultiplierMap:
     >>> import keras
     >>> model = keras.Sequential([keras.Input((3,)),
     ...                           keras.layers.Dense(2, name="body"),
-    ...                           keras.layers.Dense(1, name="head")])
+    ...                           keras.layers.Dense(1, name="head")],
+    ...                          name="net")
     >>> m = MultiplierMap({"body": 0.1, r".*/bias": 0.0})
     >>> [(r.path, r.multiplier) for r in m.resolve(model.trainable_variables)]
-    [('sequential/body/kernel', 0.1), ('sequential/body/bias', 0.1), \
-('sequential/head/kernel', 1.0), ('sequential/head/bias', 0.0)]
+    [('net/body/kernel', 0.1), ('net/body/bias', 0.1), \
+('net/head/kernel', 1.0), ('net/head/bias', 0.0)]
     """
 
     def __init__(self, multipliers=None):

@@ -77,11 +77,11 @@ class LRX(keras.optimizers.Optimizer):
     >>> model = keras.Sequential([
     ...     keras.Input((8,)),
     ...     keras.layers.Dense(16, name="body"),
-    ...     keras.layers.Dense(1, name="head")])
+    ...     keras.layers.Dense(1, name="head")], name="net")
     >>> opt = LRX(keras.optimizers.Adam(1e-3), multipliers={"body": 0.1})
     >>> model.compile(optimizer=opt, loss="mse")
     >>> _ = model.fit(np.ones((8, 8)), np.ones((8, 1)), verbose=0)
-    >>> opt.variable_multipliers["sequential/body/kernel"]
+    >>> opt.variable_multipliers["net/body/kernel"]
     0.1
 
     Raises:
