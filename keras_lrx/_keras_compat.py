@@ -86,7 +86,11 @@ def record_step_state(optimizer):
     found = []
     before = {id(v) for v in optimizer.variables}
     per_variable_ids = set()
-    names = ("add_variable_from_reference", "add_optimizer_variables")
+    names = [
+        name
+        for name in ("add_variable_from_reference", "add_optimizer_variables")
+        if hasattr(optimizer, name)  # the latter is Keras >= 3.10
+    ]
 
     def recording(original):
         def call(*args, **kwargs):
