@@ -1,0 +1,832 @@
+"""Tests for keras_lrx.schedules (and the schedule plot in keras_lrx.plotting).
+
+Expected values are written by hand from the formulas in the docstrings;
+PyTorch's `CyclicLR` and `OneCycleLR` serve as live oracles.
+"""
+
+import doctest
+import json
+import math
+import sys
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import torch
+from keras import ops
+
+from keras_lrx import schedules as S
+
+BIG = 10**9
+
+
+@keras.saving.register_keras_serializable(package="lrx_tests")
+def damped_scale(x):
+    """A custom CLR scale function usable with keras.ops and Python floats."""
+    return 1.0 / (1.0 + 0.01 * x)
+
+
+def value(schedule, step):
+    return float(ops.convert_to_numpy(schedule(step)))
+
+
+# ---------------------------------------------------------------------------
+# Every schedule, for the loops (config round trip, jit, dtype, finiteness).
+# ---------------------------------------------------------------------------
+
+ALL_SCHEDULES = {
+    "constant_with_warmup": lambda: S.constant_with_warmup(2.0, 4),
+    "linear_with_warmup": lambda: S.linear_with_warmup(10.0, 2, 10),
+    "cosine_with_warmup": lambda: S.cosine_with_warmup(1.0, 2, 10),
+    "cosine_with_hard_restarts": lambda: S.cosine_with_hard_restarts(
+        1.0, 2, 10, num_cycles=2
+    ),
+    "polynomial_with_warmup": lambda: S.polynomial_with_warmup(
+        1.0, 2, 6, end_learning_rate=0.2, power=2.0
+    ),
+    "inverse_sqrt": lambda: S.inverse_sqrt(1.0, 4),
+    "step_with_warmup": lambda: S.step_with_warmup(1.0, 2, 3, gamma=0.5),
+    "exponential_with_warmup": lambda: S.exponential_with_warmup(1.0, 2, 0.5),
+    "warmup_stable_decay": lambda: S.warmup_stable_decay(
+        1.0, 2, 10, decay_steps=4, decay_type="cosine", alpha=0.2
+    ),
+    "warmup_keras": lambda: S.Warmup(
+        keras.optimizers.schedules.ExponentialDecay(1.0, 3, 0.5), 3,
+        initial_learning_rate=0.1,
+    ),
+    "joined": lambda: S.join_schedules(
+        [
+            S.linear_with_warmup(1.0, 4, 4),
+            keras.optimizers.schedules.ExponentialDecay(1.0, 1, 0.5),
+            0.1,
+        ],
+        [4, 6],
+    ),
+    "clr_exp_range": lambda: S.CyclicalLearningRate(
+        0.1, 1.0, 5, step_size_down=3, mode="exp_range", gamma=0.99
+    ),
+    "clr_custom": lambda: S.CyclicalLearningRate(
+        0.1, 1.0, 4, scale_fn=damped_scale, scale_mode="iterations"
+    ),
+    "decaying_clr": lambda: S.DecayingCyclicalLearningRate(
+        0.1, 1.1, 2, decay_every=2, decay_rate=0.5
+    ),
+    "one_cycle": lambda: S.OneCycle(1.0, 20, three_phase=True),
+}
+
+
+# ---------------------------------------------------------------------------
+# Value tables (hand-computed from the formulas).
+# ---------------------------------------------------------------------------
+
+C45 = 0.5 * (1 + math.sqrt(0.5))  # 0.5 * (1 + cos(pi / 4)) = 0.8535534
+C135 = 0.5 * (1 - math.sqrt(0.5))  # 0.5 * (1 + cos(3 pi / 4)) = 0.1464466
+
+VALUE_TABLES = [
+    # HF linear at base 10, warmup 2, total 10.
+    (
+        lambda: S.linear_with_warmup(10.0, 2, 10),
+        {0: 0.0, 1: 5.0, 2: 10.0, 3: 8.75, 4: 7.5, 6: 5.0, 9: 1.25, 10: 0.0,
+         11: 0.0, 50: 0.0, BIG: 0.0},
+    ),
+    (
+        lambda: S.linear_with_warmup(1.0, 0, 4),
+        {0: 1.0, 1: 0.75, 2: 0.5, 4: 0.0, 5: 0.0},
+    ),
+    (
+        lambda: S.constant_with_warmup(2.0, 4),
+        {0: 0.0, 1: 0.5, 3: 1.5, 4: 2.0, 5: 2.0, BIG: 2.0},
+    ),
+    (lambda: S.constant_with_warmup(2.0, 0), {0: 2.0, 7: 2.0}),
+    (
+        lambda: S.cosine_with_warmup(1.0, 2, 10),
+        {0: 0.0, 1: 0.5, 2: 1.0, 4: C45, 6: 0.5, 8: C135, 10: 0.0, 11: 0.0,
+         20: 0.0, BIG: 0.0},
+    ),
+    (
+        # A full period: back up to the peak at total_steps, and stays there.
+        lambda: S.cosine_with_warmup(1.0, 0, 8, num_cycles=1.0),
+        {0: 1.0, 2: 0.5, 4: 0.0, 6: 0.5, 8: 1.0, 9: 1.0, BIG: 1.0},
+    ),
+    (
+        lambda: S.cosine_with_hard_restarts(1.0, 2, 10, num_cycles=2),
+        {0: 0.0, 1: 0.5, 2: 1.0, 4: 0.5, 5: C135, 6: 1.0, 8: 0.5, 9: C135,
+         10: 0.0, 11: 0.0, BIG: 0.0},
+    ),
+    (
+        lambda: S.cosine_with_hard_restarts(1.0, 0, 4),
+        {0: 1.0, 1: C45, 2: 0.5, 3: C135, 4: 0.0},
+    ),
+    (
+        lambda: S.polynomial_with_warmup(1.0, 2, 6, 0.2, power=2.0),
+        {0: 0.0, 1: 0.5, 2: 1.0, 3: 0.65, 4: 0.4, 5: 0.25, 6: 0.2, 7: 0.2,
+         BIG: 0.2},
+    ),
+    (
+        # HF default end_learning_rate=1e-7, linear.
+        lambda: S.polynomial_with_warmup(1e-3, 0, 10),
+        {0: 1e-3, 5: 5.0005e-4, 10: 1e-7, 11: 1e-7},
+    ),
+    (
+        lambda: S.inverse_sqrt(1.0, 4),
+        {0: 0.0, 2: 0.5, 4: 1.0, 16: 0.5, 36: 1.0 / 3.0,
+         BIG: 2.0 / math.sqrt(BIG)},
+    ),
+    (lambda: S.inverse_sqrt(1.0, 0), {0: 1.0, 30_000: 0.5}),
+    (
+        lambda: S.inverse_sqrt(2.0, 5, timescale=10),
+        {0: 0.0, 5: 2.0, 15: math.sqrt(2.0), 35: 1.0},
+    ),
+    (
+        lambda: S.step_with_warmup(1.0, 2, 3, gamma=0.5),
+        {0: 0.0, 1: 0.5, 2: 1.0, 4: 1.0, 5: 0.5, 7: 0.5, 8: 0.25, BIG: 0.0},
+    ),
+    (
+        lambda: S.exponential_with_warmup(1.0, 2, 0.5),
+        {0: 0.0, 1: 0.5, 2: 1.0, 3: 0.5, 5: 0.125, BIG: 0.0},
+    ),
+    (
+        lambda: S.exponential_with_warmup(1.0, 0, 0.9),
+        {0: 1.0, 10: 0.3486784401},
+    ),
+    (
+        lambda: S.warmup_stable_decay(1.0, 2, 10, decay_steps=4, alpha=0.2),
+        {0: 0.0, 1: 0.5, 2: 1.0, 5: 1.0, 6: 1.0, 7: 0.8, 8: 0.6, 9: 0.4,
+         10: 0.2, 11: 0.2, BIG: 0.2},
+    ),
+    (
+        lambda: S.warmup_stable_decay(1.0, 0, 10, 4, decay_type="cosine"),
+        {0: 1.0, 6: 1.0, 7: C45, 8: 0.5, 9: C135, 10: 0.0, BIG: 0.0},
+    ),
+    (
+        lambda: S.warmup_stable_decay(2.0, 0, 8, 4, "1-sqrt", alpha=0.5),
+        {4: 2.0, 5: 1.5, 8: 1.0, BIG: 1.0},
+    ),
+    (
+        # Default decay phase: 20% of total_steps.
+        lambda: S.warmup_stable_decay(1.0, 0, 10),
+        {7: 1.0, 8: 1.0, 9: 0.5, 10: 0.0},
+    ),
+    (
+        lambda: S.Warmup(
+            keras.optimizers.schedules.CosineDecayRestarts(1.0, 4), 2
+        ),
+        {0: 0.0, 1: 0.5, 2: 1.0, 4: 0.5, 6: 1.0},
+    ),
+    (
+        lambda: S.Warmup(
+            keras.optimizers.schedules.ExponentialDecay(1.0, 1, 0.5),
+            4,
+            initial_learning_rate=0.2,
+        ),
+        {0: 0.2, 2: 0.6, 4: 1.0, 5: 0.5, 7: 0.125},
+    ),
+    (lambda: S.Warmup(0.3, 3), {0: 0.0, 1: 0.1, 3: 0.3, BIG: 0.3}),
+    (lambda: S.Warmup(0.3, 0), {0: 0.3, 5: 0.3}),
+    (
+        lambda: S.join_schedules(
+            [
+                S.linear_with_warmup(1.0, 4, 4),
+                keras.optimizers.schedules.ExponentialDecay(1.0, 1, 0.5),
+                0.1,
+            ],
+            [4, 6],
+        ),
+        {0: 0.0, 3: 0.75, 4: 1.0, 5: 0.5, 6: 0.1, BIG: 0.1},
+    ),
+    (lambda: S.join_schedules([0.7], []), {0: 0.7, 100: 0.7}),
+    (
+        lambda: S.CyclicalLearningRate(1.0, 3.0, 2, step_size_down=4),
+        {0: 1.0, 1: 2.0, 2: 3.0, 3: 2.5, 4: 2.0, 5: 1.5, 6: 1.0, 8: 3.0,
+         BIG: 2.0},  # 10**9 mod 6 = 4: height (6 - 4) / 4.
+    ),
+    (
+        lambda: S.CyclicalLearningRate(0.1, 1.0, 2, mode="triangular2"),
+        {0: 0.1, 1: 0.55, 2: 1.0, 4: 0.1, 6: 0.55, 10: 0.325, BIG: 0.1},
+    ),
+    (
+        lambda: S.CyclicalLearningRate(0.0, 1.0, 1, mode="exp_range",
+                                       gamma=0.5),
+        {0: 0.0, 1: 0.5, 2: 0.0, 3: 0.125},
+    ),
+    (
+        lambda: S.DecayingCyclicalLearningRate(0.0, 1.0, 1, decay_every=2),
+        {1: 1.0, 3: 1.0, 5: 0.5, 7: 0.5, 9: 0.25},
+    ),
+    (
+        # Linear decay of the amplitude, floored at the base.
+        lambda: S.DecayingCyclicalLearningRate(
+            0.1, 1.1, 1, decay_rate=0.5, decay_type="linear"
+        ),
+        {0: 0.1, 1: 1.1, 3: 0.6, 5: 0.1, 7: 0.1, BIG - 1: 0.1},
+    ),
+    (
+        lambda: S.OneCycle(1.0, 10, pct_start=0.5, div_factor=10.0,
+                           final_div_factor=10.0, anneal_strategy="linear"),
+        {0: 0.1, 2: 0.55, 4: 1.0, 6: 0.604, 9: 0.01, 10: 0.01, BIG: 0.01},
+    ),
+    (
+        lambda: S.OneCycle(1.0, 10, pct_start=0.5, div_factor=10.0,
+                           final_div_factor=10.0),
+        {0: 0.1, 2: 0.55, 4: 1.0,
+         6: 0.01 + 0.99 * 0.5 * (1 + math.cos(0.4 * math.pi)), 9: 0.01,
+         10: 0.01, BIG: 0.01},
+    ),
+]
+
+
+def test_value_tables():
+    # One test over all tables (the shared conftest resets Keras per test,
+    # which is slow on JAX); every failure names its table and step.
+    for index, (make, table) in enumerate(VALUE_TABLES):
+        schedule = make()
+        label = f"table {index} ({type(schedule).__name__})"
+        steps = list(table)
+        got = S.schedule_values(schedule, steps)
+        assert np.all(np.isfinite(got)), label
+        np.testing.assert_allclose(
+            got, list(table.values()), rtol=1e-5, atol=1e-6,
+            err_msg=f"{label} at steps {steps}",
+        )
+        # A scalar call gives the same values as the vectorized one.
+        for step in (steps[0], steps[-1]):
+            np.testing.assert_allclose(
+                value(schedule, step), table[step], rtol=1e-5, atol=1e-6,
+                err_msg=f"{label} at step {step}",
+            )
+
+
+def test_one_cycle_momentum_table():
+    s = S.OneCycle(1.0, 10, pct_start=0.5, anneal_strategy="linear",
+                   base_momentum=0.8, max_momentum=0.9)
+    expected = {0: 0.9, 2: 0.85, 4: 0.8, 6: 0.84, 9: 0.9, 12: 0.9}
+    for step, m in expected.items():
+        np.testing.assert_allclose(value(s.momentum, step), m, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:Explicitly requested dtype int64")
+def test_dtype_and_step_types():
+    steps = [
+        3,
+        np.int64(3),
+        ops.convert_to_tensor(3, dtype="int32"),
+        ops.convert_to_tensor(np.array(3, dtype="int64")),
+        keras.Variable(3, dtype="int64", trainable=False),
+    ]
+    for name, make in ALL_SCHEDULES.items():
+        schedule = make()
+        reference = value(schedule, 3)
+        for step in steps:
+            out = schedule(step)
+            assert keras.backend.standardize_dtype(out.dtype) == "float32", name
+            assert tuple(out.shape) == (), name
+            assert float(ops.convert_to_numpy(out)) == pytest.approx(
+                reference
+            ), (name, step)
+        far = S.schedule_values(schedule, [0, 10**6, BIG])
+        assert np.all(np.isfinite(far)) and np.all(far >= 0.0), (name, far)
+
+
+# ---------------------------------------------------------------------------
+# PyTorch as an oracle.
+# ---------------------------------------------------------------------------
+
+
+def torch_history(make_scheduler, steps):
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+    scheduler = make_scheduler(optimizer)
+    lrs, momentums = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(steps):
+            lrs.append(optimizer.param_groups[0]["lr"])
+            momentums.append(optimizer.param_groups[0]["momentum"])
+            optimizer.step()
+            scheduler.step()
+    return np.array(lrs), np.array(momentums)
+
+
+CYCLIC_CASES = [
+    dict(base=0.001, max=0.006, up=20, down=None, mode="triangular"),
+    dict(base=0.01, max=0.1, up=15, down=35, mode="triangular2"),
+    dict(base=0.001, max=0.1, up=7, down=3, mode="triangular2"),
+    dict(base=0.01, max=0.1, up=25, down=10, mode="exp_range", gamma=0.995),
+    dict(base=0.0, max=1.0, up=13, down=None, mode="exp_range", gamma=0.999),
+    dict(base=0.01, max=0.1, up=10, down=17, scale_fn=damped_scale,
+         scale_mode="cycle"),
+    dict(base=0.01, max=0.1, up=10, down=5, scale_fn=damped_scale,
+         scale_mode="iterations"),
+]
+
+
+def test_cyclical_matches_torch():
+    for case in CYCLIC_CASES:
+        _check_cyclical_against_torch(case)
+
+
+def _check_cyclical_against_torch(case):
+    n = 400
+    kwargs = {}
+    if "scale_fn" in case:
+        kwargs = dict(scale_fn=case["scale_fn"], scale_mode=case["scale_mode"])
+    expected, _ = torch_history(
+        lambda opt: torch.optim.lr_scheduler.CyclicLR(
+            opt, base_lr=case["base"], max_lr=case["max"],
+            step_size_up=case["up"], step_size_down=case["down"],
+            mode=case.get("mode", "triangular"),
+            gamma=case.get("gamma", 1.0), **kwargs,
+        ),
+        n,
+    )
+    ours = S.CyclicalLearningRate(
+        case["base"], case["max"], case["up"], step_size_down=case["down"],
+        mode=case.get("mode", "triangular"), gamma=case.get("gamma", 1.0),
+        **kwargs,
+    )
+    got = S.schedule_values(ours, n)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9,
+                               err_msg=str(case))
+    # Element-wise evaluation agrees with the vectorized one.
+    for k in (0, 1, case["up"], 199, n - 1):
+        np.testing.assert_allclose(value(ours, k), expected[k], rtol=1e-5,
+                                   atol=1e-9, err_msg=f"{case} at step {k}")
+
+
+def test_decaying_clr_with_factor_one_half_is_triangular2():
+    a = S.DecayingCyclicalLearningRate(0.01, 0.1, 15, 35, decay_every=1,
+                                       decay_rate=0.5)
+    b = S.CyclicalLearningRate(0.01, 0.1, 15, 35, mode="triangular2")
+    np.testing.assert_allclose(S.schedule_values(a, 300),
+                               S.schedule_values(b, 300), rtol=1e-6)
+
+
+ONE_CYCLE_CASES = [
+    dict(max_lr=0.1, total_steps=300),
+    dict(max_lr=0.01, total_steps=400, pct_start=0.25,
+         anneal_strategy="linear"),
+    dict(max_lr=0.5, total_steps=350, pct_start=0.3, three_phase=True),
+    dict(max_lr=1.0, total_steps=333, pct_start=0.4, three_phase=True,
+         anneal_strategy="linear", div_factor=10.0, final_div_factor=100.0),
+    dict(max_lr=0.2, total_steps=301, pct_start=0.33, div_factor=5.0,
+         final_div_factor=1e3, base_momentum=0.8, max_momentum=0.99),
+]
+
+
+def test_one_cycle_matches_torch():
+    for case in ONE_CYCLE_CASES:
+        _check_one_cycle_against_torch(case)
+
+
+def _check_one_cycle_against_torch(case):
+    n = case["total_steps"]
+    expected_lr, expected_m = torch_history(
+        lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, **case), n
+    )
+    kwargs = dict(case)
+    ours = S.OneCycle(kwargs.pop("max_lr"), kwargs.pop("total_steps"),
+                      **kwargs)
+    np.testing.assert_allclose(S.schedule_values(ours, n), expected_lr,
+                               rtol=1e-5, atol=0, err_msg=str(case))
+    np.testing.assert_allclose(S.schedule_values(ours.momentum, n),
+                               expected_m, rtol=1e-5, atol=0,
+                               err_msg=f"momentum {case}")
+    # Past the end it stays at the final value (no error, no overshoot).
+    final = value(ours, n - 1)
+    np.testing.assert_allclose(final, expected_lr[-1], rtol=1e-5)
+    past = [n, n + 1, 10 * n, BIG]
+    np.testing.assert_allclose(S.schedule_values(ours, past), final,
+                               rtol=1e-6, err_msg=str(case))
+    np.testing.assert_allclose(S.schedule_values(ours.momentum, past),
+                               expected_m[-1], rtol=1e-6, err_msg=str(case))
+
+
+# ---------------------------------------------------------------------------
+# Monotonic properties.
+# ---------------------------------------------------------------------------
+
+MONOTONIC = [
+    # (schedule, warmup_steps, last step of the decay phase)
+    (lambda: S.constant_with_warmup(1.0, 50), 50, 200),
+    (lambda: S.linear_with_warmup(1.0, 50, 200), 50, 260),
+    (lambda: S.cosine_with_warmup(1.0, 50, 200), 50, 260),
+    (lambda: S.polynomial_with_warmup(1.0, 50, 200, power=3.0), 50, 260),
+    (lambda: S.inverse_sqrt(1.0, 50), 50, 260),
+    (lambda: S.step_with_warmup(1.0, 50, 7, 0.9), 50, 260),
+    (lambda: S.exponential_with_warmup(1.0, 50, 0.99), 50, 260),
+    (lambda: S.warmup_stable_decay(1.0, 50, 200, 60, "1-sqrt", 0.1), 50, 260),
+    (lambda: S.warmup_stable_decay(1.0, 50, 200, 60, "cosine"), 50, 260),
+    (lambda: S.Warmup(keras.optimizers.schedules.CosineDecay(1.0, 150), 50,
+                      initial_learning_rate=0.1), 50, 260),
+    (lambda: S.OneCycle(1.0, 200, pct_start=0.25), 49, 260),
+]
+
+
+def test_warmup_never_decreases_decay_never_increases():
+    for index, (make, warmup_steps, end) in enumerate(MONOTONIC):
+        schedule = make()
+        label = f"case {index} ({type(schedule).__name__})"
+        values = S.schedule_values(schedule, end)
+        rising = np.diff(values[: warmup_steps + 1])
+        falling = np.diff(values[warmup_steps:])
+        assert np.all(rising >= -1e-7), (label, rising.min())
+        assert np.all(falling <= 1e-7), (label, falling.max())
+        assert rising.sum() > 0, label
+
+
+# ---------------------------------------------------------------------------
+# Serialization.
+# ---------------------------------------------------------------------------
+
+CHECK_STEPS = [0, 1, 2, 3, 5, 8, 13, 21, 40, BIG]
+
+
+def test_config_round_trip():
+    for name, make in ALL_SCHEDULES.items():
+        schedule = make()
+        config = schedule.get_config()
+        json.dumps(config)  # Plain JSON, no Python objects.
+        clone = type(schedule).from_config(config)
+        assert clone.get_config() == config, name
+        serialized = keras.saving.serialize_keras_object(schedule)
+        assert serialized["registered_name"].startswith("keras_lrx>"), name
+        restored = keras.saving.deserialize_keras_object(
+            json.loads(json.dumps(serialized))
+        )
+        assert type(restored) is type(schedule), name
+        assert restored.get_config() == config, name
+        expected = S.schedule_values(schedule, CHECK_STEPS)
+        for other in (clone, restored):
+            np.testing.assert_array_equal(
+                S.schedule_values(other, CHECK_STEPS), expected, err_msg=name
+            )
+
+
+def test_unregistered_scale_fn_cannot_be_serialized():
+    lam = S.CyclicalLearningRate(0.1, 1.0, 4, scale_fn=lambda x: 1.0 / x)
+    assert value(lam, 4) == pytest.approx(1.0)  # Usable for training...
+    with pytest.raises(ValueError, match="register_keras_serializable"):
+        lam.get_config()  # ...but never put in a config.
+    with pytest.raises(ValueError, match="scale_fn"):
+        keras.saving.serialize_keras_object(lam)
+
+    def plain(x):
+        return 1.0 / x
+
+    with pytest.raises(ValueError, match="not registered"):
+        S.CyclicalLearningRate(0.1, 1.0, 4, scale_fn=plain).get_config()
+
+
+def test_scale_fn_by_registered_name():
+    s = S.CyclicalLearningRate(0.1, 1.0, 4, scale_fn="lrx_tests>damped_scale")
+    assert s.scale_fn is damped_scale
+    assert S.CyclicalLearningRate.from_config(s.get_config()).scale_fn is (
+        damped_scale
+    )
+    with pytest.raises(ValueError, match="scale_fn"):
+        S.CyclicalLearningRate(0.1, 1.0, 4, scale_fn="no_such_fn")
+
+
+# Keras's own CosineDecayRestarts (SGDR) branches with `ops.cond`, which is
+# slow to evaluate eagerly on JAX: it is checked here and in a value table
+# rather than in the loops over ALL_SCHEDULES.
+FIT_SCHEDULES = {
+    name: ALL_SCHEDULES[name]
+    for name in ("linear_with_warmup", "warmup_stable_decay", "joined",
+                 "clr_custom", "one_cycle")
+}
+FIT_SCHEDULES["warmup_sgdr"] = lambda: S.Warmup(
+    keras.optimizers.schedules.CosineDecayRestarts(0.1, 4), 2
+)
+
+
+def _tiny_model(schedule):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule),
+                  loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(FIT_SCHEDULES))
+def test_fit_save_load_resume(name, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 4)).astype("float32")
+    y = rng.normal(size=(24, 1)).astype("float32")
+    schedule = FIT_SCHEDULES[name]()
+    model = _tiny_model(schedule)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert int(ops.convert_to_numpy(model.optimizer.iterations)) == 3
+    path = tmp_path / "m.keras"
+    model.save(path)
+
+    loaded = keras.models.load_model(path)
+    assert int(ops.convert_to_numpy(loaded.optimizer.iterations)) == 3
+    loaded_schedule = loaded.optimizer._learning_rate
+    assert type(loaded_schedule) is type(schedule)
+    assert loaded_schedule.get_config() == schedule.get_config()
+    np.testing.assert_array_equal(S.schedule_values(loaded_schedule, 12),
+                                  S.schedule_values(schedule, 12))
+    np.testing.assert_allclose(
+        float(ops.convert_to_numpy(loaded.optimizer.learning_rate)),
+        value(schedule, 3), rtol=1e-6)
+
+    loaded.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert int(ops.convert_to_numpy(loaded.optimizer.iterations)) == 6
+    np.testing.assert_allclose(
+        float(ops.convert_to_numpy(loaded.optimizer.learning_rate)),
+        value(schedule, 6), rtol=1e-6)
+
+
+def test_schedule_as_adam_learning_rate():
+    schedule = S.linear_with_warmup(0.1, 2, 10)
+    optimizer = keras.optimizers.Adam(learning_rate=schedule)
+    variable = keras.Variable(np.ones((2,), "float32"))
+    optimizer.build([variable])
+    for _ in range(3):
+        optimizer.apply_gradients([(ops.ones((2,)), variable)])
+    assert float(ops.convert_to_numpy(optimizer.learning_rate)) == (
+        pytest.approx(value(schedule, 3))
+    )
+
+
+def test_schedule_inside_lrx():
+    optimizer_module = pytest.importorskip("keras_lrx.optimizer")
+    schedule = S.OneCycle(0.1, 20)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(
+        optimizer=optimizer_module.LRX(keras.optimizers.SGD(),
+                                       schedule=schedule),
+        loss="mse",
+    )
+    x = np.ones((12, 4), "float32")
+    model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=0)
+    assert int(ops.convert_to_numpy(model.optimizer.iterations)) == 3
+    assert float(ops.convert_to_numpy(model.optimizer.learning_rate)) == (
+        pytest.approx(value(schedule, 3), rel=1e-6)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Graph / jit safety.
+# ---------------------------------------------------------------------------
+
+
+def _compiled(fn):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def _step_tensor(step):
+    dtype = "int32" if keras.backend.backend() == "jax" else "int64"
+    return ops.convert_to_tensor(np.array(step, dtype=dtype))
+
+
+def test_compiled_matches_eager():
+    for name, make in ALL_SCHEDULES.items():
+        schedule = make()
+        fn = _compiled(schedule.__call__)
+        steps = [0, 1, 2, 5, 9, 10, 11, 37, BIG]
+        eager = S.schedule_values(schedule, steps)
+        for step, expected in zip(steps, eager):
+            got = float(ops.convert_to_numpy(fn(_step_tensor(step))))
+            np.testing.assert_allclose(
+                got, expected, rtol=1e-6, atol=1e-9,
+                err_msg=f"{name} at step {step}",
+            )
+
+
+def test_compiled_one_cycle_momentum():
+    schedule = S.OneCycle(1.0, 50)
+    fn = _compiled(lambda step: schedule.momentum(step))
+    for step in (0, 14, 30, 49, 60):
+        got = float(ops.convert_to_numpy(fn(_step_tensor(step))))
+        assert got == pytest.approx(value(schedule.momentum, step), rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Bad input.
+# ---------------------------------------------------------------------------
+
+def test_bad_warmup_family_input():
+    with pytest.raises(ValueError, match="`warmup_steps` must be <= `total"):
+        S.linear_with_warmup(1.0, 20, 10)
+    with pytest.raises(ValueError, match="`warmup_steps` must be >= 0"):
+        S.linear_with_warmup(1.0, -1, 10)
+    with pytest.raises(ValueError, match="`total_steps` must be > 0"):
+        S.linear_with_warmup(1.0, 0, 0)
+    with pytest.raises(ValueError, match="`total_steps` must be an integer"):
+        S.linear_with_warmup(1.0, 0, 2.5)
+    with pytest.raises(ValueError, match="`warmup_steps`"):
+        S.cosine_with_warmup(1.0, 11, 10)
+    with pytest.raises(ValueError, match="`num_cycles`"):
+        S.cosine_with_warmup(1.0, 1, 10, num_cycles=0)
+    with pytest.raises(ValueError, match="`num_cycles`"):
+        S.cosine_with_hard_restarts(1.0, 1, 10, 0)
+    with pytest.raises(ValueError, match="`warmup_steps`"):
+        S.cosine_with_hard_restarts(1.0, 12, 10)
+    with pytest.raises(ValueError, match="`learning_rate` must be >= 0"):
+        S.constant_with_warmup(-1.0, 1)
+    with pytest.raises(ValueError, match="`end_learning_rate` must be <"):
+        S.polynomial_with_warmup(1.0, 0, 10, end_learning_rate=2.0)
+    with pytest.raises(ValueError, match="`power`"):
+        S.polynomial_with_warmup(1.0, 0, 10, power=0.0)
+    with pytest.raises(ValueError, match="`total_steps`"):
+        S.polynomial_with_warmup(1.0, 0, -5)
+    with pytest.raises(ValueError, match="`warmup_steps`"):
+        S.polynomial_with_warmup(1.0, 11, 10)
+    with pytest.raises(ValueError, match="`timescale`"):
+        S.inverse_sqrt(1.0, 0, timescale=0)
+    with pytest.raises(ValueError, match="`warmup_steps`"):
+        S.inverse_sqrt(1.0, -2)
+    with pytest.raises(ValueError, match="`step_size` must be > 0"):
+        S.step_with_warmup(1.0, 0, 0)
+    with pytest.raises(ValueError, match="`gamma` must be > 0"):
+        S.step_with_warmup(1.0, 0, 5, gamma=0.0)
+    with pytest.raises(ValueError, match="`gamma` must be > 0"):
+        S.exponential_with_warmup(1.0, 0, -0.5)
+    with pytest.raises(ValueError, match="`gamma` must be <= 1"):
+        S.exponential_with_warmup(1.0, 0, 1.5)
+    with pytest.raises(ValueError, match="`decay_steps`"):
+        S.warmup_stable_decay(1.0, 5, 10, decay_steps=6)
+    with pytest.raises(ValueError, match="`decay_steps` must be > 0"):
+        S.warmup_stable_decay(1.0, 5, 10, decay_steps=0)
+    with pytest.raises(ValueError, match="`warmup_steps`"):
+        S.warmup_stable_decay(1.0, 11, 10)
+    with pytest.raises(ValueError, match="`decay_type`"):
+        S.warmup_stable_decay(1.0, 0, 10, decay_type="exp")
+    with pytest.raises(ValueError, match="`alpha`"):
+        S.warmup_stable_decay(1.0, 0, 10, alpha=1.5)
+
+
+def test_bad_composition_input():
+    with pytest.raises(ValueError, match="`warmup_steps`"):
+        S.Warmup(0.1, -3)
+    with pytest.raises(ValueError, match="`boundaries` must have one entry"):
+        S.join_schedules([0.1, 0.2], [5, 6])
+    with pytest.raises(ValueError, match="`boundaries` must have one entry"):
+        S.join_schedules([0.1, 0.2, 0.3], [5])
+    with pytest.raises(ValueError, match="`boundaries` must be strictly"):
+        S.join_schedules([0.1, 0.2, 0.3], [5, 5])
+    with pytest.raises(ValueError, match="`boundaries` must be strictly"):
+        S.join_schedules([0.1, 0.2, 0.3], [6, 5])
+    with pytest.raises(ValueError, match="`boundaries"):
+        S.join_schedules([0.1, 0.2], [-1])
+    with pytest.raises(ValueError, match="`schedules`"):
+        S.join_schedules([], [])
+
+
+def test_bad_cyclical_input():
+    with pytest.raises(ValueError, match="`step_size` must be > 0"):
+        S.CyclicalLearningRate(0.1, 1.0, 0)
+    with pytest.raises(ValueError, match="`step_size_down` must be > 0"):
+        S.CyclicalLearningRate(0.1, 1.0, 4, step_size_down=-1)
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        S.CyclicalLearningRate(0.1, 1.0, 4, mode="sawtooth")
+    with pytest.raises(ValueError, match="`gamma` must be > 0"):
+        S.CyclicalLearningRate(0.1, 1.0, 4, mode="exp_range", gamma=0.0)
+    with pytest.raises(ValueError, match="`max_learning_rate` must be >="):
+        S.CyclicalLearningRate(1.0, 0.1, 4)
+    with pytest.raises(ValueError, match="`scale_mode` must be one of"):
+        S.CyclicalLearningRate(0.1, 1.0, 4, scale_fn=damped_scale,
+                               scale_mode="epochs")
+    with pytest.raises(ValueError, match="`decay_every` must be > 0"):
+        S.DecayingCyclicalLearningRate(0.1, 1.0, 4, decay_every=0)
+    with pytest.raises(ValueError, match="`decay_rate` must be > 0"):
+        S.DecayingCyclicalLearningRate(0.1, 1.0, 4, decay_rate=0.0)
+    with pytest.raises(ValueError, match="`decay_type` must be one of"):
+        S.DecayingCyclicalLearningRate(0.1, 1.0, 4, decay_type="cos")
+    with pytest.raises(ValueError, match="`step_size` must be > 0"):
+        S.DecayingCyclicalLearningRate(0.1, 1.0, -4)
+
+
+def test_bad_one_cycle_input():
+    with pytest.raises(ValueError, match="`total_steps` must be > 0"):
+        S.OneCycle(1.0, 0)
+    for pct_start in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"`pct_start` must be in \(0, 1"):
+            S.OneCycle(1.0, 100, pct_start=pct_start)
+    with pytest.raises(ValueError, match="`pct_start`.*three_phase"):
+        S.OneCycle(1.0, 100, pct_start=0.6, three_phase=True)
+    with pytest.raises(ValueError, match="`anneal_strategy` must be one of"):
+        S.OneCycle(1.0, 100, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="`div_factor` must be > 0"):
+        S.OneCycle(1.0, 100, div_factor=0.0)
+    with pytest.raises(ValueError, match="`final_div_factor` must be > 0"):
+        S.OneCycle(1.0, 100, final_div_factor=-1.0)
+
+
+def test_error_message_echoes_the_value():
+    with pytest.raises(ValueError) as info:
+        S.CyclicalLearningRate(0.1, 1.0, step_size=0)
+    assert str(info.value) == (
+        "Argument `step_size` must be > 0. Received: step_size=0"
+    )
+
+
+def test_type_errors():
+    with pytest.raises(TypeError, match="`warmup_steps`"):
+        S.constant_with_warmup(1.0, "10")
+    with pytest.raises(TypeError, match="`schedule`"):
+        S.Warmup(lambda step: 0.1, 10)
+    with pytest.raises(TypeError, match="`learning_rate`"):
+        S.linear_with_warmup(None, 1, 10)
+
+
+def test_builtin_mode_ignores_scale_mode_with_warning():
+    with pytest.warns(UserWarning, match="scale_mode"):
+        s = S.CyclicalLearningRate(0.0, 1.0, 2, mode="triangular2",
+                                   scale_mode="iterations")
+    assert value(s, 6) == pytest.approx(0.5)  # Still per cycle, like torch.
+
+
+# ---------------------------------------------------------------------------
+# schedule_values and plot_schedule.
+# ---------------------------------------------------------------------------
+
+
+def test_schedule_values_int_and_iterable():
+    s = S.linear_with_warmup(10.0, 2, 10)
+    np.testing.assert_allclose(S.schedule_values(s, 5),
+                               [0.0, 5.0, 10.0, 8.75, 7.5])
+    np.testing.assert_allclose(S.schedule_values(s, [3, 0, BIG]),
+                               [8.75, 0.0, 0.0])
+    np.testing.assert_allclose(S.schedule_values(s, range(2, 4)),
+                               [10.0, 8.75])
+    assert S.schedule_values(s, 0).shape == (0,)
+    np.testing.assert_allclose(S.schedule_values(0.25, 3), [0.25] * 3)
+    with pytest.raises(ValueError, match="`steps`"):
+        S.schedule_values(s, [[1, 2]])
+
+
+def test_schedule_values_falls_back_for_scalar_only_schedules():
+    # Keras's CosineDecay with warmup branches with ops.cond on the step.
+    keras_cosine = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=8, warmup_target=1.0, warmup_steps=4
+    )
+    got = S.schedule_values(keras_cosine, 8)
+    expected = [value(keras_cosine, k) for k in range(8)]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.fixture
+def pyplot():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def test_plot_schedule_lines(pyplot):
+    a = S.linear_with_warmup(1.0, 10, 100)
+    b = S.OneCycle(1.0, 100)
+    ax = S.plot_schedule({"linear": a, "one-cycle": b}, 100)
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    assert [line.get_label() for line in lines] == ["linear", "one-cycle"]
+    np.testing.assert_allclose(lines[1].get_ydata(), S.schedule_values(b, 100))
+    np.testing.assert_array_equal(lines[1].get_xdata(), np.arange(100))
+
+    from keras_lrx.plotting import plot_schedule
+
+    _, ax2 = pyplot.subplots()
+    assert plot_schedule([a, b, 0.5], range(0, 100, 10), ax=ax2) is ax2
+    assert len(ax2.get_lines()) == 3
+    assert len(plot_schedule(a, 20).get_lines()) == 1
+
+
+def test_plot_schedule_without_matplotlib(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"pip install keras-lrx\[plot\]"):
+        S.plot_schedule(S.linear_with_warmup(1.0, 1, 10), 10)
+
+
+# ---------------------------------------------------------------------------
+# Docstring examples run.
+# ---------------------------------------------------------------------------
+
+
+def test_docstring_examples(pyplot):
+    import keras_lrx.plotting
+
+    for module in (S, keras_lrx.plotting):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0
+
+
+def test_public_names():
+    for name in S.__all__:
+        assert hasattr(S, name), name
+        assert getattr(S, name).__doc__, name
