@@ -3,7 +3,16 @@
 from keras_lrx import schedules
 from keras_lrx.multipliers import MultiplierMap
 from keras_lrx.optimizer import LRX
+from keras_lrx.reparam import SetLearningRate
+from keras_lrx.reparam import unwrap_learning_rates
 
 __version__ = "0.1.0"
 
-__all__ = ["LRX", "MultiplierMap", "schedules", "__version__"]
+__all__ = [
+    "LRX",
+    "MultiplierMap",
+    "SetLearningRate",
+    "schedules",
+    "unwrap_learning_rates",
+    "__version__",
+]

@@ -177,3 +177,50 @@ def set_trainable_variables(optimizer, variables):
     object.__setattr__(optimizer, "_trainable_variables_indices", indices)
     object.__setattr__(optimizer, "_trainable_variables", list(variables))
     optimizer.built = True
+
+
+# Used by keras_lrx.reparam (SetLearningRate).
+def stateless_scope():
+    """The active `keras.StatelessScope`, or `None`."""
+    from keras.src import backend as _backend
+
+    return _backend.get_stateless_scope()
+
+
+def no_autocast_scope():
+    """A scope in which float variables read as their own dtype."""
+    from keras.src import backend as _backend
+
+    return _backend.AutocastScope(None)
+
+
+def sublayers(layer):
+    """`layer` and all layers nested in it (depth first)."""
+    yield layer
+    for sub in getattr(layer, "_layers", []):
+        yield from sublayers(sub)
+
+
+def is_functional(model):
+    from keras.src.models.functional import Functional
+
+    return isinstance(model, Functional)
+
+
+def parameter_variables(layer):
+    """Float variables created as trainable by `layer` and its sublayers.
+
+    Uses the per-layer `_trainable_variables` lists, which do not change when
+    a layer is frozen (`layer.trainable = False` only flips the flags), so a
+    frozen layer is reparameterised the same way as a trainable one.
+    """
+    seen, result = set(), []
+    for current in sublayers(layer):
+        own = getattr(current, "_trainable_variables", None)
+        if own is None:  # Fallback on a Keras without that attribute.
+            own = [v for v in current.weights if v.trainable]
+        for v in own:
+            if id(v) not in seen and "float" in str(v.dtype):
+                seen.add(id(v))
+                result.append(v)
+    return result
