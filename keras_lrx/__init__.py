@@ -1,6 +1,8 @@
 """keras-lrx: learning-rate control for Keras 3."""
 
 from keras_lrx import schedules
+from keras_lrx.callbacks import BatchHistory
+from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.multipliers import MultiplierMap
 from keras_lrx.optimizer import LRX
 from keras_lrx.reparam import SetLearningRate
@@ -9,7 +11,9 @@ from keras_lrx.reparam import unwrap_learning_rates
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchHistory",
     "LRX",
+    "LearningRateMetric",
     "MultiplierMap",
     "SetLearningRate",
     "schedules",

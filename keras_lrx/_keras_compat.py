@@ -22,6 +22,7 @@ leaves everything else to Keras.
 
 import contextlib
 
+import keras
 from keras import backend
 from keras import ops
 
@@ -224,3 +225,31 @@ def parameter_variables(layer):
                 seen.add(id(v))
                 result.append(v)
     return result
+
+
+# Reading the learning rate an optimizer's last step used (keras_lrx.metrics,
+# keras_lrx.callbacks). `_iterations` is the raw counter schedules are
+# evaluated at; LossScaleOptimizer's own counter never advances, its inner
+# optimizer's does.
+def unwrap_loss_scale(optimizer):
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def learning_rate_at_last_step(optimizer, as_float=True):
+    """The base learning rate of the optimizer's last step.
+
+    Evaluates `optimizer.learning_rate` with the step counter set back by one
+    (to 0 before any step): after `apply`, the counter already names the
+    next step. Works for an LRX (schedule x scale) and any Keras optimizer
+    (float or schedule), eagerly and inside a compiled TF or torch step.
+    """
+    optimizer = unwrap_loss_scale(optimizer)
+    iterations = optimizer._iterations
+    last = ops.maximum(ops.convert_to_tensor(iterations) - 1, 0)
+    with keras.StatelessScope(state_mapping=[(iterations, last)]):
+        rate = ops.cast(optimizer.learning_rate, "float32")
+    if as_float:
+        return float(ops.convert_to_numpy(rate))
+    return rate

@@ -93,6 +93,11 @@ class _Key:
         if self.text is not None:
             self.segments = self.text.split("/")
 
+    @property
+    def name(self):
+        """The key as a log label: the string, or the layer's name."""
+        return self.layer.name if self.layer is not None else self.text
+
     def label(self):
         if self.layer is not None:
             return f"<layer {self.layer.name}>"

@@ -4,7 +4,6 @@ import math
 import numbers
 
 import keras
-from keras import backend
 from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 

@@ -1635,7 +1635,6 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
     def __call__(self, step):
         with keras.name_scope(self.name):
             dtype = _compute_dtype()
-            k = _float_step(step, dtype)
             cycle, height = _triangle_wave(
                 step, self.step_size, self._step_size_down, dtype
             )

@@ -1,0 +1,316 @@
+"""Callbacks: a per-batch history of the loss, metrics and learning rate.
+
+`BatchHistory` records one row per training batch -- the epoch, the batch,
+the optimizer step, every value in the batch logs and the learning rate --
+saves and loads it as CSV or JSON, and plots one column against another
+(e.g. the loss against the learning rate).
+
+For Keras's own learning-rate callbacks on a scheduled `keras_lrx.LRX`
+(`ReduceLROnPlateau` scales the whole schedule; `LearningRateScheduler`
+rescales it at each epoch start and the schedule's shape continues within
+the epoch) see `keras_lrx.metrics`.
+"""
+
+import csv
+import json
+import math
+import numbers
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_lrx import _keras_compat as compat
+
+__all__ = ["BatchHistory"]
+
+def _to_python(value):
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    try:
+        array = np.asarray(ops.convert_to_numpy(value))
+        if array.size != 1:
+            return None
+        return float(array.reshape(()))
+    except (TypeError, ValueError):  # not a number: leave it out
+        return None
+
+
+class BatchHistory(keras.callbacks.Callback):
+    """Records the loss, the metrics and the learning rate of every batch.
+
+    Keras's `History` keeps one value per epoch; `BatchHistory` keeps one row
+    per training batch, so the effect of a schedule, a warmup or a plateau
+    reduction can be seen and saved. Each row holds
+
+    * `epoch`: the epoch index, `batch`: the batch index within the epoch,
+      and `step`: the optimizer step the batch's update used, i.e. the step
+      a schedule is evaluated at (read from the optimizer's step counter at
+      each epoch start, so it continues across `fit` calls);
+    * every value of the batch logs: `loss` and the compiled metrics as Keras
+      reports them per batch (for the loss and mean metrics that is the
+      running mean over the epoch so far, as in the progress bar);
+    * `learning_rate`: taken from the logs when a
+      `keras_lrx.LearningRateMetric` is compiled, otherwise read from the
+      model's optimizer after the batch (the rate the batch's update used;
+      on JAX this syncs the training state to the model's variables each
+      batch, which costs time on large models -- compile the metric
+      instead).
+
+    Rows are appended across `fit` calls; a key that first appears later is
+    filled with NaN for the earlier rows (and a key missing from a row gets
+    NaN), so every list in `history` has one entry per row. With
+    `steps_per_execution > 1` Keras reports once per execution: one row per
+    execution, with the last step's values.
+
+    `history` is a plain dict of lists; `save(path)` writes it as CSV or JSON
+    (by the extension), `BatchHistory.load(path)` reads it back, and
+    `plot(x, y)` draws one column against another.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_lrx.callbacks import BatchHistory
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.1), "mse")
+    >>> batches = BatchHistory()
+    >>> _ = model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=2,
+    ...               epochs=2, callbacks=[batches], verbose=0)
+    >>> len(batches.history["loss"]), batches.history["step"][-1]
+    (8, 7)
+    >>> round(batches.history["learning_rate"][0], 6)
+    0.1
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self._rows = 0
+        self._epoch = 0
+        self._epoch_start = None
+        self._next_step = 0
+
+    # ------------------------------------------------------------------ #
+    # Recording.
+    # ------------------------------------------------------------------ #
+    def _optimizer_step(self):
+        """The optimizer's raw step counter, or None without an optimizer."""
+        optimizer = getattr(self.model, "optimizer", None)
+        counter = getattr(compat.unwrap_loss_scale(optimizer), "_iterations", None)
+        if counter is None:
+            return None
+        return int(ops.convert_to_numpy(ops.convert_to_tensor(counter)))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = int(epoch)
+        # Read once per epoch (cheap, and the JAX state is synced here).
+        self._epoch_start = self._optimizer_step()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = dict(logs or {})
+        batch = int(batch)
+        # With steps_per_execution, Keras reports the last batch of an
+        # execution, past the end for a short last execution.
+        steps = (self.params or {}).get("steps")
+        if steps:
+            batch = min(batch, int(steps) - 1)
+        if self._epoch_start is not None:
+            step = self._epoch_start + batch
+        else:
+            step = self._next_step
+        self._next_step = step + 1
+        row = {"epoch": self._epoch, "batch": batch, "step": step}
+        for key, value in logs.items():
+            value = _to_python(value)
+            if value is not None:
+                row[str(key)] = value
+        if "learning_rate" not in row:
+            rate = self._read_learning_rate()
+            if rate is not None:
+                row["learning_rate"] = rate
+        self._append(row)
+
+    def _read_learning_rate(self):
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None:
+            return None
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            # JAX: the optimizer variables are detached during an epoch.
+            sync()
+        return compat.learning_rate_at_last_step(optimizer)
+
+    def _append(self, row):
+        for key in row:
+            if key not in self.history:
+                self.history[key] = [math.nan] * self._rows
+        for key, values in self.history.items():
+            values.append(row.get(key, math.nan))
+        self._rows += 1
+
+    # ------------------------------------------------------------------ #
+    # Saving and loading.
+    # ------------------------------------------------------------------ #
+    @staticmethod
+    def _format(path):
+        extension = os.path.splitext(os.fspath(path))[1].lower()
+        if extension not in (".csv", ".json"):
+            raise ValueError(
+                "Argument `path` must end in '.csv' or '.json' (the format "
+                f"is chosen by the extension). Received: path={path!r}"
+            )
+        return extension[1:]
+
+    def save(self, path):
+        """Writes `history` to `path` as CSV or JSON, by its extension.
+
+        CSV has a header row of keys and one row per batch; JSON is the
+        `history` dict of lists. Floats are written exactly (NaN as `nan`
+        in CSV and `NaN` in JSON).
+
+        Args:
+            path: String or path-like ending in `.csv` or `.json`.
+
+        Raises:
+            ValueError: If `path` has another extension.
+        """
+        kind = self._format(path)
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            if kind == "json":
+                json.dump(self.history, f)
+                return
+            writer = csv.writer(f)
+            keys = list(self.history)
+            writer.writerow(keys)
+            for i in range(self._rows):
+                writer.writerow([repr(self.history[k][i]) for k in keys])
+
+    @classmethod
+    def load(cls, path):
+        """Reads a history written by `save`.
+
+        Args:
+            path: String or path-like ending in `.csv` or `.json`.
+
+        Returns:
+            A `BatchHistory` whose `history` equals the saved one. It can be
+            plotted, saved again, or passed to `fit` to append more rows.
+
+        Raises:
+            ValueError: If `path` has another extension, or the file's
+                columns have different lengths.
+        """
+        kind = cls._format(path)
+        with open(path, newline="", encoding="utf-8") as f:
+            if kind == "json":
+                history = json.load(f)
+            else:
+                reader = csv.reader(f)
+                keys = next(reader, [])
+                history = {k: [] for k in keys}
+                for row in reader:
+                    for key, cell in zip(keys, row):
+                        history[key].append(_parse_number(cell))
+        if not isinstance(history, dict):
+            raise ValueError(
+                f"The file {os.fspath(path)!r} does not hold a history (a "
+                "dict of lists)."
+            )
+        lengths = {len(v) for v in history.values()}
+        if len(lengths) > 1:
+            raise ValueError(
+                f"The file {os.fspath(path)!r} holds columns of different "
+                f"lengths: { {k: len(v) for k, v in history.items()} }"
+            )
+        result = cls()
+        result.history = {str(k): list(v) for k, v in history.items()}
+        result._rows = lengths.pop() if lengths else 0
+        steps = result.history.get("step")
+        if steps and isinstance(steps[-1], numbers.Integral):
+            result._next_step = steps[-1] + 1
+        return result
+
+    # ------------------------------------------------------------------ #
+    # Plotting.
+    # ------------------------------------------------------------------ #
+    def plot(self, x="learning_rate", y="loss", ax=None, log_x=None):
+        """Plots column `y` against column `x`, one point per batch.
+
+        Args:
+            x: String. Key for the horizontal axis, e.g. `"learning_rate"`,
+                `"step"`. Defaults to `"learning_rate"`.
+            y: String or list of strings. Key(s) for the vertical axis, e.g.
+                `"loss"`. Defaults to `"loss"`.
+            ax: A matplotlib `Axes` to draw on. Defaults to None, meaning a
+                new figure.
+            log_x: Bool. Logarithmic horizontal axis. Defaults to None:
+                logarithmic when `x` is `"learning_rate"` and its positive
+                values span more than a factor of 10.
+
+        Returns:
+            The matplotlib `Axes`, with one line per `y` key.
+
+        Raises:
+            ImportError: If matplotlib is not installed.
+            ValueError: If no batch was recorded, or `x` or `y` is not a key
+                of `history`.
+        """
+        if not self._rows:
+            raise ValueError(
+                "Nothing to plot: no batch was recorded. Pass the "
+                "BatchHistory to `model.fit(callbacks=[...])` first."
+            )
+        ys = [y] if isinstance(y, str) else list(y)
+        for name, keys in (("x", [x]), ("y", ys)):
+            missing = [k for k in keys if k not in self.history]
+            if missing:
+                received = x if name == "x" else y
+                raise ValueError(
+                    f"Argument `{name}` must name key(s) of `history`: "
+                    f"{list(self.history)}. Received: {name}={received!r}"
+                )
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as e:
+            raise ImportError(
+                "Plotting needs matplotlib, which is not installed. Install "
+                "it with `pip install keras-lrx[plot]` (or `pip install "
+                "matplotlib`)."
+            ) from e
+        xs = np.asarray(self.history[x], dtype="float64")
+        if ax is None:
+            _, ax = plt.subplots()
+        for key in ys:
+            ys_values = np.asarray(self.history[key], dtype="float64")
+            ax.plot(xs, ys_values, label=key)
+        if log_x is None:
+            positive = xs[np.isfinite(xs) & (xs > 0)]
+            log_x = (
+                x == "learning_rate"
+                and positive.size > 0
+                and positive.size == np.isfinite(xs).sum()
+                and positive.max() > 10 * positive.min()
+            )
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(x)
+        ax.set_ylabel(ys[0] if len(ys) == 1 else "value")
+        if len(ys) > 1:
+            ax.legend()
+        return ax
+
+
+def _parse_number(cell):
+    try:
+        return int(cell)
+    except ValueError:
+        pass
+    try:
+        return float(cell)
+    except ValueError:
+        return cell

@@ -1,0 +1,339 @@
+"""The learning rate as a Keras metric: see it where the loss is shown.
+
+`LearningRateMetric(optimizer)`, passed to `model.compile(metrics=[...])`,
+puts the learning rate into the logs under `learning_rate`, so the progress
+bar, `History`, `CSVLogger`, `TensorBoard` and every callback see it:
+
+* the value logged for a training batch is the base learning rate that
+  batch's update used (`schedule(step) * scale` for an `LRX`, the optimizer's
+  own `learning_rate` -- float or schedule -- for any other optimizer);
+* the value in the epoch logs is the last training batch's;
+* for an `LRX`, `groups=True` adds one entry per multiplier key,
+  `learning_rate/<key>` = base rate x that key's multiplier.
+
+It is correct on every backend and compilation mode (TensorFlow graph and XLA,
+JAX `jit`, torch) and under the `"mixed_float16"` policy; see
+`LearningRateMetric` for how.
+
+How Keras's own learning-rate callbacks act on a scheduled `LRX`:
+
+* `keras.callbacks.ReduceLROnPlateau` multiplies the *whole* schedule by
+  `factor` at each reduction (LRX rescales its schedule when its
+  `learning_rate` is assigned): every later batch trains, and logs,
+  `factor**n * schedule(step)` after `n` reductions, with the warmup/cosine
+  shape intact, and the ratios between multiplier groups unchanged.
+  `min_lr` bounds the rate at the moment of a reduction only: later
+  batches follow the scaled schedule, below `min_lr` if it decays.
+* `keras.callbacks.LearningRateScheduler` assigns a float at each epoch
+  start. On a scheduled LRX that rescales the schedule so that the rate at
+  that step equals the assigned value; within the epoch the schedule's shape
+  continues from there: batch `i` of an epoch starting at step `s` with
+  assigned value `v` trains at `v * schedule(s + i) / schedule(s)`. (With a
+  plain float rate it is simply `v` for the whole epoch, as in Keras.) At a
+  step where the schedule is 0 -- the first step of a warmup from 0 -- no
+  rescaling is possible and LRX raises a `ValueError`.
+* Both callbacks also write `learning_rate` into the *epoch* logs themselves
+  (the rate the next step will use, before any reduction); callbacks that run
+  after them, `History` among them, see that value instead of this metric's.
+"""
+
+import keras
+from keras import ops
+
+from keras_lrx import _keras_compat as compat
+
+__all__ = ["LearningRateMetric"]
+
+_RECORDERS_ATTRIBUTE = "_lrx_learning_rate_recorders"
+
+
+def _multiplier_keys(optimizer):
+    """`(label, multiplier)` per key of an LRX's multiplier dict, else None."""
+    multiplier_map = getattr(optimizer, "_multiplier_map", None)
+    if multiplier_map is None:
+        return None
+    if multiplier_map.function is not None:
+        return []
+    labels = []
+    for key in multiplier_map.keys:
+        labels.append((key.name, float(key.value)))
+    return labels
+
+
+def _install_recorder(optimizer, metric):
+    """JAX: makes `optimizer.stateless_apply` hand its input state to `metric`.
+
+    The JAX trainer runs `optimizer.stateless_apply(state, ...)` and then the
+    metrics in one traced function; the optimizer state is not visible to the
+    metrics. The wrapper records the *pre-step* optimizer state (the values
+    the update reads its learning rate from) on every registered metric.
+    Under `LossScaleOptimizer` the call happens inside a `cond` branch, where
+    the state arrives as `Variable`s mapped by a `StatelessScope` to the
+    values captured from outside the branch: `v.value` returns those very
+    outer values, so nothing traced inside the branch escapes it.
+
+    Installed once per optimizer instance; later metrics just register.
+    """
+    recorders = optimizer.__dict__.get(_RECORDERS_ATTRIBUTE)
+    if recorders is None:
+        import weakref
+
+        recorders = weakref.WeakSet()
+        original = optimizer.stateless_apply
+
+        def stateless_apply(optimizer_variables, grads, trainable_variables):
+            values = [
+                v.value if isinstance(v, keras.Variable) else v
+                for v in optimizer_variables
+            ]
+            for recorder in list(recorders):
+                recorder._record(values)
+            return original(optimizer_variables, grads, trainable_variables)
+
+        object.__setattr__(optimizer, "stateless_apply", stateless_apply)
+        object.__setattr__(optimizer, _RECORDERS_ATTRIBUTE, recorders)
+    recorders.add(metric)
+
+
+@keras.saving.register_keras_serializable(package="keras_lrx")
+class LearningRateMetric(keras.metrics.Metric):
+    """Logs the learning rate each training batch used, as a metric.
+
+    Pass it to `model.compile(metrics=[...])` with the same optimizer
+    instance you compile with; the progress bar, `History`, `CSVLogger` and
+    `TensorBoard` then show the rate under `learning_rate` (the metric's
+    `name`). The per-batch value is the base learning rate the batch's update
+    used: `schedule(step) * scale` for an `keras_lrx.LRX` (so it follows
+    `ReduceLROnPlateau` on a schedule), and the optimizer's `learning_rate`
+    (a float or a `LearningRateSchedule`, evaluated at the step) for any other
+    Keras optimizer. The epoch value is the last batch's -- never an
+    average.
+
+    For an `LRX`, `groups` adds the effective rate of multiplier keys as
+    `learning_rate/<key>` entries (base rate x multiplier); a key is the
+    string given in the `multipliers` dict, or the layer's name for a layer
+    key.
+
+    Details:
+
+    * On TensorFlow and torch the metric reads the optimizer after its step
+      and evaluates its learning rate at the step just taken
+      (`iterations - 1`). On JAX, where the train step's optimizer state is
+      not visible to metrics, the metric wraps `optimizer.stateless_apply`
+      (on that instance, once) to record the state the step started from,
+      and computes the rate from it inside the same compiled function.
+    * A step that did not update (the `LossScaleOptimizer` of the
+      `"mixed_float16"` policy skipped it for non-finite gradients): on
+      TensorFlow and torch the previous value is repeated; on JAX the rate
+      that step would have used is logged.
+    * `reset_state()` keeps the value, and evaluation never changes it: the
+      validation logs (`val_learning_rate`) show the rate of the last
+      training batch, and 0.0 before any training step.
+    * Keras calls `on_train_batch_end` once per `steps_per_execution` steps;
+      the value is then the last of those steps'.
+    * In a model with several outputs, list the metric under one output;
+      Keras then logs it as `<output>_learning_rate`.
+
+    Args:
+        optimizer: The `keras.optimizers.Optimizer` instance the model is
+            compiled with (an `LRX` or any Keras optimizer). A
+            `LossScaleOptimizer` is unwrapped.
+        name: String. Name of the metric and its log key. Defaults to
+            `"learning_rate"`.
+        groups: Bool or list of strings. For an `LRX` with a dict of
+            multipliers: True adds a `<name>/<key>` entry for every key, a
+            list adds the listed keys only. Defaults to False.
+
+    Returns:
+        `result()` is a float32 scalar, or (with `groups`) a dict
+        `{name: base, f"{name}/{key}": base * multiplier, ...}`, which Keras
+        flattens into the logs.
+
+    Raises:
+        TypeError: If `optimizer` is not a Keras optimizer instance, or
+            `groups` is neither a bool nor a list of strings.
+        ValueError: If `groups` is given for an optimizer without
+            multiplier keys, or names a key the optimizer does not have.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_lrx import LRX
+    >>> from keras_lrx.metrics import LearningRateMetric
+    >>> opt = LRX(
+    ...     keras.optimizers.SGD(),
+    ...     schedule=keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5),
+    ...     multipliers={"head": 0.1})
+    >>> model = keras.Sequential([keras.Input((2,)),
+    ...                           keras.layers.Dense(1, name="head")])
+    >>> model.compile(opt, "mse", metrics=[
+    ...     LearningRateMetric(opt, groups=True)])
+    >>> history = model.fit(np.ones((4, 2)), np.ones((4, 1)), batch_size=2,
+    ...                     epochs=2, verbose=0)
+    >>> [round(v, 6) for v in history.history["learning_rate"]]
+    [0.05, 0.0125]
+    >>> [round(v, 6) for v in history.history["learning_rate/head"]]
+    [0.005, 0.00125]
+    """
+
+    def __init__(self, optimizer, name="learning_rate", *, groups=False):
+        if isinstance(optimizer, (str, dict)):
+            raise TypeError(
+                "Argument `optimizer` must be the optimizer instance the "
+                "model is compiled with, not a name or config: create it "
+                "first, e.g. opt = keras.optimizers.Adam(); "
+                "model.compile(opt, metrics=[LearningRateMetric(opt)]). "
+                f"Received: optimizer={optimizer!r}"
+            )
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise TypeError(
+                "Argument `optimizer` must be a `keras.optimizers.Optimizer` "
+                f"instance. Received: optimizer={optimizer!r} "
+                f"(of type {type(optimizer).__name__})"
+            )
+        super().__init__(name=name, dtype="float32")
+        self._given_optimizer = optimizer
+        self._optimizer = compat.unwrap_loss_scale(optimizer)
+        self._groups = self._resolve_groups(self._optimizer, groups)
+        self.groups = groups if isinstance(groups, bool) else list(groups)
+        self._rate = self.add_variable(
+            shape=(),
+            initializer="zeros",
+            dtype="float32",
+            aggregation="only_first_replica",
+            name="rate",
+        )
+        # The optimizer step the rate was last taken at (the number of
+        # steps done then): a read with no new step leaves the value alone.
+        self._step = self.add_variable(
+            shape=(),
+            initializer="zeros",
+            dtype=self._optimizer._iterations.dtype,
+            aggregation="only_first_replica",
+            name="step",
+        )
+        object.__setattr__(self, "_pending_state", None)
+        if keras.backend.backend() == "jax":
+            _install_recorder(self._optimizer, self)
+
+    @staticmethod
+    def _resolve_groups(optimizer, groups):
+        if isinstance(groups, bool) or groups is None:
+            wanted = None if groups else []
+        elif isinstance(groups, (list, tuple)) and all(
+            isinstance(g, str) for g in groups
+        ):
+            wanted = list(groups)
+        else:
+            raise TypeError(
+                "Argument `groups` must be a bool or a list of multiplier "
+                f"keys (strings). Received: groups={groups!r}"
+            )
+        if wanted == []:
+            return []
+        keys = _multiplier_keys(optimizer)
+        if not keys:
+            what = (
+                "a callable `multipliers`"
+                if keys == []
+                else f"a {type(optimizer).__name__} (not an LRX)"
+            )
+            raise ValueError(
+                "Argument `groups` needs an LRX optimizer with a dict of "
+                f"`multipliers`; the optimizer is {what}. Pass groups=False. "
+                f"Received: groups={groups!r}"
+            )
+        if wanted is None:
+            return keys
+        by_label = dict(keys)
+        unknown = [g for g in wanted if g not in by_label]
+        if unknown:
+            raise ValueError(
+                "Argument `groups` names keys that are not in the LRX "
+                f"multipliers: {unknown}. Available keys: "
+                f"{[label for label, _ in keys]}. Received: groups={groups!r}"
+            )
+        return [(g, by_label[g]) for g in wanted]
+
+    # ------------------------------------------------------------------ #
+    # Metric API.
+    # ------------------------------------------------------------------ #
+    def _record(self, optimizer_values):
+        object.__setattr__(self, "_pending_state", optimizer_values)
+
+    def update_state(self, y_true=None, y_pred=None, sample_weight=None):
+        """Takes the rate of the optimizer step just done (arguments unused)."""
+        del y_true, y_pred, sample_weight
+        optimizer = self._optimizer
+        recorded = self._pending_state
+        if recorded is not None:
+            # JAX train step: the state this step's update started from.
+            object.__setattr__(self, "_pending_state", None)
+            mapping = list(zip(optimizer.variables, recorded))
+            with keras.StatelessScope(state_mapping=mapping):
+                rate = self._base_rate()
+                step = ops.convert_to_tensor(optimizer._iterations) + 1
+            self._rate.assign(rate)
+            self._step.assign(step)
+            return
+        if keras.backend.backend() == "jax" and _is_traced(self._rate):
+            # A compiled JAX test step: the optimizer state is not part of
+            # it (reading it would bake in values). Keep the value.
+            return
+        step = ops.convert_to_tensor(optimizer._iterations)
+        rate = compat.learning_rate_at_last_step(optimizer, as_float=False)
+        advanced = ops.not_equal(step, ops.convert_to_tensor(self._step))
+        self._rate.assign(
+            ops.where(advanced, rate, ops.convert_to_tensor(self._rate))
+        )
+        self._step.assign(step)
+
+    def _base_rate(self):
+        return ops.cast(self._optimizer.learning_rate, "float32")
+
+    def result(self):
+        # A copy: on JAX the variable's buffer is donated to the next step.
+        base = ops.copy(ops.convert_to_tensor(self._rate))
+        if not self._groups:
+            return base
+        results = {self.name: base}
+        for label, multiplier in self._groups:
+            results[f"{self.name}/{label}"] = ops.multiply(base, multiplier)
+        return results
+
+    def reset_state(self):
+        """Keeps the last value (see the class docstring)."""
+
+    # ------------------------------------------------------------------ #
+    # Serialization.
+    # ------------------------------------------------------------------ #
+    def get_config(self):
+        # Saved inside a model, the optimizer is the compiled one: Keras's
+        # object sharing restores both as one instance.
+        return {
+            "name": self.name,
+            "groups": self.groups,
+            "optimizer": keras.saving.serialize_keras_object(
+                self._given_optimizer
+            ),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config.pop("dtype", None)
+        optimizer = config.pop("optimizer")
+        if isinstance(optimizer, dict):
+            optimizer = keras.saving.deserialize_keras_object(
+                optimizer, custom_objects=custom_objects
+            )
+        groups = config.pop("groups", False)
+        if isinstance(groups, list):
+            groups = [str(g) for g in groups]
+        return cls(optimizer, groups=groups, **config)
+
+
+def _is_traced(variable):
+    import jax
+
+    return isinstance(variable.value, jax.core.Tracer)
