@@ -274,35 +274,9 @@ class BatchHistory(keras.callbacks.Callback):
                     f"Argument `{name}` must name key(s) of `history`: "
                     f"{list(self.history)}. Received: {name}={received!r}"
                 )
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as e:
-            raise ImportError(
-                "Plotting needs matplotlib, which is not installed. Install "
-                "it with `pip install keras-lrx[plot]` (or `pip install "
-                "matplotlib`)."
-            ) from e
-        xs = np.asarray(self.history[x], dtype="float64")
-        if ax is None:
-            _, ax = plt.subplots()
-        for key in ys:
-            ys_values = np.asarray(self.history[key], dtype="float64")
-            ax.plot(xs, ys_values, label=key)
-        if log_x is None:
-            positive = xs[np.isfinite(xs) & (xs > 0)]
-            log_x = (
-                x == "learning_rate"
-                and positive.size > 0
-                and positive.size == np.isfinite(xs).sum()
-                and positive.max() > 10 * positive.min()
-            )
-        if log_x:
-            ax.set_xscale("log")
-        ax.set_xlabel(x)
-        ax.set_ylabel(ys[0] if len(ys) == 1 else "value")
-        if len(ys) > 1:
-            ax.legend()
-        return ax
+        from keras_lrx.plotting import plot_columns
+
+        return plot_columns(self.history, x, ys, ax=ax, log_x=log_x)
 
 
 def _parse_number(cell):

@@ -73,3 +73,35 @@ def plot_schedule(schedules, steps, ax=None):
     if legend:
         ax.legend()
     return ax
+
+
+def plot_columns(columns, x, ys, ax=None, log_x=None):
+    """Plots `columns[y]` against `columns[x]` for each `y` in `ys`.
+
+    Used by `BatchHistory.plot`. `log_x=None` picks a logarithmic x axis when
+    `x` is `"learning_rate"` and its positive values span more than a factor
+    of 10. Returns the matplotlib `Axes`.
+    """
+    import numpy as np
+
+    plt = _import_pyplot()
+    xs = np.asarray(columns[x], dtype="float64")
+    if ax is None:
+        _, ax = plt.subplots()
+    for key in ys:
+        ax.plot(xs, np.asarray(columns[key], dtype="float64"), label=key)
+    if log_x is None:
+        positive = xs[np.isfinite(xs) & (xs > 0)]
+        log_x = (
+            x == "learning_rate"
+            and positive.size > 0
+            and positive.size == np.isfinite(xs).sum()
+            and positive.max() > 10 * positive.min()
+        )
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(ys[0] if len(ys) == 1 else "value")
+    if len(ys) > 1:
+        ax.legend()
+    return ax
