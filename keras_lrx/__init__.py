@@ -2,6 +2,9 @@
 
 from keras_lrx import schedules
 from keras_lrx.callbacks import BatchHistory
+from keras_lrx.finder import LRFinder
+from keras_lrx.finder import LRFinderResult
+from keras_lrx.finder import find_lr
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.multipliers import MultiplierMap
 from keras_lrx.optimizer import LRX
@@ -12,10 +15,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchHistory",
+    "LRFinder",
+    "LRFinderResult",
     "LRX",
     "LearningRateMetric",
     "MultiplierMap",
     "SetLearningRate",
+    "find_lr",
     "schedules",
     "unwrap_learning_rates",
     "__version__",

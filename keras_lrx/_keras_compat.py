@@ -253,3 +253,33 @@ def learning_rate_at_last_step(optimizer, as_float=True):
     if as_float:
         return float(ops.convert_to_numpy(rate))
     return rate
+
+
+_MISSING_ATTRIBUTE = object()
+
+
+# Used by keras_lrx.finder.
+def fresh_train_function(model):
+    """Sets `model.train_function` to a step traced anew on its first call.
+
+    The compiled step of an earlier `fit` read the learning rate when it was
+    traced, so the sweep needs a new trace (the old function is handed back
+    afterwards). `make_train_function(force=True)` alone is not enough on
+    JAX: `jax.jit` caches traces by the Python function, and the bound method
+    `model.train_step` compares equal to the one traced before. A new closure
+    around it is a new function, hence a new trace.
+    """
+    train_step = model.train_step
+    own = vars(model).get("train_step", _MISSING_ATTRIBUTE)  # set on the instance?
+
+    def sweep_train_step(*args, **kwargs):
+        return train_step(*args, **kwargs)
+
+    set_untracked_attribute(model, "train_step", sweep_train_step)
+    try:
+        model.make_train_function(force=True)
+    finally:
+        if own is _MISSING_ATTRIBUTE:
+            object.__delattr__(model, "train_step")
+        else:
+            set_untracked_attribute(model, "train_step", own)
