@@ -1,0 +1,93 @@
+"""find_lr wall time vs the same number of plain `fit` steps.
+
+Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_finder.py
+Both start from a freshly compiled model (so both pay for tracing the train
+step); find_lr also snapshots and restores the model and optimizer state.
+"""
+
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _timing import machine, print_table  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_lrx import LRX, find_lr  # noqa: E402
+
+STEPS = 100
+
+
+def model_and_data():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((256,)),
+            keras.layers.Dense(512, activation="relu", name="block_0"),
+            keras.layers.Dense(512, activation="relu", name="block_1"),
+            keras.layers.Dense(10, name="head"),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64 * STEPS, 256)).astype("float32")
+    y = rng.integers(0, 10, size=(64 * STEPS,))
+    return model, x, y
+
+
+def compile_(model, lrx):
+    inner = keras.optimizers.Adam(1e-3)
+    optimizer = LRX(inner, multipliers={"block_0": 0.1}) if lrx else inner
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+
+def time_fit(lrx):
+    model, x, y = model_and_data()
+    compile_(model, lrx)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    return time.perf_counter() - start
+
+
+def time_find_lr(lrx):
+    model, x, y = model_and_data()
+    compile_(model, lrx)
+    model.build((None, 256))
+    start = time.perf_counter()
+    find_lr(model, x, y, batch_size=64, num_steps=STEPS,
+            divergence_threshold=None, verbose=0)
+    return time.perf_counter() - start
+
+
+def main():
+    rows = []
+    for lrx in (False, True):
+        fits, finds = [], []
+        for _ in range(3):
+            fits.append(time_fit(lrx))
+            finds.append(time_find_lr(lrx))
+        fit, find = statistics.median(fits), statistics.median(finds)
+        rows.append(
+            [
+                "LRX(Adam)" if lrx else "Adam",
+                f"{fit:.2f}",
+                f"{find:.2f}",
+                f"{find / fit:.2f}",
+            ]
+        )
+    print_table(
+        f"find_lr vs fit, {STEPS} steps of batch 64, backend="
+        f"{keras.backend.backend()}, keras {keras.__version__}, {machine()}",
+        ["optimizer", "fit s", "find_lr s", "find_lr/fit"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
