@@ -34,7 +34,13 @@ SEEDS = (1, 2, 3)
 
 def load_data(seed=0):
     """Digits 0-4 for pretraining; a small train / large test split of 5-9."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise ImportError(
+            "The demo uses scikit-learn's digits data set: "
+            "`pip install keras-lrx[demo]`."
+        ) from e
 
     digits = load_digits()
     x = (digits.data / 16.0).astype("float32")
