@@ -111,37 +111,33 @@ def test_each_variable_matches_a_separate_optimizer_at_lr_times_m(name):
     )
 
 
-@pytest.mark.parametrize("name", ["adam", "sgd_nesterov", "nadam", "lion"])
-def test_without_multipliers_lrx_equals_bare_optimizer_through_fit(name):
+def assert_same_training(make_bare, make_wrapped, epochs=2, seed=7):
+    """Fits the same model with each optimizer; the weights must agree."""
     x, y = regression_data()
     results = []
-    for wrap in (False, True):
-        keras.utils.set_random_seed(7)
+    for make in (make_bare, make_wrapped):
+        keras.utils.set_random_seed(seed)
         model = mlp()
-        inner = OPTIMIZERS[name](0.01)
-        model.compile(optimizer=LRX(inner) if wrap else inner, loss="mse")
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        model.compile(optimizer=make(), loss="mse")
+        model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
         results.append(weights_of(model))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd_nesterov", "nadam", "lion"])
+def test_without_multipliers_lrx_equals_bare_optimizer_through_fit(name):
+    assert_same_training(
+        lambda: OPTIMIZERS[name](0.01), lambda: LRX(OPTIMIZERS[name](0.01))
+    )
 
 
 def test_schedule_given_to_lrx_equals_schedule_given_to_optimizer():
-    x, y = regression_data()
     schedule = keras.optimizers.schedules.CosineDecay(0.05, decay_steps=8)
-    results = []
-    for wrap in (False, True):
-        keras.utils.set_random_seed(7)
-        model = mlp()
-        if wrap:
-            opt = LRX(keras.optimizers.Adam(), schedule=schedule)
-        else:
-            opt = keras.optimizers.Adam(schedule)
-        model.compile(optimizer=opt, loss="mse")
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-        results.append(weights_of(model))
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_same_training(
+        lambda: keras.optimizers.Adam(schedule),
+        lambda: LRX(keras.optimizers.Adam(), schedule=schedule),
+    )
 
 
 def _one_sgd_step_deltas(optimizer, jit_compile="auto", functional=False):
@@ -375,18 +371,12 @@ def test_gradient_accumulation():
 
 
 def test_ema_matches_bare_optimizer_and_spares_frozen_variables():
-    x, y = regression_data()
-    results = []
-    for wrap in (False, True):
-        keras.utils.set_random_seed(5)
-        model = mlp()
-        inner = keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.9)
-        model.compile(optimizer=LRX(inner) if wrap else inner, loss="mse")
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-        results.append(weights_of(model))
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    def sgd_ema():
+        return keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.9)
 
+    assert_same_training(sgd_ema, lambda: LRX(sgd_ema()), seed=5)
+
+    x, y = regression_data()
     keras.utils.set_random_seed(5)
     model = mlp()
     frozen_before = to_np(model.get_layer("body").kernel)
@@ -401,17 +391,10 @@ def test_ema_matches_bare_optimizer_and_spares_frozen_variables():
 
 
 def test_loss_scale_factor_of_the_wrapped_optimizer():
-    x, y = regression_data()
-    results = []
-    for wrap in (False, True):
-        keras.utils.set_random_seed(5)
-        model = mlp()
-        inner = keras.optimizers.SGD(0.05, loss_scale_factor=64.0)
-        model.compile(optimizer=LRX(inner) if wrap else inner, loss="mse")
-        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-        results.append(weights_of(model))
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    def scaled_sgd():
+        return keras.optimizers.SGD(0.05, loss_scale_factor=64.0)
+
+    assert_same_training(scaled_sgd, lambda: LRX(scaled_sgd()), epochs=1, seed=5)
 
 
 def test_mixed_float16_wraps_lrx_in_a_loss_scale_optimizer():
