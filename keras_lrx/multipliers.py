@@ -18,43 +18,82 @@ Resolution rules (documented in the README under "How multiplier keys resolve"):
      (``r".*/bias"``) -- a *pattern* match.
 * A ``keras.layers.Layer`` key selects that layer's variables and those of its
   sublayers -- a *layer* match.
-* When several keys select one variable, the most specific key wins: a path
-  match beats any layer key, a layer key beats any pattern; between two layer
-  keys the deeper (more nested) layer wins; remaining ties go to the key that
-  comes later in the dict. So layer-wise decay is written outermost first:
-  ``{"encoder": 0.1, "encoder/block_11": 0.5}``.
-* A key with ``/`` that selects nothing is retried without its leading
-  segments (``"sequential/body"`` becomes ``"body"``): Keras roots the same
-  variable differently after `load_model` (a reloaded Sequential model's
-  paths lose the model name), and a saved LRX must still resolve.
-* A key that selects no variable is an error when the optimizer is built: a
-  typo must not silently train at the default rate.
+* When several keys select one variable, the most specific key wins, whatever
+  the order of the dict: a path match beats any layer key, a layer key beats
+  any pattern. Between two layer keys (names, layer objects or both) the one
+  nearer the variable in the layer tree wins: it selects a subset of what the
+  other selects (``transformer_layer_1`` inside a keras-hub backbone beats the
+  backbone, although a nested functional model's variable paths do not name
+  the backbone). Likewise between two patterns, the one selecting fewer
+  variables wins. Only keys that select the very same variables fall back to
+  nesting depth and then to the later key in the dict.
+* A key with ``/`` (a path, a layer path or a pattern starting with literal
+  segments) that selects nothing is retried without its leading segments
+  (``"sequential/body"`` becomes ``"body"``): Keras roots the same variable
+  differently after `load_model` (a reloaded Sequential model's paths lose
+  the model name), and a saved LRX must still resolve. A layer-object key is
+  saved as its name plus the paths of its weights, and retried the same way.
+* A key that selects no variable at all is an error when the optimizer is
+  built: a typo must not silently train at the default rate. A key that
+  selects only non-trainable variables (a layer frozen with
+  ``trainable = False``, the base weights after ``enable_lora``) is not a
+  typo and is accepted -- unless ``strict=True``.
 """
 
-import math
-import numbers
 import re
 
 import keras
 
+from keras_lrx import _keras_compat as compat
+from keras_lrx import _validation
+
 _EXACT, _LAYER, _PATTERN = 3, 2, 1
 _KIND_NAMES = {_EXACT: "path", _LAYER: "layer", _PATTERN: "pattern"}
+# A leading path segment of a pattern that matches only itself.
+_LITERAL_SEGMENT = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def check_multiplier(value, name="multipliers"):
     """Returns `value` as a float after checking it is finite and >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"Argument `{name}` values must be finite numbers >= 0. "
-            f"Received: {name}={value!r} (type {type(value).__name__})"
-        )
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"Argument `{name}` values must be finite numbers >= 0. "
-            f"Received: {name}={value!r}"
-        )
-    return value
+    return _validation.check_float(name, value, low=0.0)
+
+
+class _Candidate:
+    """One key selecting one variable: how, and through which group."""
+
+    __slots__ = ("key", "kind", "group", "depth")
+
+    def __init__(self, key, kind, group, depth=None):
+        self.key = key
+        self.kind = kind
+        self.group = group  # ids of the variables the matched layer/key holds
+        self.depth = depth  # nesting depth of the match, where known
+
+    def beats(self, other):
+        """Whether this candidate is more specific than `other`."""
+        if self.kind != other.kind:
+            return self.kind > other.kind
+        if self.group != other.group:
+            if self.group < other.group:
+                return True
+            if other.group < self.group:
+                return False
+            if len(self.group) != len(other.group):
+                return len(self.group) < len(other.group)
+        else:
+            mine, theirs = self.key.layer, other.key.layer
+            if mine is not None and theirs is not None and mine is not theirs:
+                if id(mine) in other.key.descendants:
+                    return True
+                if id(theirs) in self.key.descendants:
+                    return False
+            if (
+                self.depth is not None
+                and other.depth is not None
+                and self.depth != other.depth
+            ):
+                return self.depth > other.depth
+        return self.key.order > other.key.order
 
 
 class _Key:
@@ -63,78 +102,152 @@ class _Key:
     def __init__(self, key, value, order):
         self.value = value
         self.order = order
-        self.layer = None
-        self.text = None
+        self.layer = None  # a keras.layers.Layer key
+        self.saved_name = None  # a saved layer key: its name ...
+        self.saved_paths = None  # ... and the paths of its weights
+        self.text = None  # a string key
         self.regex = None
+        self.descendants = frozenset()
         if isinstance(key, keras.layers.Layer):
             self.layer = key
-        elif isinstance(key, dict) and set(key) == {"layer"}:
-            # The serialized form of a Layer key: its path, matched as a name.
-            self.text = str(key["layer"])
+        elif isinstance(key, dict) and "layer" in key:
+            self._init_saved_layer(key)
         elif isinstance(key, str):
             if not key:
                 raise ValueError(
                     "Argument `multipliers` keys must be non-empty strings or "
-                    "layers. Received an empty string key."
+                    "layers. Received: an empty string key"
                 )
             self.text = key
             try:
                 self.regex = re.compile(key)
-            except re.error:
-                self.regex = None  # only usable as a name or an exact path
+            except re.error as e:
+                self.regex_error = e
         else:
             raise TypeError(
                 "Argument `multipliers` keys must be layer names, variable "
                 "paths, regular expressions (str) or `keras.layers.Layer` "
                 "objects. Keras variables are not hashable: use "
-                f"`variable.path` instead. Received key {key!r} of type "
-                f"{type(key).__name__}"
+                f"`variable.path` instead. Received: key={key!r} (of type "
+                f"{type(key).__name__})"
             )
         if self.text is not None:
             self.segments = self.text.split("/")
 
+    def _init_saved_layer(self, key):
+        unknown = set(key) - {"layer", "paths"}
+        name = key["layer"]
+        paths = key.get("paths")
+        if (
+            unknown
+            or not isinstance(name, str)
+            or not (paths is None or isinstance(paths, (list, tuple)))
+        ):
+            raise TypeError(
+                "Argument `multipliers`: a saved layer key must be "
+                '{"layer": <name>, "paths": [<variable paths>]}. '
+                f"Received: key={key!r}"
+            )
+        self.saved_name = name
+        if paths:
+            self.saved_paths = [str(p) for p in paths]
+        else:  # 0.1.0 saved a layer key as its path: match it as a name.
+            self.text = name
+
     @property
     def name(self):
         """The key as a log label: the string, or the layer's name."""
-        return self.layer.name if self.layer is not None else self.text
+        if self.layer is not None:
+            return self.layer.name
+        return self.saved_name if self.saved_name is not None else self.text
 
     def label(self):
-        if self.layer is not None:
-            return f"<layer {self.layer.name}>"
+        if self.layer is not None or self.saved_name is not None:
+            return f"<layer {self.name}>"
         return repr(self.text)
 
     def to_config(self):
-        if self.layer is None:
-            return self.text
-        return {"layer": self.layer.path or self.layer.name}
+        if self.layer is not None:
+            paths = [w.path for w in self.layer.weights]
+            if not paths:  # not built yet: only the name can be kept
+                return {"layer": self.layer.name}
+            return {"layer": self.layer.name, "paths": paths}
+        if self.saved_name is not None:
+            config = {"layer": self.saved_name}
+            if self.saved_paths:
+                config["paths"] = list(self.saved_paths)
+            return config
+        return self.text
 
+    # -------------------------------------------------------------- #
+    # Matching.
+    # -------------------------------------------------------------- #
     def prepare(self, variables):
         """Collects what matching needs before ranking `variables`."""
         if self.layer is not None:
-            self._ids = {id(w) for w in self.layer.weights}
-            path = self.layer.path
-            self._depth = len(path.split("/")) if path else 1
+            self._ids = frozenset(id(w) for w in self.layer.weights)
+            self.descendants = frozenset(
+                id(sub) for sub in compat.sublayers(self.layer) if sub is not self.layer
+            )
+            return
+        if self.saved_paths is not None:
+            self._prepare_saved_paths(variables)
+            return
+        if self.regex is None and not hasattr(self, "regex_error"):
             return
         # Keras may root the same variable differently (a reloaded
         # Sequential model drops its own name from the paths), so a key
         # with '/' that selects nothing retries without its leading
         # segments, keeping at least one.
         full = self.text.split("/")
+        self._retry_regex = None
         for start in range(len(full)):
             self.segments = full[start:]
+            if start and self.regex is not None:
+                if not all(_LITERAL_SEGMENT.fullmatch(s) for s in full[:start]):
+                    break
+                self._retry_regex = re.compile("/".join(full[start:]))
             if any(self._rank_path(v.path) for v in variables):
                 return
         self.segments = full
+        self._retry_regex = None
 
-    def rank(self, variable):
-        """Returns `(kind, depth)` if this key selects `variable`, else None."""
-        if self.layer is not None:
-            if id(variable) in self._ids:
-                return (_LAYER, self._depth)
+    def _prepare_saved_paths(self, variables):
+        by_path = {}
+        for v in variables:
+            by_path.setdefault(v.path, []).append(id(v))
+        longest = max(len(p.split("/")) for p in self.saved_paths)
+        self._ids = frozenset()
+        for start in range(longest):
+            tails = {"/".join(p.split("/")[start:]) for p in self.saved_paths}
+            ids = {i for tail in tails if tail for i in by_path.get(tail, ())}
+            if ids:
+                self._ids = frozenset(ids)
+                return
+
+    def selects_by_id(self):
+        return self.layer is not None or self.saved_paths is not None
+
+    def candidate(self, variable, prefix_groups, pattern_group):
+        """A `_Candidate` if this key selects `variable`, else None."""
+        if self.selects_by_id():
+            if id(variable) not in self._ids:
+                return None
+            return _Candidate(self, _LAYER, self._ids_in_variables, None)
+        rank = self._rank_path(variable.path)
+        if rank is None:
             return None
-        return self._rank_path(variable.path)
+        kind, end = rank
+        if kind == _EXACT:
+            return _Candidate(self, _EXACT, frozenset([id(variable)]), None)
+        if kind == _LAYER:
+            prefix = tuple(variable.path.split("/")[:end])
+            return _Candidate(self, _LAYER, prefix_groups[prefix], end)
+        return _Candidate(self, _PATTERN, pattern_group, None)
 
     def _rank_path(self, path):
+        if self.text is None:
+            return None
         segments = path.split("/")
         n = len(self.segments)
         if segments[-n:] == self.segments and (n > 1 or path == self.text):
@@ -143,7 +256,8 @@ class _Key:
         for end in range(len(owners), n - 1, -1):
             if owners[end - n : end] == self.segments:
                 return (_LAYER, end)
-        if self.regex is not None and self.regex.fullmatch(path):
+        regex = getattr(self, "_retry_regex", None) or self.regex
+        if regex is not None and regex.fullmatch(path):
             return (_PATTERN, 0)
         return None
 
@@ -161,6 +275,16 @@ class Resolution:
             f"Resolution(path={self.path!r}, multiplier={self.multiplier}, "
             f"source={self.source!r})"
         )
+
+
+def _prefix_groups(variables):
+    """Maps each leading run of path segments to the ids of its variables."""
+    groups = {}
+    for v in variables:
+        owners = v.path.split("/")[:-1]
+        for end in range(1, len(owners) + 1):
+            groups.setdefault(tuple(owners[:end]), set()).add(id(v))
+    return {prefix: frozenset(ids) for prefix, ids in groups.items()}
 
 
 class MultiplierMap:
@@ -213,12 +337,21 @@ class MultiplierMap:
                 "multipliers, or a callable `variable -> float | None`. "
                 f"Received: multipliers={multipliers!r}"
             )
+        keys = []
         for order, (key, value) in enumerate(items):
             value = check_multiplier(value, "multipliers")
-            self.keys.append(_Key(key, value, order))
+            keys.append(_Key(key, value, order))
+        self.keys = keys
 
-    def resolve(self, variables):
+    def resolve(self, variables, other_variables=(), strict=False):
         """Returns one `Resolution` per variable, in order.
+
+        Args:
+            variables: The trainable variables to resolve.
+            other_variables: The model's other (non-trainable) variables,
+                where known: a key that selects only these is not a typo.
+            strict: Whether a key that selects no trainable variable is an
+                error even when it selects non-trainable ones.
 
         Raises:
             ValueError: if a key selects no variable, or a callable returns
@@ -227,41 +360,77 @@ class MultiplierMap:
         variables = list(variables)
         if self.function is not None:
             return [self._call_function(v) for v in variables]
+        ids = frozenset(id(v) for v in variables)
         for key in self.keys:
             key.prepare(variables)
+            if key.selects_by_id():
+                key._ids_in_variables = key._ids & ids
+        prefix_groups = _prefix_groups(variables)
+        pattern_groups = {
+            key.order: frozenset(
+                id(v)
+                for v in variables
+                if (key._rank_path(v.path) or (None,))[0] == _PATTERN
+            )
+            for key in self.keys
+            if key.regex is not None
+        }
         used = set()
         resolutions = []
         for variable in variables:
-            best, best_key = None, None
+            best = None
             for key in self.keys:
-                rank = key.rank(variable)
-                if rank is None:
+                found = key.candidate(
+                    variable, prefix_groups, pattern_groups.get(key.order)
+                )
+                if found is None:
                     continue
                 used.add(key.order)
-                candidate = rank + (key.order,)
-                if best is None or candidate > best:
-                    best, best_key = candidate, key
-            if best_key is None:
+                if best is None or found.beats(best):
+                    best = found
+            if best is None:
                 resolutions.append(Resolution(variable.path, 1.0, "default"))
             else:
-                source = f"{best_key.label()} ({_KIND_NAMES[best[0]]})"
-                resolutions.append(
-                    Resolution(variable.path, best_key.value, source)
-                )
+                source = f"{best.key.label()} ({_KIND_NAMES[best.kind]})"
+                resolutions.append(Resolution(variable.path, best.key.value, source))
         unused = [k for k in self.keys if k.order not in used]
-        if unused:
+        self._check_unused(unused, variables, list(other_variables), strict)
+        return resolutions
+
+    def _check_unused(self, unused, variables, other_variables, strict):
+        if not unused:
+            return
+        frozen_only = [k for k in unused if _selects_any(k, other_variables)]
+        typos = [k for k in unused if k not in frozen_only]
+        invalid = [k for k in typos if hasattr(k, "regex_error")]
+        if invalid:
+            key = invalid[0]
+            raise ValueError(
+                f"Argument `multipliers`: key {key.label()} is not a valid "
+                f"regular expression ({key.regex_error}) and is no variable "
+                "path or layer name either. Received: "
+                f"key={key.text!r}"
+            )
+        if typos:
             paths = [v.path for v in variables]
             shown = ", ".join(repr(p) for p in paths[:6])
             more = f", ... ({len(paths)} in all)" if len(paths) > 6 else ""
-            names = ", ".join(k.label() for k in unused)
+            names = ", ".join(k.label() for k in typos)
             raise ValueError(
-                f"Argument `multipliers`: key(s) {names} match no trainable "
-                "variable. A key is an exact variable path, a layer name "
+                f"Argument `multipliers`: key(s) {names} match no "
+                "trainable variable. A key is an exact variable path, a layer name "
                 "(one or more '/'-separated path segments), a layer object, "
                 "or a regular expression matched with re.fullmatch against "
-                f"the whole path. Variable paths are: {shown}{more}"
+                f"the whole path. Trainable variable paths are: {shown}{more}"
             )
-        return resolutions
+        if strict:
+            names = ", ".join(k.label() for k in frozen_only)
+            raise ValueError(
+                f"Argument `multipliers`: key(s) {names} select only "
+                "non-trainable variables (a frozen layer, or base weights "
+                "after `enable_lora`), and `strict=True` was given. Remove "
+                "the key(s), unfreeze the layer, or pass strict=False."
+            )
 
     def _call_function(self, variable):
         value = self.function(variable)
@@ -269,8 +438,8 @@ class MultiplierMap:
             return Resolution(variable.path, 1.0, "default")
         try:
             value = check_multiplier(value, "multipliers")
-        except ValueError as e:
-            raise ValueError(
+        except (TypeError, ValueError) as e:
+            raise type(e)(
                 f"The `multipliers` callable returned {value!r} for variable "
                 f"{variable.path!r}; it must return None or a finite number "
                 ">= 0."
@@ -292,3 +461,15 @@ class MultiplierMap:
                 config, custom_objects=custom_objects
             )
         return cls(config)
+
+
+def _selects_any(key, variables):
+    """Whether `key` selects any of `variables` (or, for a layer, has weights)."""
+    if key.layer is not None:
+        return bool(key.layer.weights)
+    if not variables:
+        return False
+    key.prepare(variables)
+    if key.selects_by_id():
+        return bool(key._ids)
+    return any(key._rank_path(v.path) for v in variables)

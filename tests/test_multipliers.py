@@ -134,9 +134,19 @@ def test_callable_multipliers():
         resolve(lambda v: -1, model.trainable_variables)
 
 
-@pytest.mark.parametrize("bad", [-0.5, math.nan, math.inf, "0.1", True, None])
-def test_bad_values_raise_at_construction(bad):
-    with pytest.raises(ValueError, match="`multipliers` values must be finite"):
+@pytest.mark.parametrize(
+    "bad, error, rule",
+    [
+        (-0.5, ValueError, "must be >= 0"),
+        (math.nan, ValueError, "must be a finite number"),
+        (math.inf, ValueError, "must be a finite number"),
+        ("0.1", TypeError, "must be a number"),
+        (True, TypeError, "must be a number"),
+        (None, TypeError, "must be a number"),
+    ],
+)
+def test_bad_values_raise_at_construction(bad, error, rule):
+    with pytest.raises(error, match=f"Argument `multipliers` {rule}.*Received"):
         MultiplierMap({"body": bad})
 
 
@@ -158,15 +168,27 @@ def test_unmatched_key_error_shows_real_paths():
     assert "sequential/body/kernel" in message
 
 
-def test_config_round_trip_turns_layer_keys_into_paths():
+def test_config_round_trip_saves_layer_keys_with_their_weight_paths():
     model, encoder = nested_model()
     original = MultiplierMap({encoder: 0.1, r".*bias": 0.0})
     config = original.get_config()
-    assert config == [[{"layer": "encoder"}, 0.1], [".*bias", 0.0]]
+    assert config == [
+        [{"layer": "encoder", "paths": [w.path for w in encoder.weights]}, 0.1],
+        [".*bias", 0.0],
+    ]
     restored = MultiplierMap.from_config(config)
+    assert restored.get_config() == config
+    assert [k.label() for k in restored.keys] == ["<layer encoder>", "'.*bias'"]
     assert resolve(restored, model.trainable_variables) == resolve(
         original, model.trainable_variables
     )
+
+
+def test_layer_keys_saved_by_0_1_0_still_resolve_as_names():
+    model, encoder = nested_model()
+    got = resolve([[{"layer": "encoder"}, 0.1]], model.trainable_variables)
+    assert got["encoder/block_0/kernel"] == 0.1
+    assert got["head/kernel"] == 1.0
 
 
 def test_layer_and_variable_name_select_one_variable_in_any_model():
@@ -175,3 +197,109 @@ def test_layer_and_variable_name_select_one_variable_in_any_model():
         got = resolve({"body": 0.1, "body/bias": 0.0}, model.trainable_variables)
         assert sorted(got.values()) == [0.0, 0.1, 1.0, 1.0]
         assert got[model.get_layer("body").bias.path] == 0.0
+
+
+def nested_functional_model():
+    """A functional sub-model (like a keras-hub backbone) inside a functional model.
+
+    The sub-model's variable paths do not contain its name.
+    """
+    inputs = keras.Input((4,))
+    h = keras.layers.Dense(4, name="block_0")(inputs)
+    h = keras.layers.Dense(4, name="block_1")(h)
+    encoder = keras.Model(inputs, h, name="encoder_fn")
+    x = keras.Input((4,))
+    outputs = keras.layers.Dense(1, name="head")(encoder(x))
+    return keras.Model(x, outputs), encoder
+
+
+def test_nested_functional_paths_do_not_name_the_sub_model():
+    model, encoder = nested_functional_model()
+    assert [v.path for v in model.trainable_variables][:2] == [
+        "block_0/kernel",
+        "block_0/bias",
+    ]
+
+
+@pytest.mark.parametrize("child_as", ["layer", "name"])
+def test_deeper_layer_beats_its_parent_in_a_nested_functional_model(child_as):
+    model, encoder = nested_functional_model()
+    child = encoder.get_layer("block_1") if child_as == "layer" else "block_1"
+    for multipliers in ({child: 0.5, encoder: 0.1}, {encoder: 0.1, child: 0.5}):
+        got = resolve(multipliers, model.trainable_variables)
+        assert got["block_1/kernel"] == 0.5
+        assert got["block_1/bias"] == 0.5
+        assert got["block_0/kernel"] == 0.1
+        assert got["head/kernel"] == 1.0
+
+
+def test_parent_name_key_against_child_layer_object_any_order():
+    model, encoder = nested_model()
+    block_1 = encoder.get_layer("block_1")
+    for multipliers in ({block_1: 0.5, "encoder": 0.1}, {"encoder": 0.1, block_1: 0.5}):
+        got = resolve(multipliers, model.trainable_variables)
+        assert got["encoder/block_1/kernel"] == 0.5
+        assert got["encoder/block_0/kernel"] == 0.1
+
+
+def test_narrower_pattern_wins_whatever_the_order():
+    model = mlp()
+    for multipliers in ({r".*": 0.1, r".*/bias": 0.0}, {r".*/bias": 0.0, r".*": 0.1}):
+        got = resolve(multipliers, model.trainable_variables)
+        assert got["sequential/body/bias"] == 0.0
+        assert got["sequential/body/kernel"] == 0.1
+
+
+def test_same_layer_named_twice_goes_to_the_later_key():
+    model, encoder = nested_model()
+    block_1 = encoder.get_layer("block_1")
+    got = resolve({block_1: 0.5, "block_1": 0.3}, model.trainable_variables)
+    assert got["encoder/block_1/kernel"] == 0.3
+    got = resolve({"block_1": 0.3, block_1: 0.5}, model.trainable_variables)
+    assert got["encoder/block_1/kernel"] == 0.5
+
+
+def test_keys_selecting_only_frozen_variables_are_not_typos():
+    model, encoder = nested_model()
+    encoder.get_layer("block_0").trainable = False
+    trainable = model.trainable_variables
+    frozen = model.non_trainable_variables
+    multipliers = {"block_0": 0.1, encoder.get_layer("block_0"): 0.2, "head": 2.0}
+    got = MultiplierMap(multipliers).resolve(trainable, frozen)
+    assert {r.path: r.multiplier for r in got}["head/kernel"] == 2.0
+    with pytest.raises(ValueError, match="select only non-trainable.*strict"):
+        MultiplierMap(multipliers).resolve(trainable, frozen, strict=True)
+    # A real typo is still an error, frozen weights or not.
+    with pytest.raises(ValueError, match="'blok_0'.*match no trainable variable"):
+        MultiplierMap({"blok_0": 0.1}).resolve(trainable, frozen)
+
+
+def test_invalid_regular_expression_is_reported_as_such():
+    model = mlp()
+    with pytest.raises(ValueError, match=r"'body\[' is not a valid regular expr"):
+        resolve({"body[": 0.1}, model.trainable_variables)
+
+
+def test_model_rooted_keys_resolve_after_the_model_name_is_dropped():
+    """A reloaded Sequential model's variable paths lose the model's name."""
+    model = mlp()
+    saved = MultiplierMap(
+        {r"sequential/body/.*": 0.1, model.get_layer("head"): 0.5}
+    ).get_config()
+    reloaded = mlp()  # paths "sequential_1/..." -- as if rooted elsewhere
+
+    class Renamed:
+        def __init__(self, variable, path):
+            self.path = path
+            self.variable = variable
+
+    renamed = [
+        Renamed(v, v.path.split("/", 1)[1]) for v in reloaded.trainable_variables
+    ]
+    got = {r.path: r.multiplier for r in MultiplierMap.from_config(saved).resolve(renamed)}
+    assert got == {
+        "body/kernel": 0.1,
+        "body/bias": 0.1,
+        "head/kernel": 0.5,
+        "head/bias": 0.5,
+    }
