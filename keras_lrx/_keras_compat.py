@@ -21,6 +21,7 @@ leaves everything else to Keras.
 """
 
 import contextlib
+import inspect
 
 import keras
 from keras import backend
@@ -70,6 +71,129 @@ def learning_rate_override(optimizer, value):
         yield
     finally:
         object.__setattr__(optimizer, "_learning_rate", saved)
+
+
+def own_learning_rate(optimizer):
+    """The optimizer's own learning rate: a Variable, a schedule or a callable."""
+    return optimizer._learning_rate
+
+
+def redirect_learning_rate(optimizer, read):
+    """Makes `optimizer.learning_rate` return `read()` from now on.
+
+    Code that unwraps an optimizer by its `inner_optimizer` attribute
+    (Keras's TensorBoard and SwapEMAWeights callbacks, written for
+    LossScaleOptimizer) then reads the wrapper's rate. The optimizer's own
+    rate (returned) keeps its variable, so saved optimizer state is unchanged.
+    """
+    own = optimizer._learning_rate
+    object.__setattr__(optimizer, "_learning_rate", read)
+    return own
+
+
+def evaluate_learning_rate(optimizer, learning_rate):
+    """Evaluates a learning rate the way `optimizer.learning_rate` would."""
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        return learning_rate(optimizer._iterations)
+    if isinstance(learning_rate, keras.Variable):
+        return learning_rate
+    if callable(learning_rate):
+        return learning_rate()
+    return learning_rate
+
+
+def apply_weight_decay_per_group(optimizer, original, groups):
+    """Applies the optimizer's decoupled weight decay at one rate per group.
+
+    Args:
+        optimizer: The wrapped optimizer.
+        original: Its own bound `_apply_weight_decay(variables)`.
+        groups: A list of `(rate, variables)`, where `rate()` returns the
+            learning rate that group decays at.
+
+    Keras's decay reads the optimizer's `learning_rate`, so on JAX and torch
+    the rate is set around each call of `original`. On TensorFlow under
+    `MirroredStrategy` each replica runs the step in its own thread and
+    Keras's decay runs in a merge call: setting the rate from the replica
+    threads races (and leaves a graph tensor behind). There, LRX applies
+    Keras's stock rule `v -= v * weight_decay * rate` itself, in one merge
+    call, the way Keras's TensorFlow optimizer does. An optimizer with a
+    decay rule of its own (an `_apply_weight_decay` override, e.g. Muon) is
+    called as it is.
+    """
+    if backend.backend() != "tensorflow" or _overrides_weight_decay(optimizer):
+        for rate, variables in groups:
+            with learning_rate_override(optimizer, rate()):
+                original(variables)
+        return
+    import tensorflow as tf
+
+    def decay_all(distribution):
+        for rate, variables in groups:
+            lr_value = rate()
+            for variable in variables:
+                lr = tf.cast(lr_value, variable.dtype)
+                wd = tf.cast(optimizer.weight_decay, variable.dtype)
+
+                def decay(v, lr=lr, wd=wd):
+                    v.assign_sub(v * wd * lr)
+
+                if isinstance(variable, keras.Variable):
+                    variable = variable.value  # the tf.Variable
+                distribution.extended.update(variable, decay, group=False)
+
+    tf.__internal__.distribute.interim.maybe_merge_call(
+        decay_all, optimizer._distribution_strategy
+    )
+
+
+def _overrides_weight_decay(optimizer):
+    from keras.src.backend.tensorflow.optimizer import TFOptimizer
+
+    own = type(optimizer)._apply_weight_decay
+    return own is not TFOptimizer._apply_weight_decay
+
+
+def uses_weight_decay(optimizer, variable):
+    """Whether `optimizer` decays `variable` (`exclude_from_weight_decay`)."""
+    return optimizer._use_weight_decay(variable)
+
+
+def variable_index(optimizer, variable):
+    """Position of `variable` in the list `optimizer` was built with."""
+    return optimizer._get_variable_index(variable)
+
+
+def ema_averages(optimizer):
+    """The optimizer's moving averages of its variables (`use_ema=True`)."""
+    return optimizer._model_variables_moving_average
+
+
+def model_weights_on_call_stack(variables, max_frames=16):
+    """All weights of the model whose `variables` an optimizer is built on.
+
+    `Model.fit` builds the optimizer with `model.trainable_variables` only;
+    to tell a key that names frozen weights from a typo, LRX looks for the
+    calling model (Keras's trainer, or a user's training loop holding the
+    model in a local variable). Returns None when no such model is found.
+    """
+    if not variables:
+        return None
+    first = id(variables[0])
+    frame = inspect.currentframe()
+    try:
+        for _ in range(max_frames):
+            frame = frame.f_back if frame is not None else None
+            if frame is None:
+                return None
+            for value in frame.f_locals.values():
+                if isinstance(value, keras.Model) and any(
+                    id(v) == first for v in value.trainable_variables
+                ):
+                    return list(value.weights)
+    finally:
+        del frame
+    return None
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx import _validation
 from keras_lrx.multipliers import MultiplierMap
 
 __all__ = ["LRX"]
@@ -68,6 +69,10 @@ class LRX(keras.optimizers.Optimizer):
         name: Name of the optimizer. Defaults to "lrx".
         weight_decay_follows_multiplier: Whether decoupled weight decay of a
             variable is scaled by its multiplier. Defaults to True.
+        strict: Whether a multiplier key that selects only non-trainable
+            variables (a frozen layer, base weights after `enable_lora`) is
+            an error when the optimizer is built. A key that selects no
+            variable at all is always an error. Defaults to False.
 
     Example:
 
@@ -99,6 +104,7 @@ class LRX(keras.optimizers.Optimizer):
         multipliers=None,
         name=None,
         weight_decay_follows_multiplier=True,
+        strict=False,
         **kwargs,
     ):
         misplaced = [k for k in kwargs if k in compat.BASE_OPTIMIZER_ARGUMENTS]
@@ -111,6 +117,10 @@ class LRX(keras.optimizers.Optimizer):
             )
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        weight_decay_follows_multiplier = _validation.check_bool(
+            "weight_decay_follows_multiplier", weight_decay_follows_multiplier
+        )
+        strict = _validation.check_bool("strict", strict)
         optimizer = self._check_optimizer(optimizer)
         base_learning_rate = self._check_schedule(schedule)
         multiplier_map = MultiplierMap(multipliers)
@@ -125,9 +135,16 @@ class LRX(keras.optimizers.Optimizer):
             self, "_iterations", compat.raw_iterations(optimizer)
         )
         self.inner_optimizer = optimizer
-        self.weight_decay_follows_multiplier = bool(
-            weight_decay_follows_multiplier
+        # The wrapped optimizer's `learning_rate` reads LRX's base rate, so
+        # code that unwraps `inner_optimizer` (Keras's TensorBoard) logs the
+        # rate in use; its own rate is kept (and evaluated) here.
+        compat.set_untracked_attribute(
+            self,
+            "_inner_learning_rate",
+            compat.redirect_learning_rate(optimizer, self._base_learning_rate),
         )
+        self.weight_decay_follows_multiplier = weight_decay_follows_multiplier
+        self.strict = strict
         self._multiplier_map = multiplier_map
         self._lr_scale = self.add_variable(
             shape=(),
@@ -204,7 +221,12 @@ class LRX(keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     def build(self, var_list):
         var_list = list(var_list)
-        resolutions = self._multiplier_map.resolve(var_list)  # may raise
+        trainable = {id(v) for v in var_list}
+        model_weights = compat.model_weights_on_call_stack(var_list) or []
+        others = [w for w in model_weights if id(w) not in trainable]
+        resolutions = self._multiplier_map.resolve(
+            var_list, others, strict=self.strict
+        )  # may raise
         compat.check_distribution_strategy(self.inner_optimizer)
         compat.set_trainable_variables(self, var_list)
         self._resolutions = resolutions
@@ -238,26 +260,28 @@ class LRX(keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     # The learning rate.
     # ------------------------------------------------------------------ #
-    def _unscaled_learning_rate(self, inner_learning_rate=None):
+    def _unscaled_learning_rate(self):
         schedule = self._learning_rate
         if schedule is None:
-            if inner_learning_rate is None:
-                inner_learning_rate = self.inner_optimizer.learning_rate
-            return inner_learning_rate
+            return compat.evaluate_learning_rate(
+                self.inner_optimizer, self._inner_learning_rate
+            )
         if isinstance(schedule, keras.Variable):
             return schedule
         # LearningRateSchedule or callable of the step.
         return schedule(self._iterations)
 
-    def _get_current_learning_rate(self, inner_learning_rate=None):
-        lr = self._unscaled_learning_rate(inner_learning_rate)
+    def _get_current_learning_rate(self):
+        lr = self._unscaled_learning_rate()
         return ops.multiply(ops.cast(lr, "float32"), self._lr_scale)
+
+    def _base_learning_rate(self):
+        """The base rate, as the wrapped optimizer's `learning_rate` reads it."""
+        return self._get_current_learning_rate()
 
     def _has_schedule(self):
         if self._learning_rate is None:
-            return not isinstance(
-                self.inner_optimizer._learning_rate, keras.Variable
-            )
+            return not isinstance(self._inner_learning_rate, keras.Variable)
         return not isinstance(self._learning_rate, keras.Variable)
 
     @property
@@ -282,7 +306,7 @@ class LRX(keras.optimizers.Optimizer):
             )
         if not self._has_schedule():
             if self._learning_rate is None:
-                self.inner_optimizer.learning_rate = value
+                self._inner_learning_rate.assign(value)
             else:
                 self._learning_rate.assign(value)
             self._lr_scale.assign(1.0)
@@ -308,8 +332,9 @@ class LRX(keras.optimizers.Optimizer):
 
         Keys are the multipliers; values `learning_rate * multiplier`.
         """
+        self._check_built("effective_learning_rates()")
         base = float(ops.convert_to_numpy(self.learning_rate))
-        groups = sorted({r.multiplier for r in self._resolutions or []})
+        groups = sorted({r.multiplier for r in self._resolutions})
         return {m: base * m for m in groups}
 
     # ------------------------------------------------------------------ #
@@ -354,12 +379,13 @@ class LRX(keras.optimizers.Optimizer):
         inner = self.inner_optimizer
         groups = {}
         for position, variable in enumerate(variables):
-            m = self._active_multipliers[inner._get_variable_index(variable)]
+            m = self._active_multipliers[compat.variable_index(inner, variable)]
             groups.setdefault(m, []).append(position)
         return groups
 
     def _grouped_update(self, original, grads, variables, learning_rate):
-        base = self._get_current_learning_rate(learning_rate)
+        del learning_rate  # the wrapped optimizer's reading of the base rate
+        base = self._get_current_learning_rate()
         groups = self._groups(variables)
         saved = None
         if len(groups) > 1 and self._step_state:
@@ -382,18 +408,26 @@ class LRX(keras.optimizers.Optimizer):
             return
         # Skipping excluded variables here keeps every call non-empty (the
         # torch backend's fused decay fails on an empty list).
-        variables = [v for v in variables if inner._use_weight_decay(v)]
+        variables = [v for v in variables if compat.uses_weight_decay(inner, v)]
         if not variables:
             return
-        base = self._get_current_learning_rate()
-        if not self.weight_decay_follows_multiplier:
-            with compat.learning_rate_override(inner, base):
-                original(variables)
-            return
-        for m, positions in self._groups(variables).items():
-            lr = base if m == 1.0 else ops.multiply(base, m)
-            with compat.learning_rate_override(inner, lr):
-                original([variables[p] for p in positions])
+        if self.weight_decay_follows_multiplier:
+            groups = self._groups(variables).items()
+        else:
+            groups = [(1.0, range(len(variables)))]
+
+        def rate(m):
+            def read():
+                base = self._get_current_learning_rate()
+                return base if m == 1.0 else ops.multiply(base, m)
+
+            return read
+
+        compat.apply_weight_decay_per_group(
+            inner,
+            original,
+            [(rate(m), [variables[p] for p in positions]) for m, positions in groups],
+        )
 
     def finalize_variable_values(self, var_list):
         var_list = list(var_list)
@@ -418,9 +452,57 @@ class LRX(keras.optimizers.Optimizer):
         if inner is not None:
             inner.loss_scale_factor = value
 
+    # Keras's SwapEMAWeights unwraps one `inner_optimizer` (meant for
+    # LossScaleOptimizer) and swaps `_trainable_variables` with the moving
+    # averages: under mixed_float16 it reaches LRX, which answers with the
+    # wrapped optimizer's averages. A frozen variable has no average (no
+    # slots); a copy of it, made on first use, stands in (swapping a
+    # variable with itself would zero it on TensorFlow).
+    @property
+    def _model_variables_moving_average(self):
+        inner = self.__dict__.get("inner_optimizer")
+        if inner is None or not inner.use_ema or self._frozen is None:
+            raise AttributeError("_model_variables_moving_average")
+        averages = iter(compat.ema_averages(inner))
+        stand_ins = self.__dict__.setdefault("_frozen_ema_stand_ins", {})
+        result = []
+        for v, frozen in zip(self._trainable_variables, self._frozen):
+            if not frozen:
+                result.append(next(averages))
+                continue
+            if id(v) not in stand_ins:
+                stand_ins[id(v)] = keras.Variable(
+                    ops.convert_to_numpy(v),
+                    dtype=v.dtype,
+                    trainable=False,
+                    name="frozen_ema_stand_in",
+                )
+            result.append(stand_ins[id(v)])
+        return result
+
+    @property
+    def use_ema(self):
+        inner = self.__dict__.get("inner_optimizer")
+        return False if inner is None else inner.use_ema
+
+    @use_ema.setter
+    def use_ema(self, value):
+        if value:
+            raise ValueError(
+                "Set `use_ema` on the wrapped optimizer, not on LRX. "
+                f"Received: use_ema={value!r}"
+            )
+
     # ------------------------------------------------------------------ #
     # Diagnostics.
     # ------------------------------------------------------------------ #
+    def _check_built(self, what):
+        if self._resolutions is None:
+            raise ValueError(
+                f"`{what}` needs a built optimizer: call it after "
+                "`model.fit`, or after `optimizer.build(model.trainable_variables)`."
+            )
+
     def describe(self, print_fn=None):
         """Prints a table: variable, shape, multiplier, deciding key, rate.
 
@@ -431,11 +513,7 @@ class LRX(keras.optimizers.Optimizer):
         Returns:
             A list of dicts, one per variable, with the same columns.
         """
-        if self._resolutions is None:
-            raise ValueError(
-                "`describe()` needs a built optimizer: call it after "
-                "`model.fit`, or after `optimizer.build(model.trainable_variables)`."
-            )
+        self._check_built("describe()")
         base = float(ops.convert_to_numpy(self.learning_rate))
         rows = []
         for variable, r in zip(self._trainable_variables, self._resolutions):
@@ -486,16 +564,18 @@ class LRX(keras.optimizers.Optimizer):
             schedule_config = keras.optimizers.schedules.serialize(schedule)
         else:
             schedule_config = keras.saving.serialize_keras_object(schedule)
+        inner = self.inner_optimizer
+        with compat.learning_rate_override(inner, self._inner_learning_rate):
+            optimizer_config = keras.saving.serialize_keras_object(inner)
         return {
             "name": self.name,
-            "optimizer": keras.saving.serialize_keras_object(
-                self.inner_optimizer
-            ),
+            "optimizer": optimizer_config,
             "schedule": schedule_config,
             "multipliers": self._multiplier_map.get_config(),
             "weight_decay_follows_multiplier": (
                 self.weight_decay_follows_multiplier
             ),
+            "strict": self.strict,
         }
 
     @classmethod

@@ -534,8 +534,13 @@ def test_errors():
         LRX(keras.optimizers.SGD(), schedule="fast")
     with pytest.raises(ValueError, match="`schedule` must be a finite"):
         LRX(keras.optimizers.SGD(), schedule=-1.0)
-    with pytest.raises(ValueError, match="`multipliers` values must be"):
+    with pytest.raises(ValueError, match="`multipliers` must be >= 0"):
         LRX(keras.optimizers.SGD(), multipliers={"body": -1})
+    with pytest.raises(TypeError, match="`multipliers` must be a number"):
+        LRX(keras.optimizers.SGD(), multipliers={"body": "0.1"})
+    for flag in ("weight_decay_follows_multiplier", "strict"):
+        with pytest.raises(TypeError, match=f"`{flag}` must be a bool.*'no'"):
+            LRX(keras.optimizers.SGD(), **{flag: "no"})
     model = mlp()
     optimizer = LRX(keras.optimizers.SGD(), multipliers={"bdy": 0.1})
     with pytest.raises(ValueError, match="'bdy'.*sequential/body/kernel"):
@@ -544,12 +549,14 @@ def test_errors():
     assert not optimizer.built
     assert optimizer.inner_optimizer.variables == [
         optimizer.inner_optimizer._iterations,
-        optimizer.inner_optimizer._learning_rate,
+        optimizer._inner_learning_rate,
     ]
     with pytest.raises(ValueError, match="learning rate must be a finite"):
         LRX(keras.optimizers.SGD()).learning_rate = float("nan")
     with pytest.raises(ValueError, match="needs a built optimizer"):
         LRX(keras.optimizers.SGD()).describe()
+    with pytest.raises(ValueError, match="needs a built optimizer"):
+        LRX(keras.optimizers.SGD()).effective_learning_rates()
 
 
 def test_everything_frozen_still_counts_steps():

@@ -1,0 +1,126 @@
+"""Distributed training equals the single-device run (issue: MirroredStrategy
+with weight decay). Each check runs in a subprocess, since the devices must be
+configured before TensorFlow or JAX starts."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import BACKEND
+
+
+def run_script(script, env_extra=None):
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, **(env_extra or {}))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-4000:]
+    assert "ALL OK" in result.stdout, result.stdout[-3000:]
+    return result.stdout
+
+
+# Runs every optimizer configuration once under `scope` and once outside it.
+WEIGHT_DECAY_CHECK = """
+import os, tempfile
+import numpy as np, keras
+from keras_lrx import LRX
+from keras_lrx.schedules import CosineWithWarmup
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(32, 6)).astype("float32")
+y = rng.normal(size=(32, 1)).astype("float32")
+MULTIPLIERS = {"body": 0.1, "mid": 3.0, "head/bias": 0.0}
+
+CONFIGS = {
+    "adamw": lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05),
+    "sgd_wd": lambda: keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=0.02),
+    "lion": lambda: keras.optimizers.Lion(0.003, weight_decay=0.1),
+}
+
+
+def make_lrx(name, scheduled):
+    schedule = CosineWithWarmup(0.01, warmup_steps=2, total_steps=8) if scheduled else None
+    return LRX(CONFIGS[name](), schedule=schedule, multipliers=MULTIPLIERS)
+
+
+def run(name, scheduled, save_dir=None):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((6,)),
+                              keras.layers.Dense(8, name="body"),
+                              keras.layers.Dense(8, name="mid"),
+                              keras.layers.Dense(1, name="head")], name="net")
+    optimizer = make_lrx(name, scheduled)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    if save_dir is not None:
+        path = os.path.join(save_dir, f"{name}_{scheduled}.keras")
+        model.save(path)
+        reloaded = keras.models.load_model(path)
+        for a, b in zip(model.weights, reloaded.weights):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
+                                          keras.ops.convert_to_numpy(b))
+    return [keras.ops.convert_to_numpy(w) for w in model.weights], rate
+
+
+def compare(scope):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in CONFIGS:
+            for scheduled in (False, True):
+                reference, reference_rate = run(name, scheduled)
+                with scope():
+                    got, rate = run(name, scheduled, save_dir=tmp)
+                worst = max(float(np.max(np.abs(a - b))) for a, b in zip(got, reference))
+                assert worst < 2e-6, (name, scheduled, worst)
+                assert abs(rate - reference_rate) <= 1e-7 * max(1.0, reference_rate), (
+                    name, scheduled, rate, reference_rate)
+                print(f"{name} scheduled={scheduled}: max abs diff {worst:.2e}")
+"""
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's")
+def test_mirrored_strategy_with_weight_decay_equals_single_device():
+    out = run_script(
+        """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+        + WEIGHT_DECAY_CHECK
+        + """
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+assert strategy.num_replicas_in_sync == 2
+compare(strategy.scope)
+print("ALL OK")
+"""
+    )
+    print(out)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution on JAX")
+def test_jax_data_parallel_with_weight_decay_equals_single_device():
+    run_script(
+        WEIGHT_DECAY_CHECK
+        + """
+import contextlib, jax
+assert len(jax.devices()) == 8
+
+@contextlib.contextmanager
+def data_parallel():
+    keras.distribution.set_distribution(keras.distribution.DataParallel())
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(None)
+
+compare(data_parallel)
+print("ALL OK")
+""",
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
+    )
