@@ -5,6 +5,7 @@ from keras_lrx.callbacks import BatchHistory
 from keras_lrx.finder import LRFinder
 from keras_lrx.finder import LRFinderResult
 from keras_lrx.finder import find_lr
+from keras_lrx.layerwise import layerwise_decay
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.multipliers import MultiplierMap
 from keras_lrx.optimizer import LRX
@@ -22,6 +23,7 @@ __all__ = [
     "MultiplierMap",
     "SetLearningRate",
     "find_lr",
+    "layerwise_decay",
     "schedules",
     "unwrap_learning_rates",
     "__version__",

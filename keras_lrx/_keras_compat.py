@@ -326,6 +326,19 @@ def sublayers(layer):
         yield from sublayers(sub)
 
 
+def child_layers(layer):
+    """The layers directly inside `layer`, in the order they were added.
+
+    For a functional or Sequential model that is `model.layers` (the
+    computation order); for any other layer, its tracked sublayers.
+    """
+    if isinstance(layer, keras.Model) and (
+        is_functional(layer) or isinstance(layer, keras.Sequential)
+    ):
+        return list(layer.layers)
+    return list(getattr(layer, "_layers", []))
+
+
 def is_functional(model):
     from keras.src.models.functional import Functional
 

@@ -1,0 +1,242 @@
+"""Fine-tuning real keras-hub backbones (built from their constructors with
+small configs and random weights: nothing is downloaded)."""
+
+import re
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+from conftest import to_np
+
+from keras_lrx import LRX, layerwise_decay
+
+SEQ = 8
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def bert(num_layers=3):
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=40,
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=SEQ,
+        dropout=0.0,  # resumed and uninterrupted runs draw no random masks
+        name="bert",
+    )
+
+
+def gpt2(num_layers=3):
+    return keras_hub.models.GPT2Backbone(
+        vocabulary_size=40,
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=SEQ,
+    )
+
+
+def gemma(num_layers=3):
+    return keras_hub.models.GemmaBackbone(
+        vocabulary_size=40,
+        num_layers=num_layers,
+        num_query_heads=2,
+        num_key_value_heads=1,
+        hidden_dim=8,
+        intermediate_dim=16,
+        head_dim=4,
+    )
+
+
+def vit(num_layers=3):
+    return keras_hub.models.ViTBackbone(
+        image_shape=(8, 8, 3),
+        patch_size=4,
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=8,
+        mlp_dim=16,
+    )
+
+
+# What a reader of each family's layer names expects, written from the names
+# (not from the code under test): (pattern, block index or "low"/"top").
+EXPECTED_GROUPS = {
+    "bert": [
+        (r"(token|position|segment)_embedding/.*|embeddings_layer_norm/.*", "low"),
+        (r"transformer_layer_(\d+)/.*", "block"),
+        (r"pooled_dense/.*", "top"),
+    ],
+    "gpt2": [
+        (r"(token|position)_embedding/.*", "low"),
+        (r"transformer_layer_(\d+)/.*", "block"),
+        (r"layer_norm/.*", "top"),
+    ],
+    "gemma": [
+        (r"token_embedding/.*", "low"),
+        (r"decoder_block_(\d+)/.*", "block"),
+        (r"final_normalization/.*", "top"),
+    ],
+    "vit": [
+        (r"vit_patching_and_embedding/.*", "low"),
+        (r"vit_encoder/transformer_block_(\d+)/.*", "block1"),  # numbered from 1
+        (r"vit_encoder/ln/.*", "top"),
+    ],
+}
+FAMILIES = {"bert": bert, "gpt2": gpt2, "gemma": gemma, "vit": vit}
+
+
+def expected_multiplier(family, path, decay, depth):
+    for pattern, kind in EXPECTED_GROUPS[family]:
+        match = re.fullmatch(pattern, path)
+        if match is None:
+            continue
+        if kind == "low":
+            return decay ** (depth + 1)
+        if kind == "top":
+            return 1.0
+        index = int(match.group(1)) - (1 if kind == "block1" else 0)
+        return decay ** (depth - index)
+    raise AssertionError(f"unexpected variable {path}")
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_layerwise_decay_follows_each_familys_structure(family):
+    backbone = FAMILIES[family]()
+    optimizer = LRX(
+        keras.optimizers.AdamW(1e-3), multipliers=layerwise_decay(backbone, 0.5)
+    )
+    optimizer.build(backbone.trainable_variables)
+    got = optimizer.variable_multipliers
+    assert len(got) == len(backbone.trainable_variables)
+    for path, multiplier in got.items():
+        assert multiplier == pytest.approx(
+            expected_multiplier(family, path, 0.5, 3)
+        ), path
+    rows = optimizer.describe(print_fn=lambda text: None)
+    assert all(row["matched"].startswith("<layer ") for row in rows)
+
+
+def classifier(backbone, name="clf"):
+    """The working pattern for fine-tuning: the backbone in a functional model."""
+    inputs = {
+        k: keras.Input((SEQ,), dtype="int32", name=k)
+        for k in ("token_ids", "segment_ids", "padding_mask")
+    }
+    pooled = backbone(inputs)["pooled_output"]
+    outputs = keras.layers.Dense(2, name="head")(pooled)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def text_data(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = {
+        "token_ids": rng.integers(1, 40, size=(n, SEQ)).astype("int32"),
+        "segment_ids": np.zeros((n, SEQ), "int32"),
+        "padding_mask": np.ones((n, SEQ), "int32"),
+    }
+    y = rng.integers(0, 2, size=(n,)).astype("int32")
+    return x, y
+
+
+def test_every_variable_updates_like_a_separate_adam_at_lr_times_m():
+    backbone = bert()
+    variables = backbone.trainable_variables
+    multipliers = layerwise_decay(backbone, 0.7)
+    optimizer = LRX(keras.optimizers.Adam(1e-2), multipliers=multipliers)
+    optimizer.build(variables)
+    by_path = optimizer.variable_multipliers
+    init = [to_np(v) for v in variables]
+    rng = np.random.default_rng(0)
+    grads = [
+        [rng.normal(size=v.shape).astype("float32") for v in variables]
+        for _ in range(3)
+    ]
+    for step in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
+    worst = 0.0
+    for i, v in enumerate(variables):
+        reference = keras.Variable(init[i], name="reference")
+        separate = keras.optimizers.Adam(1e-2 * by_path[v.path])
+        for step in grads:
+            separate.apply([keras.ops.convert_to_tensor(step[i])], [reference])
+        np.testing.assert_allclose(to_np(v), to_np(reference), rtol=1e-5, atol=1e-7)
+        worst = max(worst, float(np.max(np.abs(to_np(v) - to_np(reference)))))
+    assert len(set(by_path.values())) == 5  # embeddings, 3 blocks, pooler
+    print(f"max abs difference to separate Adams: {worst:.2e}")
+
+
+@pytest.mark.parametrize("order", ["child_first", "parent_first"])
+def test_layer_keys_in_a_nested_backbone_save_load_and_resume(tmp_path, order):
+    x, y = text_data()
+
+    def make():
+        keras.utils.set_random_seed(5)
+        backbone = bert(num_layers=2)
+        model = classifier(backbone)
+        child = (backbone.get_layer("transformer_layer_1"), 0.5)
+        parent = (backbone, 0.1)
+        keys = [child, parent] if order == "child_first" else [parent, child]
+        optimizer = LRX(keras.optimizers.Adam(1e-2), multipliers=dict(keys))
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return model, optimizer
+
+    model, optimizer = make()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    got = optimizer.variable_multipliers
+    assert got["transformer_layer_1/self_attention_layer/query/kernel"] == 0.5
+    assert got["transformer_layer_0/self_attention_layer/query/kernel"] == 0.1
+    assert got["token_embedding/embeddings"] == 0.1
+    assert got["head/kernel"] == 1.0
+    path = tmp_path / "clf.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    assert reloaded.optimizer.variable_multipliers == got
+    reloaded.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+
+    uninterrupted, _ = make()
+    uninterrupted.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    for a, b in zip(reloaded.weights, uninterrupted.weights):
+        np.testing.assert_allclose(to_np(a), to_np(b), rtol=1e-5, atol=1e-6)
+
+
+def test_layer_decay_names_still_work_after_enable_lora_and_lora_plus():
+    backbone = bert(num_layers=2)
+    names = {"token_embedding": 0.1, "transformer_layer_0": 0.3}
+    backbone.enable_lora(2)
+    # "token_embedding" now selects only frozen weights: not a typo. LoRA+:
+    # the B factors at 4x the rate of the A factors.
+    multipliers = {**names, r".*/lora_kernel_b": 4.0}
+    optimizer = LRX(keras.optimizers.Adam(1e-3), multipliers=multipliers)
+    x, y = text_data()
+    model = classifier(backbone)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    got = optimizer.variable_multipliers
+    assert set(got) == {v.path for v in model.trainable_variables}
+    for path, m in got.items():
+        if path.startswith("transformer_layer_0/"):
+            assert m == 0.3, path  # a layer key beats a pattern
+        elif path.endswith("lora_kernel_b"):
+            assert m == 4.0, path
+        else:
+            assert m == 1.0, path
+    # Slots only for what trains: Adam's two moments per trainable variable.
+    assert len(optimizer.inner_optimizer.variables) == 2 + 2 * len(got)
+    with pytest.raises(ValueError, match="select only non-trainable"):
+        strict = LRX(keras.optimizers.SGD(0.1), multipliers=names, strict=True)
+        model.compile(optimizer=strict, loss=LOSS)
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="'token_embeding'.*match no trainable"):
+        typo = LRX(keras.optimizers.SGD(0.1), multipliers={"token_embeding": 0.1})
+        model.compile(optimizer=typo, loss=LOSS)
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
