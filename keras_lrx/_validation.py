@@ -61,12 +61,7 @@ def check_float(
     """
     if value is None and allow_none:
         return None
-    if not is_number(value):
-        rule = "a number" + (" or None" if allow_none else "")
-        raise TypeError(
-            f"Argument `{name}` must be {rule}. "
-            + _received(name, value, show_type=True)
-        )
+    _check_number_type(name, value, "a number", allow_none)
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(
@@ -92,12 +87,7 @@ def check_int(name, value, low=None, high=None, allow_none=False):
     """
     if value is None and allow_none:
         return None
-    if not is_number(value):
-        rule = "an integer" + (" or None" if allow_none else "")
-        raise TypeError(
-            f"Argument `{name}` must be {rule}. "
-            + _received(name, value, show_type=True)
-        )
+    _check_number_type(name, value, "an integer", allow_none)
     if not (math.isfinite(float(value)) and float(value).is_integer()):
         raise ValueError(
             f"Argument `{name}` must be an integer. " + _received(name, value)
@@ -112,6 +102,15 @@ def check_int(name, value, low=None, high=None, allow_none=False):
             f"Argument `{name}` must be <= {high}. " + _received(name, value)
         )
     return number
+
+
+def _check_number_type(name, value, rule, allow_none):
+    if not is_number(value):
+        rule += " or None" if allow_none else ""
+        raise TypeError(
+            f"Argument `{name}` must be {rule}. "
+            + _received(name, value, show_type=True)
+        )
 
 
 def check_choice(name, value, choices):

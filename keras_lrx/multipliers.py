@@ -423,7 +423,7 @@ class MultiplierMap:
                 "or a regular expression matched with re.fullmatch against "
                 f"the whole path. Trainable variable paths are: {shown}{more}"
             )
-        if strict:
+        if strict and frozen_only:
             names = ", ".join(k.label() for k in frozen_only)
             raise ValueError(
                 f"Argument `multipliers`: key(s) {names} select only "

@@ -1,6 +1,8 @@
 """Shared fixtures: tiny models and data. One pytest process per backend."""
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -49,3 +51,20 @@ def _reset_keras_state():
     keras.utils.set_random_seed(1234)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+def run_script(script, env_extra=None, timeout=600):
+    """Runs `script` in a fresh Python on this backend; returns its stdout.
+
+    For checks that configure devices before TensorFlow or JAX starts.
+    """
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, **(env_extra or {}))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-4000:]
+    return result.stdout

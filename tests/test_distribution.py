@@ -2,26 +2,15 @@
 with weight decay). Each check runs in a subprocess, since the devices must be
 configured before TensorFlow or JAX starts."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from conftest import BACKEND
+from conftest import run_script as run_in_subprocess
 
 
 def run_script(script, env_extra=None):
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, **(env_extra or {}))
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-4000:]
-    assert "ALL OK" in result.stdout, result.stdout[-3000:]
-    return result.stdout
+    out = run_in_subprocess(script, env_extra)
+    assert "ALL OK" in out, out[-3000:]
+    return out
 
 
 # Runs every optimizer configuration once under `scope` and once outside it.

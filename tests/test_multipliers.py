@@ -303,3 +303,11 @@ def test_model_rooted_keys_resolve_after_the_model_name_is_dropped():
         "head/kernel": 0.5,
         "head/bias": 0.5,
     }
+
+
+def test_strict_without_frozen_only_keys_resolves():
+    model = mlp()
+    got = MultiplierMap({"body": 0.1}).resolve(
+        model.trainable_variables, model.non_trainable_variables, strict=True
+    )
+    assert [r.multiplier for r in got] == [0.1, 0.1, 1.0, 1.0]

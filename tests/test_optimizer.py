@@ -1,12 +1,9 @@
 """LRX against independent references, on every backend."""
 
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, mlp, regression_data, to_np, weights_of
+from conftest import BACKEND, mlp, regression_data, run_script, to_np, weights_of
 
 from keras_lrx.optimizer import LRX
 
@@ -568,21 +565,6 @@ def test_everything_frozen_still_counts_steps():
     assert len(optimizer.inner_optimizer.variables) == 2
 
 
-def _run_script(script, env_extra):
-    import os
-
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, **env_extra)
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
-
-
 DISTRIBUTED_CHECK = """
 import numpy as np, keras
 from keras_lrx import LRX
@@ -603,7 +585,7 @@ def run(make_optimizer):
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute")
 def test_mirrored_strategy_with_two_cpu_replicas():
-    _run_script(
+    run_script(
         """
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
@@ -637,7 +619,7 @@ print("OK")
 
 @pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution on JAX")
 def test_jax_data_parallel_with_two_cpu_devices():
-    _run_script(
+    run_script(
         DISTRIBUTED_CHECK
         + """
 import jax
