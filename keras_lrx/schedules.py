@@ -36,11 +36,20 @@ Contents:
 
 import math
 import numbers
+import reprlib
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
+
+from keras_lrx._validation import check_bool
+from keras_lrx._validation import check_choice as _check_choice
+from keras_lrx._validation import check_float as _check_float
+from keras_lrx._validation import check_int
+from keras_lrx._validation import check_sequence
+from keras_lrx._validation import check_type
+from keras_lrx._validation import is_number
 
 LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -85,66 +94,25 @@ _register = keras.saving.register_keras_serializable(package="keras_lrx")
 # ---------------------------------------------------------------------------
 
 
-def _check_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"Argument `{name}` must be a number. "
-            f"Received: {name}={value!r} (of type {type(value).__name__})"
-        )
-    if not math.isfinite(float(value)):
-        raise ValueError(
-            f"Argument `{name}` must be finite. Received: {name}={value}"
-        )
-    return float(value)
+# `_check_float` and `_check_choice` are `keras_lrx._validation`'s, so that
+# every module words (and types) its errors alike.
 
 
-def _check_float(name, value, low=None, high=None, low_open=False,
-                 high_open=False):
-    """Returns `value` as a float after checking it lies in the given range."""
-    number = _check_number(name, value)
-    if low is not None and (number < low or (low_open and number == low)):
-        op = ">" if low_open else ">="
+def _check_steps(name, value, positive):
+    """Returns a step count as a Python int (> 0 if `positive`, else >= 0)."""
+    number = check_int(name, value, low=None if positive else 0)
+    if positive and number <= 0:
         raise ValueError(
-            f"Argument `{name}` must be {op} {low:g}. Received: {name}={value}"
-        )
-    if high is not None and (number > high or (high_open and number == high)):
-        op = "<" if high_open else "<="
-        raise ValueError(
-            f"Argument `{name}` must be {op} {high:g}. Received: {name}={value}"
+            f"Argument `{name}` must be > 0. Received: {name}={value!r}"
         )
     return number
 
 
-def _check_steps(name, value, positive):
-    """Returns a step count as a Python int (> 0 or >= 0)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"Argument `{name}` must be an integer. "
-            f"Received: {name}={value!r} (of type {type(value).__name__})"
-        )
-    if not float(value).is_integer():
-        raise ValueError(
-            f"Argument `{name}` must be an integer. Received: {name}={value}"
-        )
-    value = int(value)
-    if positive and value <= 0:
-        raise ValueError(
-            f"Argument `{name}` must be > 0. Received: {name}={value}"
-        )
-    if not positive and value < 0:
-        raise ValueError(
-            f"Argument `{name}` must be >= 0. Received: {name}={value}"
-        )
-    return value
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"Argument `{name}` must be one of {sorted(choices)}. "
-            f"Received: {name}={value!r}"
-        )
-    return value
+def _check_name(name):
+    """Returns the `name` argument of a schedule: a string or None."""
+    if name is None:
+        return None
+    return check_type("name", name, str, "a string or None")
 
 
 def _check_warmup_within_total(warmup_steps, total_steps):
@@ -181,10 +149,11 @@ def _evaluate_child(child, step, dtype):
 
 
 def _check_child(name, child):
+    """A schedule, or a constant learning rate (a finite number >= 0)."""
     if isinstance(child, LearningRateSchedule):
         return child
-    if isinstance(child, numbers.Real) and not isinstance(child, bool):
-        return float(child)
+    if is_number(child):
+        return _check_float(name, child, 0.0)
     raise TypeError(
         f"Argument `{name}` must be a "
         "`keras.optimizers.schedules.LearningRateSchedule` or a number. "
@@ -220,7 +189,7 @@ class _WarmupFamily(LearningRateSchedule):
     def __init__(self, learning_rate, warmup_steps, name=None):
         self.learning_rate = _check_float("learning_rate", learning_rate, 0.0)
         self.warmup_steps = _check_steps("warmup_steps", warmup_steps, False)
-        self.name = name or type(self).__name__
+        self.name = _check_name(name) or type(self).__name__
 
     def _factor(self, k, dtype):
         raise NotImplementedError
@@ -1130,7 +1099,7 @@ class Warmup(LearningRateSchedule):
 
     Args:
         schedule: A `keras.optimizers.schedules.LearningRateSchedule`, or a
-            float for a constant learning rate after warmup.
+            float (>= 0) for a constant learning rate after warmup.
         warmup_steps: Int. Number of warmup steps (>= 0).
         initial_learning_rate: Float. The learning rate at step 0. Defaults
             to `0.0`.
@@ -1158,7 +1127,7 @@ class Warmup(LearningRateSchedule):
         self.initial_learning_rate = _check_float(
             "initial_learning_rate", initial_learning_rate, 0.0
         )
-        self.name = name or "Warmup"
+        self.name = _check_name(name) or "Warmup"
 
     def __call__(self, step):
         with keras.name_scope(self.name):
@@ -1199,6 +1168,48 @@ class Warmup(LearningRateSchedule):
         return cls(**config)
 
 
+_BOUNDARIES_RULE = (
+    "a list of increasing positive integers (strictly increasing, with one "
+    "entry fewer than `schedules`)"
+)
+
+
+def _check_boundaries(boundaries, num_schedules):
+    """Returns `boundaries` as a list of strictly increasing ints > 0."""
+    if isinstance(boundaries, np.ndarray) and boundaries.ndim == 1:
+        boundaries = boundaries.tolist()
+    values = check_sequence("boundaries", boundaries, _BOUNDARIES_RULE,
+                            allow_empty=True)
+    for b in values:
+        if not is_number(b):
+            raise TypeError(
+                f"Argument `boundaries` must be {_BOUNDARIES_RULE}; "
+                f"{b!r} is of type {type(b).__name__}. "
+                f"Received: boundaries={boundaries!r}"
+            )
+    if len(values) != num_schedules - 1:
+        raise ValueError(
+            "Argument `boundaries` must have one entry fewer than "
+            f"`schedules` ({num_schedules - 1}). "
+            f"Received: boundaries={boundaries!r} for {num_schedules} "
+            "schedules"
+        )
+    for b in values:
+        if not (math.isfinite(float(b)) and float(b).is_integer()
+                and b > 0):
+            raise ValueError(
+                f"Argument `boundaries` must be {_BOUNDARIES_RULE}; {b!r} is "
+                f"not a positive integer. Received: boundaries={boundaries!r}"
+            )
+    values = [int(b) for b in values]
+    if any(b1 <= b0 for b0, b1 in zip(values, values[1:])):
+        raise ValueError(
+            "Argument `boundaries` must be strictly increasing. "
+            f"Received: boundaries={boundaries!r}"
+        )
+    return values
+
+
 @_register
 class JoinedSchedule(LearningRateSchedule):
     """Runs several schedules one after another.
@@ -1217,7 +1228,7 @@ class JoinedSchedule(LearningRateSchedule):
     Args:
         schedules: List of `LearningRateSchedule`s (or floats for constant
             pieces), at least one.
-        boundaries: List of ints, strictly increasing and >= 0, with
+        boundaries: List of ints, strictly increasing and > 0, with
             `len(schedules) - 1` entries.
         name: String. Name of the schedule. Defaults to `"JoinedSchedule"`.
 
@@ -1233,37 +1244,16 @@ class JoinedSchedule(LearningRateSchedule):
     """
 
     def __init__(self, schedules, boundaries, name=None):
-        if isinstance(schedules, (LearningRateSchedule, numbers.Real)):
-            raise TypeError(
-                "Argument `schedules` must be a list of schedules. "
-                f"Received: schedules={schedules!r}"
-            )
-        schedules = list(schedules)
-        if not schedules:
-            raise ValueError(
-                "Argument `schedules` must hold at least one schedule. "
-                "Received: schedules=[]"
-            )
-        self.schedules = [
+        schedules = check_sequence(
+            "schedules", schedules,
+            "a list of `LearningRateSchedule`s or numbers (at least one)",
+        )
+        schedules = [
             _check_child(f"schedules[{i}]", s) for i, s in enumerate(schedules)
         ]
-        boundaries = list(boundaries)
-        if len(boundaries) != len(self.schedules) - 1:
-            raise ValueError(
-                "Argument `boundaries` must have one entry fewer than "
-                f"`schedules` ({len(self.schedules) - 1}). "
-                f"Received: boundaries={boundaries} "
-                f"for {len(self.schedules)} schedules"
-            )
-        boundaries = [
-            _check_steps(f"boundaries[{i}]", b, False)
-            for i, b in enumerate(boundaries)
-        ]
-        if any(b1 <= b0 for b0, b1 in zip(boundaries, boundaries[1:])):
-            raise ValueError(
-                "Argument `boundaries` must be strictly increasing. "
-                f"Received: boundaries={boundaries}"
-            )
+        boundaries = _check_boundaries(boundaries, len(schedules))
+        name = _check_name(name)
+        self.schedules = schedules
         self.boundaries = boundaries
         self.name = name or "JoinedSchedule"
 
@@ -1308,7 +1298,8 @@ def join_schedules(schedules, boundaries, name=None):
 
     Args:
         schedules: List of `LearningRateSchedule`s or floats.
-        boundaries: Strictly increasing ints, one fewer than `schedules`.
+        boundaries: Strictly increasing ints > 0, one fewer than
+            `schedules`.
         name: String. Name of the schedule. Defaults to `"JoinedSchedule"`.
 
     Returns:
@@ -1347,8 +1338,22 @@ def _triangle_wave(step, step_size_up, step_size_down, dtype):
     total_t = _const(total, dtype)
     one = _const(1.0, dtype)
     step = ops.convert_to_tensor(step)
-    is_int = "int" in keras.backend.standardize_dtype(step.dtype)
-    if is_int and float(total).is_integer():
+    step_dtype = keras.backend.standardize_dtype(step.dtype)
+    integral = "int" in step_dtype and float(total).is_integer()
+    if integral and step_dtype == "int64" and keras.backend.backend() != (
+        "tensorflow"
+    ):
+        # Keras's type promotion narrows int64 to int32 outside TensorFlow,
+        # so `floor_divide` would wrap a step past 2**31 around (and torch's
+        # `ops.floor` returns float32): count in float64 with `mod` and an
+        # exact division instead, exact for steps below 2**53.
+        k = ops.cast(step, "float64")
+        total_w = _const(total, "float64")
+        position = ops.mod(k, total_w)
+        index = ops.divide(ops.subtract(k, position), total_w)
+        index = ops.cast(index, dtype)
+        position = ops.cast(position, dtype)
+    elif integral:
         # Exact integer arithmetic: float32 cannot place a step of 10**9.
         index = ops.cast(ops.floor_divide(step, int(total)), dtype)
         position = ops.cast(ops.mod(step, int(total)), dtype)
@@ -1496,6 +1501,7 @@ class CyclicalLearningRate(LearningRateSchedule):
         if scale_mode is not None:
             _check_choice("scale_mode", scale_mode, _CLR_SCALE_MODES)
         self.scale_mode = scale_mode
+        self.name = _check_name(name) or "CyclicalLearningRate"
         if scale_fn is None:
             self.scale_fn = None
             self._scale_fn_name = None
@@ -1508,7 +1514,6 @@ class CyclicalLearningRate(LearningRateSchedule):
                 )
         else:
             self.scale_fn, self._scale_fn_name = _resolve_scale_fn(scale_fn)
-        self.name = name or "CyclicalLearningRate"
 
     def _scale(self, cycle, k, dtype):
         if self.scale_fn is not None:
@@ -1565,25 +1570,37 @@ class CyclicalLearningRate(LearningRateSchedule):
 
 
 _CLR_DECAY_TYPES = ("exponential", "linear")
+_CLR_DECAY_TARGETS = ("amplitude", "peak")
 
 
 @_register
 class DecayingCyclicalLearningRate(LearningRateSchedule):
     """Cyclical learning rate whose peak shrinks every `decay_every` cycles.
 
-    The triangle of `CyclicalLearningRate` (mode `"triangular"`), with the
-    amplitude multiplied, every `decay_every` cycles, by `decay_rate`
-    (`decay_type="exponential"`) or reduced by `decay_rate` times the
-    initial amplitude (`decay_type="linear"`). The learning rate never goes
-    below `base_learning_rate`. With `n = floor((cycle - 1) / decay_every)`:
+    The triangle of `CyclicalLearningRate` (mode `"triangular"`), decayed
+    every `decay_every` cycles by `decay_rate`: multiplicatively
+    (`decay_type="exponential"`) or by `decay_rate` times the initial value
+    (`decay_type="linear"`). `decay_target` says what is decayed: the
+    amplitude `max - base` (the default) or the peak `max` itself. The
+    learning rate never goes below `base_learning_rate`. With
+    `n = floor((cycle - 1) / decay_every)` decays so far and `height(k)` the
+    triangle of `CyclicalLearningRate`:
 
     ```
-    lr(k)  = base + (max - base) * height(k) * factor
     factor = decay_rate ** n                   (decay_type="exponential")
            = max(0, 1 - decay_rate * n)        (decay_type="linear")
+    lr(k)  = base + (peak(n) - base) * height(k)
+    peak(n) = base + (max - base) * factor     (decay_target="amplitude")
+            = max(base, max * factor)          (decay_target="peak")
     ```
 
-    `decay_every=1, decay_rate=0.5` is CLR's `"triangular2"` mode.
+    `decay_target="peak"` is the "decay every N cycles" recipe of the
+    original CLR callbacks, `max_lr = max(max_lr * decay, base_lr)` applied
+    every `decay_every` cycles: the peak itself is lowered toward the base
+    and, once it reaches it, the learning rate stays at `base`. With
+    `decay_target="amplitude"` the height above the base shrinks, so the
+    peak only tends to `base`; `decay_every=1, decay_rate=0.5` is then CLR's
+    `"triangular2"` mode. The two agree when `base_learning_rate` is 0.
 
     Args:
         base_learning_rate: Float. The lower bound of the cycle.
@@ -1594,10 +1611,13 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
         decay_every: Int. Number of cycles between two decays (> 0).
             Defaults to `1`.
         decay_rate: Float. The decay: a factor in `(0, 1]` for
-            `"exponential"`, a fraction of the initial amplitude in `(0, 1]`
-            for `"linear"`. Defaults to `0.5`.
+            `"exponential"`, a fraction of the initial amplitude (or peak)
+            in `(0, 1]` for `"linear"`. Defaults to `0.5`.
         decay_type: String. `"exponential"` or `"linear"`. Defaults to
             `"exponential"`.
+        decay_target: String. `"amplitude"` (decay `max - base`) or
+            `"peak"` (decay `max`, floored at `base`). Defaults to
+            `"amplitude"`.
         name: String. Name of the schedule. Defaults to
             `"DecayingCyclicalLearningRate"`.
 
@@ -1608,6 +1628,17 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
     >>> [round(float(s(k)), 4) for k in (1, 3, 5, 7, 9, 11)]
     [1.0, 1.0, 0.75, 0.75, 0.5, 0.5]
 
+    With a base above 0 the two targets differ (peaks at odd steps):
+
+    >>> kw = dict(step_size=1, decay_rate=0.5)
+    >>> amp = DecayingCyclicalLearningRate(0.2, 1.0, **kw)
+    >>> peak = DecayingCyclicalLearningRate(0.2, 1.0, **kw,
+    ...                                     decay_target="peak")
+    >>> [round(float(amp(k)), 4) for k in (1, 3, 5, 7)]
+    [1.0, 0.6, 0.4, 0.3]
+    >>> [round(float(peak(k)), 4) for k in (1, 3, 5, 7)]
+    [1.0, 0.5, 0.25, 0.2]
+
     Reference:
         - [Smith, 2017. Cyclical Learning Rates for Training Neural
           Networks](https://arxiv.org/abs/1506.01186)
@@ -1615,7 +1646,8 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
 
     def __init__(self, base_learning_rate, max_learning_rate, step_size,
                  step_size_down=None, decay_every=1, decay_rate=0.5,
-                 decay_type="exponential", name=None):
+                 decay_type="exponential", decay_target="amplitude",
+                 name=None):
         self.base_learning_rate, self.max_learning_rate = _check_clr_bounds(
             base_learning_rate, max_learning_rate
         )
@@ -1630,7 +1662,9 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
                                        low_open=True)
         self.decay_type = _check_choice("decay_type", decay_type,
                                         _CLR_DECAY_TYPES)
-        self.name = name or "DecayingCyclicalLearningRate"
+        self.decay_target = _check_choice("decay_target", decay_target,
+                                          _CLR_DECAY_TARGETS)
+        self.name = _check_name(name) or "DecayingCyclicalLearningRate"
 
     def __call__(self, step):
         with keras.name_scope(self.name):
@@ -1654,13 +1688,21 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
                     ),
                     _const(0.0, dtype),
                 )
-            amplitude = _const(
-                self.max_learning_rate - self.base_learning_rate, dtype
+            base = _const(self.base_learning_rate, dtype)
+            if self.decay_target == "amplitude":
+                amplitude = _const(
+                    self.max_learning_rate - self.base_learning_rate, dtype
+                )
+                return ops.add(
+                    base, ops.multiply(ops.multiply(amplitude, height), factor)
+                )
+            # "peak": the peak max * factor, floored at base.
+            peak = ops.maximum(
+                ops.multiply(_const(self.max_learning_rate, dtype), factor),
+                base,
             )
-            return ops.add(
-                _const(self.base_learning_rate, dtype),
-                ops.multiply(ops.multiply(amplitude, height), factor),
-            )
+            amplitude = ops.subtract(peak, base)
+            return ops.add(base, ops.multiply(amplitude, height))
 
     def get_config(self):
         return {
@@ -1671,6 +1713,7 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
             "decay_every": self.decay_every,
             "decay_rate": self.decay_rate,
             "decay_type": self.decay_type,
+            "decay_target": self.decay_target,
             "name": self.name,
         }
 
@@ -1721,10 +1764,10 @@ class OneCycle(LearningRateSchedule):
         anneal_strategy: String. `"cos"` or `"linear"`. Defaults to `"cos"`.
         three_phase: Bool. If `True`, anneal back to `initial` symmetrically
             before the final annihilation phase. Defaults to `False`.
-        base_momentum: Float. Momentum at the learning-rate peak. Defaults
-            to `0.85`.
-        max_momentum: Float. Momentum at the start and end. Defaults to
-            `0.95`.
+        base_momentum: Float. Momentum at the learning-rate peak, in
+            `[0, 1]`. Defaults to `0.85`.
+        max_momentum: Float. Momentum at the start and end, in `[0, 1]`.
+            Defaults to `0.95`.
         name: String. Name of the schedule. Defaults to `"OneCycle"`.
 
     Example:
@@ -1751,15 +1794,16 @@ class OneCycle(LearningRateSchedule):
             "max_learning_rate", max_learning_rate, 0.0
         )
         self.total_steps = _check_steps("total_steps", total_steps, True)
+        three_phase = check_bool("three_phase", three_phase)
         high = 0.5 if three_phase else 1.0
-        pct_start = _check_number("pct_start", pct_start)
-        if not 0.0 < pct_start < high:
+        number = _check_float("pct_start", pct_start)
+        if not 0.0 < number < high:
             extra = " with `three_phase=True`" if three_phase else ""
             raise ValueError(
                 f"Argument `pct_start` must be in (0, {high}){extra}. "
-                f"Received: pct_start={pct_start}"
+                f"Received: pct_start={pct_start!r}"
             )
-        self.pct_start = pct_start
+        self.pct_start = pct_start = number
         self.div_factor = _check_float("div_factor", div_factor, 0.0,
                                        low_open=True)
         self.final_div_factor = _check_float(
@@ -1768,10 +1812,12 @@ class OneCycle(LearningRateSchedule):
         self.anneal_strategy = _check_choice(
             "anneal_strategy", anneal_strategy, _ANNEAL_STRATEGIES
         )
-        self.three_phase = bool(three_phase)
-        self.base_momentum = _check_float("base_momentum", base_momentum)
-        self.max_momentum = _check_float("max_momentum", max_momentum)
-        self.name = name or "OneCycle"
+        self.three_phase = three_phase
+        self.base_momentum = _check_float("base_momentum", base_momentum,
+                                          0.0, 1.0)
+        self.max_momentum = _check_float("max_momentum", max_momentum,
+                                         0.0, 1.0)
+        self.name = _check_name(name) or "OneCycle"
 
         initial = self.max_learning_rate / self.div_factor
         minimum = initial / self.final_div_factor
@@ -1893,30 +1939,75 @@ class OneCycle(LearningRateSchedule):
 # ---------------------------------------------------------------------------
 
 
+_STEPS_RULE = "a non-negative int or an iterable of non-negative ints"
+_SHORT = reprlib.Repr()
+_SHORT.maxlist = _SHORT.maxtuple = 12
+_SHORT.maxother = _SHORT.maxstring = 200
+
+
 def _as_steps(steps):
-    if isinstance(steps, numbers.Integral) and not isinstance(steps, bool):
-        if steps < 0:
-            raise ValueError(
-                f"Argument `steps` must be >= 0. Received: steps={steps}"
+    """Returns `steps` (an int `N` or an iterable of steps) as int64 steps.
+
+    `TypeError` for what is not an int or an iterable of numbers (strings,
+    bools included); `ValueError` for negative, non-integer or non-finite
+    steps, or a nested iterable.
+    """
+    if is_number(steps):
+        return np.arange(check_int("steps", steps, low=0), dtype="int64")
+    if isinstance(steps, range):
+        array = np.arange(steps.start, steps.stop, steps.step, dtype="int64")
+    elif isinstance(steps, np.ndarray):
+        array = steps
+    else:
+        if isinstance(steps, (str, bytes, bool, np.bool_)) or steps is None:
+            items = None
+        else:
+            try:
+                items = list(steps)
+            except TypeError:
+                items = None
+        if items is None or any(
+            isinstance(item, (str, bytes, bool, np.bool_)) for item in items
+        ):
+            raise TypeError(
+                f"Argument `steps` must be {_STEPS_RULE}. "
+                f"Received: steps={_SHORT.repr(steps)} "
+                f"(of type {type(steps).__name__})"
             )
-        return np.arange(int(steps), dtype="int64")
-    try:
-        array = np.asarray(list(steps))
-    except TypeError:
-        raise TypeError(
-            "Argument `steps` must be an int or an iterable of ints. "
-            f"Received: steps={steps!r}"
-        ) from None
+        try:
+            array = np.asarray(items)
+        except (TypeError, ValueError):  # Ragged nesting, say.
+            raise ValueError(
+                f"Argument `steps` must be {_STEPS_RULE}. "
+                f"Received: steps={_SHORT.repr(steps)}"
+            ) from None
     if array.size == 0:
-        return array.astype("int64").reshape((0,))
-    if array.ndim != 1 or not (
-        np.issubdtype(array.dtype, np.integer)
-        or (np.issubdtype(array.dtype, np.floating)
-            and np.all(np.mod(array, 1) == 0))
-    ):
+        return np.zeros((0,), dtype="int64")
+    if not (np.issubdtype(array.dtype, np.integer)
+            or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(
+            f"Argument `steps` must be {_STEPS_RULE}. "
+            f"Received: steps={_SHORT.repr(steps)} (of dtype {array.dtype})"
+        )
+    if array.ndim != 1:
         raise ValueError(
-            "Argument `steps` must be an int or an iterable of ints. "
-            f"Received: steps={steps!r}"
+            f"Argument `steps` must be {_STEPS_RULE} (one dimension). "
+            f"Received: steps={_SHORT.repr(steps)}"
+        )
+    if np.issubdtype(array.dtype, np.floating):
+        finite = np.isfinite(array)
+        bad = ~finite | (np.mod(np.where(finite, array, 0.0), 1) != 0)
+        if bad.any():
+            raise ValueError(
+                f"Argument `steps` must be {_STEPS_RULE}; "
+                f"steps[{np.argmax(bad)}] is not an integer. "
+                f"Received: steps={_SHORT.repr(steps)}"
+            )
+    if (array < 0).any():
+        raise ValueError(
+            f"Argument `steps` must be {_STEPS_RULE}; "
+            f"steps[{np.argmax(array < 0)}] is negative. "
+            f"Received: steps={_SHORT.repr(steps)}"
         )
     return array.astype("int64")
 
@@ -1946,6 +2037,14 @@ def _scalar_value(schedule, step):
     return float(ops.convert_to_numpy(schedule(int(step))))
 
 
+def _int64_available():
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
+
+
 def schedule_values(schedule, steps):
     """Evaluates a schedule at many steps, as a NumPy array.
 
@@ -1957,8 +2056,9 @@ def schedule_values(schedule, steps):
 
     Args:
         schedule: A `LearningRateSchedule` (any, not only Keras-LRX ones), a
-            callable of the step, or a float.
-        steps: Int `N`, meaning `range(N)`, or an iterable of int steps.
+            callable of the step, or a float (a constant rate, >= 0).
+        steps: Int `N`, meaning `range(N)`, or an iterable of int steps
+            (each >= 0).
 
     Returns:
         A 1-D `np.ndarray` of float learning rates, one per step.
@@ -1968,9 +2068,10 @@ def schedule_values(schedule, steps):
     >>> schedule_values(linear_with_warmup(10.0, 2, 10), 5).round(4).tolist()
     [0.0, 5.0, 10.0, 8.75, 7.5]
     """
+    if is_number(schedule) or isinstance(schedule, (bool, np.bool_)):
+        rate = _check_float("schedule", schedule, 0.0)
+        return np.full(_as_steps(steps).shape, rate, dtype=_compute_dtype())
     steps = _as_steps(steps)
-    if isinstance(schedule, numbers.Real) and not isinstance(schedule, bool):
-        return np.full(steps.shape, float(schedule), dtype=_compute_dtype())
     if not callable(schedule):
         raise TypeError(
             "Argument `schedule` must be a `LearningRateSchedule`, a callable "
@@ -1978,7 +2079,13 @@ def schedule_values(schedule, steps):
         )
     if steps.size == 0:
         return np.zeros((0,), dtype=_compute_dtype())
-    fits_int32 = steps.max() < 2**31 and steps.min() >= -(2**31)
+    fits_int32 = steps.max() < 2**31
+    if not fits_int32 and not _int64_available():
+        raise ValueError(
+            "Argument `steps` holds steps >= 2**31, which JAX represents "
+            "only with `jax.config.update('jax_enable_x64', True)` (they "
+            f"would wrap around). Received: max(steps)={steps.max()}"
+        )
     # Pad to a power-of-two length (repeating the last step) so that backends
     # that compile per shape (JAX) reuse their kernels across calls.
     size = max(16, 1 << (steps.size - 1).bit_length())

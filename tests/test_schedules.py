@@ -7,6 +7,7 @@ PyTorch's `CyclicLR` and `OneCycleLR` serve as live oracles.
 import doctest
 import json
 import math
+import re
 import sys
 import warnings
 
@@ -71,6 +72,9 @@ ALL_SCHEDULES = {
     ),
     "decaying_clr": lambda: S.DecayingCyclicalLearningRate(
         0.1, 1.1, 2, decay_every=2, decay_rate=0.5
+    ),
+    "decaying_clr_peak": lambda: S.DecayingCyclicalLearningRate(
+        0.1, 1.1, 2, decay_every=2, decay_rate=0.5, decay_target="peak"
     ),
     "one_cycle": lambda: S.OneCycle(1.0, 20, three_phase=True),
 }
@@ -360,6 +364,165 @@ def test_decaying_clr_with_factor_one_half_is_triangular2():
     b = S.CyclicalLearningRate(0.01, 0.1, 15, 35, mode="triangular2")
     np.testing.assert_allclose(S.schedule_values(a, 300),
                                S.schedule_values(b, 300), rtol=1e-6)
+
+
+def _decaying_clr_reference(k, base, peak, up, down, every, rate, kind,
+                            target):
+    """Hand-written NumPy (float64) reference of DecayingCyclicalLearningRate.
+
+    "amplitude": the triangle's height above base shrinks,
+        lr = base + (max - base) * height * factor
+    "peak": the seed CLR recipe, `max_lr = max(max_lr * decay, base_lr)`
+        every `decay_every` cycles, i.e. peak_n = max(base, max * factor),
+        lr = base + (peak_n - base) * height
+    """
+    k = np.asarray(k, dtype=np.float64)
+    total = up + down
+    cycle = np.floor(k / total) + 1
+    x = k - (cycle - 1) * total
+    height = np.where(x <= up, x / up, (total - x) / down)
+    n = np.floor((cycle - 1) / every)
+    if kind == "exponential":
+        factor = np.power(rate, n)
+    else:
+        factor = np.maximum(0.0, 1.0 - rate * n)
+    if target == "amplitude":
+        return base + (peak - base) * height * factor
+    return base + (np.maximum(base, peak * factor) - base) * height
+
+
+# Cycle of 5 steps (up 2, down 3), decay every 2 cycles: the decay boundaries
+# fall at steps 10, 20, 30, ...; the peaks at 2, 7, 12, 17, 22, ...
+DCLR_STEPS = [0, 1, 2, 3, 7, 9, 10, 11, 12, 17, 19, 20, 21, 22, 29, 30, 32,
+              42, 52, 77, 997, BIG, BIG + 2]
+DCLR_CASES = [
+    dict(base=0.2, peak=1.0, up=2, down=3, every=2, rate=0.5,
+         kind="exponential"),
+    dict(base=0.2, peak=1.0, up=2, down=3, every=2, rate=0.3, kind="linear"),
+    dict(base=0.05, peak=0.4, up=2, down=3, every=1, rate=0.9,
+         kind="exponential"),
+    dict(base=0.2, peak=1.0, up=2, down=3, every=2, rate=1.0,
+         kind="exponential"),  # No decay at all: both modes are plain CLR.
+    dict(base=0.0, peak=1.0, up=2, down=3, every=2, rate=0.5,
+         kind="exponential"),  # base 0: both modes agree.
+]
+
+
+# Steps past int32 (int64 tensors); JAX without x64 cannot hold them.
+HUGE = [] if keras.backend.backend() == "jax" else [10**12 + 2]
+
+
+def test_huge_int64_steps():
+    # One cycle is 5 steps; 10**12 + 2 is at the top of cycle 2 * 10**11 + 1.
+    clr = S.CyclicalLearningRate(0.3, 1.0, 2, 3, mode="triangular2")
+    dclr = S.DecayingCyclicalLearningRate(0.3, 1.0, 2, 3, decay_rate=1.0)
+    if keras.backend.backend() == "jax":
+        with pytest.raises(ValueError, match="`steps`.*jax_enable_x64"):
+            S.schedule_values(clr, [10**12 + 2])
+        return
+    # Values, not int32 wrap-around (torch once lost the cycle count).
+    np.testing.assert_allclose(S.schedule_values(clr, [10**12 + 2]), 0.3,
+                               rtol=1e-6)
+    np.testing.assert_allclose(
+        S.schedule_values(dclr, [10**12, 10**12 + 2]), [0.3, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(value(dclr, 10**12 + 2), 1.0, rtol=1e-6)
+
+
+def test_decaying_clr_both_targets_match_numpy_reference():
+    for case in DCLR_CASES:
+        for target in ("amplitude", "peak"):
+            s = S.DecayingCyclicalLearningRate(
+                case["base"], case["peak"], case["up"], case["down"],
+                decay_every=case["every"], decay_rate=case["rate"],
+                decay_type=case["kind"], decay_target=target,
+            )
+            expected = _decaying_clr_reference(DCLR_STEPS, **case,
+                                               target=target)
+            np.testing.assert_allclose(
+                S.schedule_values(s, DCLR_STEPS), expected, rtol=1e-5,
+                atol=1e-7, err_msg=f"{case} {target}")
+            for k in (12, BIG + 2):
+                np.testing.assert_allclose(
+                    value(s, k), expected[DCLR_STEPS.index(k)], rtol=1e-5,
+                    atol=1e-7, err_msg=f"{case} {target} at {k}")
+    # Non-integer step sizes (the float path of the triangle wave).
+    case = dict(base=0.1, peak=0.9, up=1.5, down=2.0, every=1, rate=0.5,
+                kind="exponential")
+    steps = list(range(40))
+    for target in ("amplitude", "peak"):
+        s = S.DecayingCyclicalLearningRate(
+            0.1, 0.9, 1.5, 2.0, decay_every=1, decay_rate=0.5,
+            decay_target=target)
+        np.testing.assert_allclose(
+            S.schedule_values(s, steps),
+            _decaying_clr_reference(steps, **case, target=target),
+            rtol=1e-5, atol=1e-7, err_msg=target)
+
+
+def test_decaying_clr_targets_differ_when_base_is_positive():
+    kwargs = dict(step_size=2, step_size_down=3, decay_every=2,
+                  decay_rate=0.5)
+    amplitude = S.DecayingCyclicalLearningRate(0.2, 1.0, **kwargs)
+    peak = S.DecayingCyclicalLearningRate(0.2, 1.0, decay_target="peak",
+                                          **kwargs)
+    assert amplitude.decay_target == "amplitude"  # The default.
+    peaks = [2, 7, 12, 17, 22, 32, 42]  # Cycles 1-2, 3, 4, 5, 7, 9.
+    # amplitude: 0.2 + 0.8 * 0.5 ** n; peak: max(0.2, 1.0 * 0.5 ** n).
+    np.testing.assert_allclose(S.schedule_values(amplitude, peaks),
+                               [1.0, 1.0, 0.6, 0.6, 0.4, 0.3, 0.25],
+                               rtol=1e-6)
+    np.testing.assert_allclose(S.schedule_values(peak, peaks),
+                               [1.0, 1.0, 0.5, 0.5, 0.25, 0.2, 0.2],
+                               rtol=1e-6)
+    # Halfway up in cycle 3 (step 11): base + (peak_n - base) / 2.
+    assert value(amplitude, 11) == pytest.approx(0.4)
+    assert value(peak, 11) == pytest.approx(0.35)
+    # Boundaries: cycle 2 ends at step 9 / 10; values at 10 are the base.
+    for s in (amplitude, peak):
+        assert value(s, 10) == pytest.approx(0.2)
+        assert value(s, 9) == pytest.approx(0.2 + 0.8 / 3)  # No decay yet.
+
+
+def test_decaying_clr_peak_never_below_base():
+    for kind, rate in (("exponential", 0.5), ("exponential", 0.95),
+                       ("linear", 0.3), ("linear", 1.0)):
+        for target in ("amplitude", "peak"):
+            s = S.DecayingCyclicalLearningRate(
+                0.3, 1.0, 2, 3, decay_every=1, decay_rate=rate,
+                decay_type=kind, decay_target=target)
+            values = S.schedule_values(s, 600)
+            label = (kind, rate, target)
+            assert np.all(values >= np.float32(0.3) - 1e-7), label
+            cycle_peaks = values[2::5]  # The top of each 5-step cycle.
+            assert np.all(cycle_peaks >= np.float32(0.3) - 1e-7), label
+            assert np.all(np.diff(cycle_peaks) <= 1e-7), label  # Decaying.
+            far = S.schedule_values(s, [BIG, BIG + 2] + HUGE)
+            np.testing.assert_allclose(far, 0.3, rtol=1e-6, err_msg=label)
+    # In "peak" mode the floor is reached after finitely many decays, and
+    # then the schedule is constant at base (amplitude mode only tends to it).
+    s = S.DecayingCyclicalLearningRate(0.3, 1.0, 2, 3, decay_every=1,
+                                       decay_rate=0.5, decay_target="peak")
+    np.testing.assert_allclose(S.schedule_values(s, range(10, 60)), 0.3,
+                               rtol=1e-6)  # From cycle 3: 0.25 < 0.3.
+
+
+def test_decaying_clr_decay_target_config():
+    s = S.DecayingCyclicalLearningRate(0.2, 1.0, 2, decay_every=2,
+                                       decay_target="peak")
+    config = s.get_config()
+    assert config["decay_target"] == "peak"
+    clone = S.DecayingCyclicalLearningRate.from_config(config)
+    assert clone.decay_target == "peak"
+    np.testing.assert_array_equal(S.schedule_values(clone, 50),
+                                  S.schedule_values(s, 50))
+    # A config saved before `decay_target` existed loads as "amplitude".
+    old = dict(config)
+    del old["decay_target"]
+    assert S.DecayingCyclicalLearningRate.from_config(old).decay_target == (
+        "amplitude"
+    )
+    with pytest.raises(ValueError, match="`decay_target` must be one of"):
+        S.DecayingCyclicalLearningRate(0.2, 1.0, 2, decay_target="max")
 
 
 ONE_CYCLE_CASES = [
@@ -739,6 +902,259 @@ def test_type_errors():
         S.Warmup(lambda step: 0.1, 10)
     with pytest.raises(TypeError, match="`learning_rate`"):
         S.linear_with_warmup(None, 1, 10)
+
+
+def test_warmup_rejects_bad_constant_rates():
+    # A float given where the schedule goes is a learning rate: finite, >= 0.
+    for bad in (math.nan, math.inf, -math.inf, -0.1, np.float32("nan")):
+        with pytest.raises(ValueError, match="`schedule`"):
+            S.Warmup(bad, 3)
+        with pytest.raises(ValueError, match="`initial_learning_rate`"):
+            S.Warmup(0.1, 3, initial_learning_rate=bad)
+    with pytest.raises(ValueError, match="`schedule`"):
+        S.Warmup.from_config({"schedule": -1.0, "warmup_steps": 2})
+    assert S.Warmup(0.0, 3).schedule == 0.0  # Zero stays a valid rate.
+
+
+def test_join_rejects_bad_constant_rates():
+    for bad in (math.nan, math.inf, -1e-3):
+        with pytest.raises(ValueError, match=r"`schedules\[1\]`"):
+            S.join_schedules([0.1, bad], [3])
+        with pytest.raises(ValueError, match=r"`schedules\[0\]`"):
+            S.JoinedSchedule([bad], [])
+    with pytest.raises(ValueError, match=r"`schedules\[1\]`"):
+        S.JoinedSchedule.from_config(
+            {"schedules": [0.1, math.nan], "boundaries": [2]}
+        )
+    with pytest.raises(TypeError, match=r"`schedules\[0\]`"):
+        S.join_schedules([True], [])
+    with pytest.raises(TypeError, match="`schedules`"):
+        S.join_schedules("ab", [1])  # A string is not a list of schedules.
+
+
+def test_join_boundaries_must_be_increasing_positive_ints():
+    rule = ("Argument `boundaries` must be a list of increasing positive "
+            "integers")
+    with pytest.raises(TypeError) as info:
+        S.join_schedules([0.1, 0.2], boundaries=5)
+    assert str(info.value).startswith(rule), str(info.value)
+    assert "Received: boundaries=5" in str(info.value)
+    for bad, error in [
+        ("4", TypeError), (None, TypeError), ({4: 1}, TypeError),
+        ([True], TypeError), (["3"], TypeError), ([None], TypeError),
+        ([2.5], ValueError), ([math.nan], ValueError),
+        ([math.inf], ValueError),
+        ([0], ValueError), ([-1], ValueError),
+    ]:
+        with pytest.raises(error, match=re.escape(rule)):
+            S.join_schedules([0.1, 0.2], boundaries=bad)
+    with pytest.raises(ValueError, match="`boundaries` must be strictly"):
+        S.join_schedules([0.1, 0.2, 0.3], [4, 4])
+    with pytest.raises(ValueError, match="`boundaries` must have one entry"):
+        S.join_schedules([0.1, 0.2, 0.3], [4])
+    with pytest.raises(ValueError, match="`boundaries` must have one entry"):
+        S.join_schedules([0.1], [4])
+    with pytest.raises(TypeError, match=re.escape(rule)):
+        S.join_schedules([0.1, 0.2], ["a", "b"])  # Types first, then length.
+    # Tuples, NumPy ints and integral floats are fine, stored as Python ints.
+    for good in ((4, 6), [np.int64(4), 6.0], np.array([4, 6])):
+        joined = S.join_schedules([0.1, 0.2, 0.3], good)
+        assert joined.boundaries == [4, 6]
+        assert all(type(b) is int for b in joined.boundaries)
+    np.testing.assert_allclose(S.schedule_values(joined, [3, 4, 6]),
+                               [0.1, 0.2, 0.3])
+
+
+def test_schedule_values_rejects_bad_steps():
+    s = S.linear_with_warmup(1e-3, 1, 10)
+    for bad in ([-1, 2], [3, -5], np.array([0, -1]), range(-2, 2), -3,
+                [1.5], [math.nan], [math.inf], np.array([0.5]), 2.5,
+                [[1, 2]]):
+        with pytest.raises(ValueError, match="`steps`"):
+            S.schedule_values(s, bad)
+    for bad in ("abc", [1, "a"], [True, 2], np.array([True]), True, None,
+                [None], 1 + 2j):
+        with pytest.raises(TypeError, match="`steps`"):
+            S.schedule_values(s, bad)
+    with pytest.raises(ValueError, match="`steps`"):
+        S.schedule_values(0.5, [-1])  # Checked for constants too.
+    for bad, error in [(math.nan, ValueError), (-0.5, ValueError),
+                       ("0.1", TypeError), (False, TypeError)]:
+        with pytest.raises(error, match="`schedule`"):
+            S.schedule_values(bad, 3)
+    # Good steps: ints, NumPy arrays, integral floats, ranges, empty.
+    np.testing.assert_allclose(S.schedule_values(s, np.array([1, 2])),
+                               [1e-3, 1e-3 * 8 / 9], rtol=1e-6)
+    np.testing.assert_allclose(S.schedule_values(s, [1.0, 2.0]),
+                               [1e-3, 1e-3 * 8 / 9], rtol=1e-6)
+    assert S.schedule_values(s, 2.0).shape == (2,)
+    assert S.schedule_values(s, []).shape == (0,)
+    assert S.schedule_values(s, range(3, 3)).shape == (0,)
+    values = S.schedule_values(s, range(0, 100, 7))
+    assert values.shape == (15,) and np.all(values >= 0.0)
+
+
+# Every public constructor, with valid keyword arguments and the kind of
+# each argument; BAD_BY_KIND turns each kind into bad inputs (a kind ending
+# in "?" also accepts None).
+CONSTRUCTORS = [
+    # (label, callable, valid kwargs, {argument: kind})
+    ("constant_with_warmup", S.constant_with_warmup,
+     dict(learning_rate=1.0, warmup_steps=2),
+     dict(learning_rate="rate", warmup_steps="count0", name="name")),
+    ("ConstantWithWarmup", S.ConstantWithWarmup,
+     dict(learning_rate=1.0, warmup_steps=2),
+     dict(learning_rate="rate", warmup_steps="count0", name="name")),
+]
+_WARMUP_TOTAL = dict(learning_rate="rate", warmup_steps="count0",
+                     total_steps="count", name="name")
+for _label, _fn, _extra_kwargs, _extra_kinds in [
+    ("linear_with_warmup", S.linear_with_warmup, {}, {}),
+    ("LinearWithWarmup", S.LinearWithWarmup, {}, {}),
+    ("cosine_with_warmup", S.cosine_with_warmup, {}, {"num_cycles": "pos"}),
+    ("CosineWithWarmup", S.CosineWithWarmup, {}, {"num_cycles": "pos"}),
+    ("cosine_with_hard_restarts", S.cosine_with_hard_restarts, {},
+     {"num_cycles": "count"}),
+    ("CosineWithHardRestarts", S.CosineWithHardRestarts, {},
+     {"num_cycles": "count"}),
+    ("polynomial_with_warmup", S.polynomial_with_warmup, {},
+     {"end_learning_rate": "rate", "power": "pos"}),
+    ("PolynomialWithWarmup", S.PolynomialWithWarmup, {},
+     {"end_learning_rate": "rate", "power": "pos"}),
+    ("warmup_stable_decay", S.warmup_stable_decay, {"decay_steps": 3},
+     {"decay_steps": "count?", "alpha": "unit", "decay_type": "choice"}),
+    ("WarmupStableDecay", S.WarmupStableDecay, {"decay_steps": 3},
+     {"decay_steps": "count?", "alpha": "unit", "decay_type": "choice"}),
+]:
+    CONSTRUCTORS.append(
+        (_label, _fn, dict(learning_rate=1.0, warmup_steps=2, total_steps=10,
+                           **_extra_kwargs), {**_WARMUP_TOTAL, **_extra_kinds})
+    )
+for _label, _fn in [("inverse_sqrt", S.inverse_sqrt),
+                    ("InverseSqrt", S.InverseSqrt)]:
+    CONSTRUCTORS.append((_label, _fn, dict(learning_rate=1.0, warmup_steps=2),
+                         dict(learning_rate="rate", warmup_steps="count0",
+                              timescale="pos?", name="name")))
+for _label, _fn in [("step_with_warmup", S.step_with_warmup),
+                    ("StepWithWarmup", S.StepWithWarmup)]:
+    CONSTRUCTORS.append((_label, _fn,
+                         dict(learning_rate=1.0, warmup_steps=2, step_size=3),
+                         dict(learning_rate="rate", warmup_steps="count0",
+                              step_size="count", gamma="factor",
+                              name="name")))
+for _label, _fn in [("exponential_with_warmup", S.exponential_with_warmup),
+                    ("ExponentialWithWarmup", S.ExponentialWithWarmup)]:
+    CONSTRUCTORS.append((_label, _fn,
+                         dict(learning_rate=1.0, warmup_steps=2, gamma=0.5),
+                         dict(learning_rate="rate", warmup_steps="count0",
+                              gamma="factor", name="name")))
+CONSTRUCTORS += [
+    ("Warmup", S.Warmup, dict(schedule=0.1, warmup_steps=2),
+     dict(schedule="child", warmup_steps="count0",
+          initial_learning_rate="rate", name="name")),
+    ("JoinedSchedule", S.JoinedSchedule,
+     dict(schedules=[0.1, 0.2], boundaries=[3]),
+     dict(schedules="children", boundaries="boundaries", name="name")),
+    ("join_schedules", S.join_schedules,
+     dict(schedules=[0.1, 0.2], boundaries=[3]),
+     dict(schedules="children", boundaries="boundaries", name="name")),
+    ("CyclicalLearningRate", S.CyclicalLearningRate,
+     dict(base_learning_rate=0.1, max_learning_rate=1.0, step_size=2),
+     dict(base_learning_rate="rate", max_learning_rate="rate",
+          step_size="pos", step_size_down="pos?", gamma="pos",
+          mode="choice", scale_mode="choice", name="name")),
+    ("DecayingCyclicalLearningRate", S.DecayingCyclicalLearningRate,
+     dict(base_learning_rate=0.1, max_learning_rate=1.0, step_size=2),
+     dict(base_learning_rate="rate", max_learning_rate="rate",
+          step_size="pos", step_size_down="pos?", decay_every="count",
+          decay_rate="factor", decay_type="choice", decay_target="choice",
+          name="name")),
+    ("OneCycle", S.OneCycle, dict(max_learning_rate=1.0, total_steps=10),
+     dict(max_learning_rate="rate", total_steps="count", pct_start="open01",
+          div_factor="pos", final_div_factor="pos", base_momentum="unit",
+          max_momentum="unit", anneal_strategy="choice", three_phase="bool",
+          name="name")),
+]
+
+_NOT_A_NUMBER = [("1.0", TypeError), (True, TypeError), (None, TypeError),
+                 ([1.0], TypeError), (math.nan, ValueError),
+                 (math.inf, ValueError), (-math.inf, ValueError)]
+BAD_BY_KIND = {
+    # Learning rates: finite numbers >= 0.
+    "rate": _NOT_A_NUMBER + [(-0.1, ValueError), (-1, ValueError)],
+    # Step counts that must be > 0, and those that may be 0.
+    "count": [("3", TypeError), (True, TypeError), (None, TypeError),
+              (math.nan, ValueError), (math.inf, ValueError),
+              (2.5, ValueError), (0, ValueError), (-1, ValueError)],
+    "count0": [("3", TypeError), (True, TypeError), (None, TypeError),
+               (math.nan, ValueError), (2.5, ValueError), (-1, ValueError)],
+    # Positive floats, factors in (0, 1], fractions in [0, 1] and (0, 1).
+    "pos": _NOT_A_NUMBER + [(0.0, ValueError), (-2.0, ValueError)],
+    "factor": _NOT_A_NUMBER + [(0.0, ValueError), (-0.5, ValueError),
+                               (1.5, ValueError)],
+    "unit": _NOT_A_NUMBER + [(-0.1, ValueError), (1.1, ValueError)],
+    "open01": _NOT_A_NUMBER + [(0.0, ValueError), (1.0, ValueError),
+                               (-0.3, ValueError)],
+    "choice": [("no-such-option", ValueError), ([], TypeError)],
+    "bool": [("yes", TypeError), (1, TypeError), (None, TypeError)],
+    "name": [(5, TypeError), (["n"], TypeError)],
+    # A schedule or a constant learning rate.
+    "child": [("0.1", TypeError), (True, TypeError), (None, TypeError),
+              (math.nan, ValueError), (math.inf, ValueError),
+              (-0.1, ValueError)],
+    "children": [(0.1, TypeError), ("ab", TypeError), ([], ValueError),
+                 ([0.1, "0.2"], TypeError), ([0.1, False], TypeError),
+                 ([0.1, math.nan], ValueError), ([0.1, math.inf], ValueError),
+                 ([0.1, -0.2], ValueError)],
+    "boundaries": [(3, TypeError), ("3", TypeError), (None, TypeError),
+                   ([True], TypeError), (["3"], TypeError),
+                   ([2.5], ValueError), ([math.nan], ValueError),
+                   ([0], ValueError), ([-3], ValueError),
+                   ([3, 4], ValueError), ([], ValueError)],
+}
+
+
+def _expected_name(argument, kind, bad):
+    """The argument the message must name (`schedules[i]` for an entry)."""
+    if kind == "children" and isinstance(bad, list) and bad:
+        return f"{argument}[{len(bad) - 1}]"
+    return argument
+
+
+BAD_INPUT_TABLE = [
+    pytest.param(fn, kwargs, argument, bad, error,
+                 _expected_name(argument, kind, bad),
+                 id=f"{label}-{argument}={bad!r}")
+    for label, fn, kwargs, kinds in CONSTRUCTORS
+    for argument, kind in kinds.items()
+    for bad, error in BAD_BY_KIND[kind.rstrip("?")]
+    if not (kind.endswith("?") and bad is None)  # "?": None is valid.
+]
+
+
+class TestBadInputTable:
+    # Constructors touch no Keras state: skip the per-test Keras reset of
+    # the shared conftest (slow on JAX) for these many small cases.
+    @pytest.fixture(autouse=True)
+    def _reset_keras_state(self):
+        yield
+
+    @pytest.mark.parametrize("fn, kwargs, argument, bad, error, named",
+                             BAD_INPUT_TABLE)
+    def test_rejects(self, fn, kwargs, argument, bad, error, named):
+        fn(**kwargs)  # The valid arguments are accepted...
+        with pytest.raises(error, match=f"`{re.escape(named)}`") as info:
+            fn(**{**kwargs, argument: bad})  # ...and this one is not.
+        assert type(info.value) is error
+        assert f"Received: {named}=" in str(info.value)
+
+    def test_table_covers_every_public_schedule(self):
+        covered = {fn for _, fn, _, _ in CONSTRUCTORS}
+        public = {
+            getattr(S, name) for name in S.__all__
+            if name not in ("schedule_values", "plot_schedule")
+        }
+        assert public == covered
 
 
 def test_builtin_mode_ignores_scale_mode_with_warning():
