@@ -339,6 +339,23 @@ def child_layers(layer):
     return list(getattr(layer, "_layers", []))
 
 
+def clone_model_uncompiled(model, clone_function):
+    """`keras.models.clone_model(..., recursive=True)` without compiling.
+
+    Keras compiles the clone from the original's compile config, which needs
+    every custom optimizer, loss and metric class to be registered; the
+    clone of an export is better left for the user to compile.
+    """
+    compiled = model.compiled
+    object.__setattr__(model, "compiled", False)
+    try:
+        return keras.models.clone_model(
+            model, clone_function=clone_function, recursive=True
+        )
+    finally:
+        object.__setattr__(model, "compiled", compiled)
+
+
 def is_functional(model):
     from keras.src.models.functional import Functional
 

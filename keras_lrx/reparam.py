@@ -73,6 +73,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_lrx._keras_compat import clone_model_uncompiled as _clone_model_uncompiled
 from keras_lrx._keras_compat import is_functional as _is_functional
 from keras_lrx._keras_compat import no_autocast_scope as _no_autocast_scope
 from keras_lrx._keras_compat import parameter_variables as _parameter_variables
@@ -104,7 +105,32 @@ def _to_phi(theta, scale):
     theta = np.asarray(theta)
     # Divide by the scale as the layer will see it (cast to the dtype).
     scale = float(np.asarray(scale, dtype=theta.dtype))
-    return (theta.astype(np.float64) / scale).astype(theta.dtype)
+    with np.errstate(over="ignore"):
+        return (theta.astype(np.float64) / scale).astype(theta.dtype)
+
+
+def _check_representable(name, theta, scale, multiplier):
+    """Raises unless `theta / scale` (phi) and `scale` fit `theta`'s dtype."""
+    dtype = np.asarray(theta).dtype
+    info = np.finfo(dtype)
+    if float(np.asarray(scale, dtype=dtype)) < info.tiny:
+        raise ValueError(
+            f"Argument `multiplier` is too small for the {dtype} weights of "
+            f"layer '{name}': the scale {scale:g} it stands for is below the "
+            f"smallest normal {dtype} ({info.tiny:g}). Received: "
+            f"multiplier={multiplier!r}. Use the LRX optimizer for such rates."
+        )
+    phi = _to_phi(theta, scale)
+    if not np.all(np.isfinite(phi) | ~np.isfinite(theta)):
+        largest = float(np.max(np.abs(np.asarray(theta, np.float64))))
+        raise ValueError(
+            f"Argument `multiplier` is too small for the {dtype} weights of "
+            f"layer '{name}': the stored phi = theta / {scale:g} overflows "
+            f"{dtype} (weights up to {largest:g}, {dtype} holds up to "
+            f"{float(info.max):g}). Received: multiplier={multiplier!r}. Use "
+            "a larger multiplier, float32 weights, or the LRX optimizer."
+        )
+    return phi
 
 
 # ---------------------------------------------------------------------------
@@ -403,11 +429,23 @@ class SetLearningRate(keras.layers.Wrapper):
                 f"{type(self.layer).__name__}) has none. Wrap a layer with "
                 "weights (Dense, Conv2D, Embedding, ...)."
             )
+        # Every phi is computed (and checked) before any variable changes.
+        phis = [
+            _check_representable(
+                self.layer.name,
+                ops.convert_to_numpy(v),
+                self.scale,
+                self._multiplier,
+            )
+            if not self._identity and self.scale != 1.0
+            else None
+            for v in params
+        ]
         self._scaled_ids = frozenset(id(v) for v in params)
         if not self._identity:
-            for v in params:
-                if self.scale != 1.0:
-                    v.assign(_to_phi(ops.convert_to_numpy(v), self.scale))
+            for v, phi in zip(params, phis):
+                if phi is not None:
+                    v.assign(phi)
                 if v.regularizer is not None:
                     v.regularizer = _ThetaRegularizer(v.regularizer, self)
                 if v.constraint is not None:
@@ -455,7 +493,12 @@ class SetLearningRate(keras.layers.Wrapper):
         variables = self.weights
         if len(weights) == len(variables):
             weights = [
-                _to_phi(w, self.scale)
+                _check_representable(
+                    self.layer.name,
+                    np.asarray(w, dtype=v.dtype),
+                    self.scale,
+                    self._multiplier,
+                )
                 if id(v) in self._scaled_ids
                 and tuple(np.shape(w)) == tuple(v.shape)
                 else w
@@ -503,11 +546,14 @@ class SetLearningRate(keras.layers.Wrapper):
                     value = outer.get_current_value(v)
                     if value is not None:
                         mapping.append((v, value))
-            scope = keras.StatelessScope(
-                state_mapping=mapping,
-                collect_losses=True,
-                initialize_variables=False,
-            )
+        # Made outside the no-autocast scope: there a variable's `dtype`
+        # reads as float32 whatever it is, and the scope would cast a
+        # float16 theta to float32.
+        scope = keras.StatelessScope(
+            state_mapping=mapping,
+            collect_losses=True,
+            initialize_variables=False,
+        )
         before = dict(scope.state_mapping)
         with scope:
             outputs = self.layer(*args, **kwargs)
@@ -546,7 +592,9 @@ def unwrap_learning_rates(model):
     (`wrapper.get_weights()`); every other layer by a copy with the same
     weights. Use it to export or serve a model trained with per-layer learning
     rates: the result has no dependency on keras-lrx, and its layers have the
-    wrapped layers' names. The new model is not compiled.
+    wrapped layers' names. The new model is not compiled, whatever the
+    original's optimizer, loss and metrics (custom classes need no
+    registration): compile it for further training.
 
     Args:
         model: A built `keras.Sequential` or functional `keras.Model`. Nested
@@ -603,9 +651,7 @@ def unwrap_learning_rates(model):
         pairs.append((layer, new))
         return new
 
-    plain = keras.models.clone_model(
-        model, clone_function=clone_function, recursive=True
-    )
+    plain = _clone_model_uncompiled(model, clone_function)
     for old, new in pairs:
         weights = old.get_weights()
         if weights:

@@ -824,3 +824,81 @@ def test_bad_layers():
     SetLearningRate(dense, 2.0)
     with pytest.raises(ValueError, match="already wrapped"):
         SetLearningRate(dense, 3.0)
+
+
+# ---------------------------------------------------------------------------
+# float16 weights, overflow of phi, unwrapping with custom optimizers.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("multiplier", [4.0, 0.25, 1.0])
+def test_float16_layer_keeps_its_dtype_and_values(multiplier):
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float16")
+    plain = keras.layers.Dense(5, dtype="float16")
+    plain.build((None, 4))
+    twin = keras.layers.Dense(5, dtype="float16")
+    twin.build((None, 4))
+    twin.set_weights(plain.get_weights())
+    wrapped = SetLearningRate(twin, multiplier)
+    want = plain(x)
+    got = wrapped(x)
+    assert keras.backend.standardize_dtype(got.dtype) == "float16"
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(got).astype("float32"),
+        keras.ops.convert_to_numpy(want).astype("float32"),
+        rtol=2e-3,
+        atol=2e-3,
+    )
+
+
+@pytest.mark.parametrize(
+    "dtype, multiplier",
+    # Below the dtype's smallest normal, or phi = 100 / multiplier overflows.
+    [("float16", 1e-5), ("float16", 1e-4), ("float32", 1e-40), ("float32", 1e-37)],
+)
+def test_phi_overflow_is_refused_and_nothing_changes(dtype, multiplier):
+    layer = keras.layers.Dense(
+        3, dtype=dtype, bias_initializer=keras.initializers.Constant(100.0)
+    )
+    layer.build((None, 4))
+    before = [keras.ops.convert_to_numpy(w).copy() for w in layer.weights]
+    with pytest.raises(ValueError, match=r"`multiplier` is too small.*" + dtype):
+        SetLearningRate(layer, multiplier)
+    for b, w in zip(before, layer.weights):
+        np.testing.assert_array_equal(b, keras.ops.convert_to_numpy(w))
+    # The layer is not left marked as wrapped: it can be wrapped again.
+    SetLearningRate(layer, 0.5)
+
+
+def test_set_weights_refuses_values_whose_phi_overflows():
+    layer = keras.layers.Dense(2, dtype="float16")
+    layer.build((None, 2))
+    wrapped = SetLearningRate(layer, 0.01)
+    before = [keras.ops.convert_to_numpy(w).copy() for w in layer.weights]
+    with pytest.raises(ValueError, match="overflows float16"):
+        wrapped.set_weights([np.full((2, 2), 60000.0), np.zeros(2)])
+    for b, w in zip(before, layer.weights):
+        np.testing.assert_array_equal(b, keras.ops.convert_to_numpy(w))
+
+
+class UnregisteredAdam(keras.optimizers.Adam):
+    pass
+
+
+def test_unwrap_works_with_a_custom_optimizer_and_is_not_compiled():
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            SetLearningRate(keras.layers.Dense(3, name="body"), 0.1),
+            keras.layers.Dense(1, name="head"),
+        ]
+    )
+    model.compile(optimizer=UnregisteredAdam(), loss="mse")
+    x = np.ones((2, 4), "float32")
+    model.fit(x, np.ones((2, 1), "float32"), verbose=0)
+    plain = unwrap_learning_rates(model)
+    assert not plain.compiled
+    assert model.compiled  # the original is untouched
+    np.testing.assert_allclose(
+        plain.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
