@@ -339,6 +339,35 @@ def child_layers(layer):
     return list(getattr(layer, "_layers", []))
 
 
+def scale_keeping_sparse_gradient(x, factor):
+    """`x * factor`, whose gradient stays sparse on TensorFlow.
+
+    The gradient of `x * factor` with respect to `x` is made dense by
+    TensorFlow's multiply; with this op a `tf.IndexedSlices` gradient (an
+    embedding lookup's) stays `IndexedSlices`, scaled by `factor`. Other
+    backends have dense gradients only: a plain multiply.
+    """
+    factor = ops.cast(factor, x.dtype)
+    if backend.backend() != "tensorflow":
+        return ops.multiply(x, factor)
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def scale(value):
+        def grad(upstream):
+            if isinstance(upstream, tf.IndexedSlices):
+                return tf.IndexedSlices(
+                    upstream.values * factor,
+                    upstream.indices,
+                    upstream.dense_shape,
+                )
+            return upstream * factor
+
+        return value * factor, grad
+
+    return scale(x)
+
+
 def clone_model_uncompiled(model, clone_function):
     """`keras.models.clone_model(..., recursive=True)` without compiling.
 

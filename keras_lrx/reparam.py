@@ -77,6 +77,9 @@ from keras_lrx._keras_compat import clone_model_uncompiled as _clone_model_uncom
 from keras_lrx._keras_compat import is_functional as _is_functional
 from keras_lrx._keras_compat import no_autocast_scope as _no_autocast_scope
 from keras_lrx._keras_compat import parameter_variables as _parameter_variables
+from keras_lrx._keras_compat import (
+    scale_keeping_sparse_gradient as _scale_keeping_sparse_gradient,
+)
 from keras_lrx._keras_compat import stateless_scope as _stateless_scope
 from keras_lrx._keras_compat import sublayers as _sublayers
 
@@ -334,6 +337,7 @@ class SetLearningRate(keras.layers.Wrapper):
         self._phi_ready = False
         self._scaled_ids = frozenset()
         self._fast_embedding = False
+        self._embedding_table = False
         if layer.built:
             self._reparameterize()
         layer._lrx_wrapper_name = self.name
@@ -451,12 +455,17 @@ class SetLearningRate(keras.layers.Wrapper):
                 if v.constraint is not None:
                     v.constraint = _ThetaConstraint(v.constraint, self)
         layer = self.layer
-        self._fast_embedding = (
-            type(layer).call is keras.layers.Embedding.call
+        plain_embedding = (
+            isinstance(layer, keras.layers.Embedding)
             and not getattr(layer, "lora_enabled", False)
             and layer.dtype_policy.quantization_mode is None
+        )
+        self._fast_embedding = (
+            plain_embedding
+            and type(layer).call is keras.layers.Embedding.call
             and layer.activity_regularizer is None
         )
+        self._embedding_table = plain_embedding and not self._fast_embedding
         self._phi_ready = True
 
     # -- theta / phi ---------------------------------------------------------
@@ -467,6 +476,11 @@ class SetLearningRate(keras.layers.Wrapper):
             # phi + 0 * phi: the value of phi, and a zero (not a missing)
             # gradient, so optimizers and custom loops see no `None`.
             return ops.add(ops.stop_gradient(phi), ops.multiply(phi, 0))
+        if self._embedding_table:
+            # An Embedding subclass with its own `call`: the table is scaled
+            # whole, and TensorFlow's lookup gradient must stay sparse (its
+            # optimizers update only the rows a sparse gradient touches).
+            return _scale_keeping_sparse_gradient(phi, self._lam)
         return ops.multiply(phi, ops.cast(self._lam, phi.dtype))
 
     def get_weights(self):

@@ -902,3 +902,81 @@ def test_unwrap_works_with_a_custom_optimizer_and_is_not_compiled():
     np.testing.assert_allclose(
         plain.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
     )
+
+
+# ---------------------------------------------------------------------------
+# Embedding subclasses with a `call` of their own.
+# ---------------------------------------------------------------------------
+
+
+class DoubledEmbedding(keras.layers.Embedding):
+    """A user's Embedding subclass that overrides `call`."""
+
+    def call(self, inputs):
+        return super().call(inputs) * 2.0
+
+
+def embed_reduce(vocabulary, dim):
+    import keras_rs  # a test dependency; an import failure is a failure
+
+    return keras_rs.layers.EmbedReduce(vocabulary, dim, combiner="mean")
+
+
+EMBEDDING_SUBCLASSES = {
+    "user_subclass": lambda: DoubledEmbedding(50, 4),
+    "keras_rs_embed_reduce": lambda: embed_reduce(50, 4),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EMBEDDING_SUBCLASSES))
+def test_embedding_subclass_trains_like_adam_at_lr_times_m(kind):
+    """Wrapped Adam(lr, eps) equals plain Adam(lr*m, eps/m) exactly (see the
+    module's derivation): with TensorFlow's sparse updates only when the
+    wrapped layer's gradient stays sparse too."""
+    m, lr, eps = 0.1, 0.05, 1e-3
+    ids = np.array([[1, 2, 3], [4, 5, 1]], "int32")
+    make = EMBEDDING_SUBCLASSES[kind]
+    keras.utils.set_random_seed(2)
+    plain = make()
+    plain(ids)
+    twin = make()
+    twin(ids)
+    twin.set_weights(plain.get_weights())
+    wrapped = SetLearningRate(twin, m)
+    pairs = [
+        (plain, keras.optimizers.Adam(lr * m, epsilon=eps / m)),
+        (wrapped, keras.optimizers.Adam(lr, epsilon=eps)),
+    ]
+    for layer, optimizer in pairs:
+        for step in range(3):
+            grads = _gradients(layer, ids, step)
+            optimizer.apply(grads, layer.trainable_variables)
+    np.testing.assert_allclose(
+        wrapped.get_weights()[0], plain.get_weights()[0], rtol=1e-5, atol=1e-7
+    )
+
+
+def _gradients(layer, ids, step):
+    target = np.full((2,) + tuple(layer(ids).shape[1:]), 0.1 * step, "float32")
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum((layer(ids) - target) ** 2)
+        grads = tape.gradient(loss, layer.trainable_variables)
+        assert all(isinstance(g, tf.IndexedSlices) for g in grads), grads
+        return grads
+    if BACKEND == "jax":
+        import jax
+
+        variables = layer.trainable_variables
+
+        def loss_fn(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return ops.sum((layer(ids) - target) ** 2)
+
+        return jax.grad(loss_fn)([v.value for v in variables])
+    import torch
+
+    loss = ops.sum((layer(ids) - ops.convert_to_tensor(target)) ** 2)
+    return list(torch.autograd.grad(loss, [v.value for v in layer.trainable_variables]))
