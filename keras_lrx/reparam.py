@@ -55,7 +55,11 @@ is assigned back afterwards and losses are forwarded. The transient theta
 tensors live for one call, like the float16 copies of mixed precision.
 `keras.layers.Embedding` takes a faster path: it gathers the rows of phi and
 scales only those, so the full theta table is never built and TensorFlow keeps
-the gradient sparse (`tf.IndexedSlices`).
+the gradient sparse (`tf.IndexedSlices`). A subclass with a `call` of its own
+(keras-rs `EmbedReduce`) sees the whole theta table, scaled by an op whose
+gradient stays sparse on TensorFlow. A multiplier whose phi would overflow the
+weights' dtype (or whose scale is below its smallest normal number) is refused
+when the layer is wrapped or built, before any weight changes.
 
 What users see is theta: `SetLearningRate.get_weights()`/`set_weights()`, the
 forward pass and `unwrap_learning_rates()`. The stored variables
