@@ -70,13 +70,13 @@ forward pass and `unwrap_learning_rates()`. The stored variables
 
 import inspect
 import math
-import numbers
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
+from keras_lrx import _validation
 from keras_lrx._keras_compat import clone_model_uncompiled as _clone_model_uncompiled
 from keras_lrx._keras_compat import is_functional as _is_functional
 from keras_lrx._keras_compat import no_autocast_scope as _no_autocast_scope
@@ -193,21 +193,7 @@ def _resolve_adaptive(adaptive):
 
 
 def _check_multiplier(multiplier):
-    if isinstance(multiplier, (bool, np.bool_)) or not isinstance(
-        multiplier, numbers.Real
-    ):
-        raise TypeError(
-            "Argument `multiplier` must be a finite number >= 0. "
-            f"Received: multiplier={multiplier!r} "
-            f"(of type {type(multiplier).__name__})"
-        )
-    value = float(multiplier)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            "Argument `multiplier` must be a finite number >= 0. "
-            f"Received: multiplier={multiplier}"
-        )
-    return value
+    return _validation.check_float("multiplier", multiplier, low=0.0)
 
 
 class _ThetaRegularizer:
