@@ -13,6 +13,14 @@ def run_script(script, env_extra=None):
     return out
 
 
+TWO_TF_CPUS = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
 # Runs every optimizer configuration once under `scope` and once outside it.
 WEIGHT_DECAY_CHECK = """
 import os, tempfile
@@ -75,12 +83,7 @@ def compare(scope):
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's")
 def test_mirrored_strategy_with_weight_decay_equals_single_device():
     out = run_script(
-        """
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-"""
+        TWO_TF_CPUS
         + WEIGHT_DECAY_CHECK
         + """
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -112,4 +115,71 @@ compare(data_parallel)
 print("ALL OK")
 """,
         {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
+    )
+
+
+DISTRIBUTED_CHECK = """
+import numpy as np, keras
+from keras_lrx import LRX
+rng = np.random.default_rng(0)
+x = rng.normal(size=(32, 6)).astype("float32")
+y = rng.normal(size=(32, 1)).astype("float32")
+
+def run(make_optimizer):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((6,)),
+                              keras.layers.Dense(8, name="body"),
+                              keras.layers.Dense(1, name="head")])
+    model.compile(optimizer=make_optimizer(), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return [keras.ops.convert_to_numpy(w) for w in model.weights]
+"""
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute")
+def test_mirrored_strategy_with_two_cpu_replicas():
+    run_in_subprocess(
+        TWO_TF_CPUS
+        + DISTRIBUTED_CHECK
+        + """
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+assert strategy.num_replicas_in_sync == 2
+with strategy.scope():
+    got = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                          multipliers={"body": 0.1, "head/bias": 0.0}))
+reference = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                            multipliers={"body": 0.1, "head/bias": 0.0}))
+for a, b in zip(got, reference):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+outside = keras.optimizers.Adam()
+with strategy.scope():
+    try:
+        LRX(outside)
+    except ValueError as e:
+        assert "strategy.scope()" in str(e)
+    else:
+        raise AssertionError("no error for an optimizer made outside the scope")
+print("OK")
+""",
+        {},
+    )
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution on JAX")
+def test_jax_data_parallel_with_two_cpu_devices():
+    run_in_subprocess(
+        DISTRIBUTED_CHECK
+        + """
+import jax
+assert len(jax.devices()) == 2
+reference = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                            multipliers={"body": 0.1, "head/bias": 0.0}))
+keras.distribution.set_distribution(keras.distribution.DataParallel())
+got = run(lambda: LRX(keras.optimizers.Nadam(0.01),
+                      multipliers={"body": 0.1, "head/bias": 0.0}))
+for a, b in zip(got, reference):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+print("OK")
+""",
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
