@@ -365,7 +365,9 @@ def scale_keeping_sparse_gradient(x, factor):
 
         return value * factor, grad
 
-    return scale(x)
+    # A tensor, not a variable: custom_gradient would treat a variable
+    # argument as a captured variable.
+    return scale(tf.convert_to_tensor(x))
 
 
 def clone_model_uncompiled(model, clone_function):

@@ -327,7 +327,6 @@ class SetLearningRate(keras.layers.Wrapper):
         self._phi_ready = False
         self._scaled_ids = frozenset()
         self._fast_embedding = False
-        self._embedding_table = False
         if layer.built:
             self._reparameterize()
         layer._lrx_wrapper_name = self.name
@@ -423,18 +422,24 @@ class SetLearningRate(keras.layers.Wrapper):
                 f"{type(self.layer).__name__}) has none. Wrap a layer with "
                 "weights (Dense, Conv2D, Embedding, ...)."
             )
-        # Every phi is computed (and checked) before any variable changes.
-        phis = [
-            _check_representable(
-                self.layer.name,
-                ops.convert_to_numpy(v),
-                self.scale,
-                self._multiplier,
-            )
-            if not self._identity and self.scale != 1.0
-            else None
-            for v in params
-        ]
+        # Every phi is computed (and checked) before any variable changes;
+        # a refused layer is left as it was, free to be wrapped again.
+        try:
+            phis = [
+                _check_representable(
+                    self.layer.name,
+                    ops.convert_to_numpy(v),
+                    self.scale,
+                    self._multiplier,
+                )
+                if not self._identity and self.scale != 1.0
+                else None
+                for v in params
+            ]
+        except ValueError:
+            if getattr(self.layer, "_lrx_wrapper_name", None) == self.name:
+                self.layer._lrx_wrapper_name = None
+            raise
         self._scaled_ids = frozenset(id(v) for v in params)
         if not self._identity:
             for v, phi in zip(params, phis):
@@ -455,7 +460,7 @@ class SetLearningRate(keras.layers.Wrapper):
             and type(layer).call is keras.layers.Embedding.call
             and layer.activity_regularizer is None
         )
-        self._embedding_table = plain_embedding and not self._fast_embedding
+
         self._phi_ready = True
 
     # -- theta / phi ---------------------------------------------------------
@@ -466,12 +471,11 @@ class SetLearningRate(keras.layers.Wrapper):
             # phi + 0 * phi: the value of phi, and a zero (not a missing)
             # gradient, so optimizers and custom loops see no `None`.
             return ops.add(ops.stop_gradient(phi), ops.multiply(phi, 0))
-        if self._embedding_table:
-            # An Embedding subclass with its own `call`: the table is scaled
-            # whole, and TensorFlow's lookup gradient must stay sparse (its
-            # optimizers update only the rows a sparse gradient touches).
-            return _scale_keeping_sparse_gradient(phi, self._lam)
-        return ops.multiply(phi, ops.cast(self._lam, phi.dtype))
+        # A lookup into theta (an Embedding subclass with its own `call`, a
+        # composite layer holding an embedding) keeps TensorFlow's sparse
+        # gradient: its optimizers update only the rows such a gradient
+        # touches, as for the unwrapped layer.
+        return _scale_keeping_sparse_gradient(phi, self._lam)
 
     def get_weights(self):
         """The weights of the wrapped layer in theta-space (NumPy arrays).

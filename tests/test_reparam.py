@@ -979,3 +979,29 @@ def _gradients(layer, ids, step):
 
     loss = ops.sum((layer(ids) - ops.convert_to_tensor(target)) ** 2)
     return list(torch.autograd.grad(loss, [v.value for v in layer.trainable_variables]))
+
+
+def test_unbuilt_layer_refused_at_build_can_be_wrapped_again():
+    layer = keras.layers.Dense(
+        3, dtype="float16", bias_initializer=keras.initializers.Constant(100.0)
+    )
+    with pytest.raises(ValueError, match="`multiplier` is too small"):
+        SetLearningRate(layer, 1e-4)(np.ones((1, 4), "float16"))
+    wrapped = SetLearningRate(layer, 0.5)
+    assert wrapped(np.ones((1, 4), "float16")).shape == (1, 3)
+
+
+def test_tf_gradient_stays_sparse_through_a_composite_layer():
+    if BACKEND != "tensorflow":
+        pytest.skip("tf.IndexedSlices only exist on the TensorFlow backend")
+    import tensorflow as tf
+
+    inner = keras.Sequential([keras.layers.Embedding(100, 4), keras.layers.Dense(2)])
+    wrapper = SetLearningRate(inner, 0.1)
+    ids = np.array([[1, 2, 3]])
+    wrapper(ids)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(wrapper(ids) ** 2)
+    grads = tape.gradient(loss, wrapper.trainable_variables)
+    assert isinstance(grads[0], tf.IndexedSlices)  # the embedding table
+    assert not isinstance(grads[1], tf.IndexedSlices)  # the Dense kernel
