@@ -370,6 +370,17 @@ def scale_keeping_sparse_gradient(x, factor):
     return scale(tf.convert_to_tensor(x))
 
 
+def compiled_loss(model):
+    """The loss `model.compile` was given (None if none)."""
+    return getattr(model, "_compile_loss", None)
+
+
+def distribution_strategies(model):
+    """The tf.distribute strategies `model` and its optimizer were made under."""
+    yield getattr(model, "_distribute_strategy", None)
+    yield getattr(getattr(model, "optimizer", None), "_distribution_strategy", None)
+
+
 def clone_model_uncompiled(model, clone_function):
     """`keras.models.clone_model(..., recursive=True)` without compiling.
 

@@ -22,6 +22,7 @@ import numpy as np
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx._validation import check_bool, check_sequence, check_type
 
 __all__ = ["BatchHistory"]
 
@@ -158,6 +159,8 @@ class BatchHistory(keras.callbacks.Callback):
     # ------------------------------------------------------------------ #
     @staticmethod
     def _format(path):
+        check_type("path", path, (str, os.PathLike),
+                   "a string or path-like ending in '.csv' or '.json'")
         extension = os.path.splitext(os.fspath(path))[1].lower()
         if extension not in (".csv", ".json"):
             raise ValueError(
@@ -202,10 +205,13 @@ class BatchHistory(keras.callbacks.Callback):
             plotted, saved again, or passed to `fit` to append more rows.
 
         Raises:
-            ValueError: If `path` has another extension, or the file's
-                columns have different lengths.
+            ValueError: If `path` has another extension, or the file does
+                not hold a history: a CSV row with more or fewer cells than
+                the header, JSON that is not a dict of lists, or columns of
+                different lengths.
         """
         kind = cls._format(path)
+        where = f"The file {os.fspath(path)!r}"
         with open(path, newline="", encoding="utf-8") as f:
             if kind == "json":
                 history = json.load(f)
@@ -213,13 +219,30 @@ class BatchHistory(keras.callbacks.Callback):
                 reader = csv.reader(f)
                 keys = next(reader, [])
                 history = {k: [] for k in keys}
-                for row in reader:
+                for number, row in enumerate(reader, start=1):
+                    if not row:  # a blank line
+                        continue
+                    if len(row) != len(keys):
+                        raise ValueError(
+                            f"{where} is not a history CSV: row {number} "
+                            f"(line {reader.line_num}) has {len(row)} cells "
+                            "but the "
+                            f"header has {len(keys)} columns ({keys})."
+                        )
                     for key, cell in zip(keys, row):
                         history[key].append(_parse_number(cell))
         if not isinstance(history, dict):
             raise ValueError(
-                f"The file {os.fspath(path)!r} does not hold a history (a "
-                "dict of lists)."
+                f"{where} does not hold a history (a dict of lists): it "
+                f"holds a value of type {type(history).__name__}."
+            )
+        not_lists = [k for k, v in history.items() if not isinstance(v, list)]
+        if not_lists:
+            key = not_lists[0]
+            raise ValueError(
+                f"{where} does not hold a history (a dict of lists): the "
+                f"value of {key!r} is of type {type(history[key]).__name__}, "
+                f"not a list. Received: {key}={history[key]!r}"
             )
         lengths = {len(v) for v in history.values()}
         if len(lengths) > 1:
@@ -257,9 +280,20 @@ class BatchHistory(keras.callbacks.Callback):
 
         Raises:
             ImportError: If matplotlib is not installed.
+            TypeError: If `x` or `y` is not a string (or list of strings),
+                or `log_x` is not a bool or None.
             ValueError: If no batch was recorded, or `x` or `y` is not a key
                 of `history`.
         """
+        check_type("x", x, str, "a string (a key of `history`)")
+        if not isinstance(y, str):
+            y = check_sequence("y", y, "a string or a list of strings "
+                               "(keys of `history`)")
+            for key in y:
+                check_type("y", key, str, "a string or a list of strings "
+                           "(keys of `history`)")
+        if log_x is not None:
+            log_x = check_bool("log_x", log_x)
         if not self._rows:
             raise ValueError(
                 "Nothing to plot: no batch was recorded. Pass the "

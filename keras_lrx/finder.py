@@ -42,6 +42,13 @@ import numpy as np
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx._validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_type,
+)
 from keras_lrx.optimizer import LRX
 
 __all__ = [
@@ -71,23 +78,14 @@ STOP_REASONS = ("completed", "diverged", "non_finite", "incomplete")
 # ---------------------------------------------------------------------------
 
 
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check_positive_float(name, value):
-    if not _is_number(value):
-        raise TypeError(
-            f"Argument `{name}` must be a float. "
-            f"Received: {name}={value!r} (of type {type(value).__name__})"
-        )
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"Argument `{name}` must be a finite number > 0. "
-            f"Received: {name}={value!r}"
-        )
-    return value
+    return check_float(name, value, low=0.0, low_open=True)
+
+
+def _check_steps(name, value, low):
+    """A strict int (no floats, no bools) >= `low`."""
+    check_type(name, value, (numbers.Integral, np.integer), "an int")
+    return check_int(name, value, low=low)
 
 
 def _check_sweep(start_learning_rate, end_learning_rate, num_steps, mode):
@@ -99,66 +97,94 @@ def _check_sweep(start_learning_rate, end_learning_rate, num_steps, mode):
             f"Received: start_learning_rate={start_learning_rate!r}, "
             f"end_learning_rate={end_learning_rate!r}"
         )
-    if isinstance(num_steps, bool) or not isinstance(
-        num_steps, (numbers.Integral, np.integer)
-    ):
-        raise TypeError(
-            "Argument `num_steps` must be an int. "
-            f"Received: num_steps={num_steps!r} "
-            f"(of type {type(num_steps).__name__})"
-        )
-    if num_steps < 2:
-        raise ValueError(
-            "Argument `num_steps` must be >= 2. "
-            f"Received: num_steps={num_steps}"
-        )
-    if mode not in MODES:
-        raise ValueError(
-            f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}"
-        )
-    return start, end, int(num_steps), mode
+    num_steps = _check_steps("num_steps", num_steps, 2)
+    mode = check_choice("mode", mode, MODES)
+    return start, end, num_steps, mode
 
 
 def _check_smoothing(smoothing):
-    if not _is_number(smoothing):
-        raise TypeError(
-            "Argument `smoothing` must be a float in [0, 1). "
-            f"Received: smoothing={smoothing!r}"
-        )
-    if not 0.0 <= float(smoothing) < 1.0:
-        raise ValueError(
-            "Argument `smoothing` must be in [0, 1). "
-            f"Received: smoothing={smoothing!r}"
-        )
-    return float(smoothing)
+    return check_float("smoothing", smoothing, low=0.0, high=1.0,
+                       high_open=True)
 
 
 def _check_divergence_threshold(divergence_threshold):
-    if divergence_threshold is None:
-        return None
-    if not _is_number(divergence_threshold):
-        raise TypeError(
-            "Argument `divergence_threshold` must be a float > 1 or None. "
-            f"Received: divergence_threshold={divergence_threshold!r}"
-        )
-    if not float(divergence_threshold) > 1.0:
-        raise ValueError(
-            "Argument `divergence_threshold` must be > 1 (or None to never "
-            "stop early). "
-            f"Received: divergence_threshold={divergence_threshold!r}"
-        )
-    return float(divergence_threshold)
+    return check_float("divergence_threshold", divergence_threshold, low=1.0,
+                       low_open=True, allow_none=True)
+
+
+def _check_steps_or_none(name, value):
+    return None if value is None else _check_steps(name, value, 0)
+
+
+def _check_optional_bool(name, value):
+    return None if value is None else check_bool(name, value)
 
 
 def _check_verbose(verbose):
-    if verbose == "auto":
-        return 1
-    if verbose in (0, 1, 2) and not isinstance(verbose, bool):
-        return int(verbose)
-    raise ValueError(
-        'Argument `verbose` must be "auto", 0, 1 or 2. '
-        f"Received: verbose={verbose!r}"
-    )
+    verbose = check_choice("verbose", verbose, ("auto", 0, 1, 2))
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def _overrides(model, name):
+    return getattr(type(model), name, None) is not getattr(keras.Model, name)
+
+
+def _may_add_losses_in_call(model):
+    """Whether a layer of `model` may add losses when called.
+
+    Keras's own layers add none in `call` but for an activity regularizer;
+    a layer of any other library, or of the user, cannot be told apart
+    without calling it, so it counts as one that may.
+    """
+    for layer in compat.sublayers(model):
+        if getattr(layer, "activity_regularizer", None) is not None:
+            return True
+        if not type(layer).__module__.startswith("keras."):
+            return True
+    return False
+
+
+def _has_training_loss(model):
+    """Whether training `model` minimizes something at all.
+
+    A compiled loss, an overridden `compute_loss` or `train_step`, or
+    losses added with `add_loss` (regularizers included). Without any of
+    them Keras trains at a constant loss of 0.
+    """
+    if compat.compiled_loss(model) is not None:
+        return True
+    if _overrides(model, "compute_loss") or _overrides(model, "train_step"):
+        return True
+    try:
+        if model.losses:
+            return True
+    except Exception:  # noqa: BLE001 -- an unbuilt model cannot say
+        return True
+    return _may_add_losses_in_call(model)
+
+
+def _check_no_distribution_strategy(model):
+    if keras.backend.backend() != "tensorflow":
+        return
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return
+    strategies = list(compat.distribution_strategies(model))
+    if tf.distribute.has_strategy():
+        strategies.append(tf.distribute.get_strategy())
+    for strategy in strategies:
+        if strategy is None or type(strategy).__name__.startswith("_Default"):
+            continue
+        raise ValueError(
+            "The learning-rate range test is not supported under a "
+            "distribution strategy (the model or its optimizer was made, or "
+            "`find_lr` was called, under tf.distribute."
+            f"{type(strategy).__name__}). Run "
+            "it outside the strategy scope on a single device: build and "
+            "compile a copy of the model (e.g. `keras.models.clone_model`) "
+            "without the strategy, run `find_lr` on the copy, and use the "
+            "suggested learning rate for the distributed model."
+        )
 
 
 def _check_model(model):
@@ -173,6 +199,15 @@ def _check_model(model):
             "the range test: call `model.compile(optimizer=..., loss=...)` "
             "first."
         )
+    if not _has_training_loss(model):
+        raise ValueError(
+            "The model was compiled without a loss (and adds none with "
+            "`add_loss` or a custom `compute_loss`/`train_step`), so Keras "
+            "would train it at a constant loss of 0 and the range test would "
+            "have nothing to measure. Compile it with a loss: "
+            "`model.compile(optimizer=..., loss=...)`."
+        )
+    _check_no_distribution_strategy(model)
 
 
 # ---------------------------------------------------------------------------
@@ -208,7 +243,7 @@ def sweep_learning_rates(start_learning_rate, end_learning_rate, num_steps,
     >>> sweep_learning_rates(0.0, 1.0, 3, mode="linear")
     Traceback (most recent call last):
         ...
-    ValueError: Argument `start_learning_rate` must be a finite number > 0. Received: start_learning_rate=0.0
+    ValueError: Argument `start_learning_rate` must be > 0. Received: start_learning_rate=0.0
     """
     start, end, n, mode = _check_sweep(
         start_learning_rate, end_learning_rate, num_steps, mode
@@ -274,6 +309,8 @@ def _as_curve(learning_rates, losses):
 
 def _trimmed(learning_rates, losses, skip_start, skip_end):
     """The curve without its first and last few points (and no blow-up)."""
+    skip_start = _check_steps_or_none("skip_start", skip_start)
+    skip_end = _check_steps_or_none("skip_end", skip_end)
     lrs, losses = _as_curve(learning_rates, losses)
     n = lrs.size
     if n < 2:
@@ -282,13 +319,8 @@ def _trimmed(learning_rates, losses, skip_start, skip_end):
             f"loss; got {n}. Run the range test with more steps, or start it "
             "at a lower `start_learning_rate`."
         )
-    skip_start = n // 10 if skip_start is None else int(skip_start)
-    skip_end = n // 20 if skip_end is None else int(skip_end)
-    if skip_start < 0 or skip_end < 0:
-        raise ValueError(
-            "Arguments `skip_start` and `skip_end` must be >= 0. "
-            f"Received: skip_start={skip_start}, skip_end={skip_end}"
-        )
+    skip_start = n // 10 if skip_start is None else skip_start
+    skip_end = n // 20 if skip_end is None else skip_end
     if n - skip_start - skip_end >= 3:
         lrs = lrs[skip_start: n - skip_end]
         losses = losses[skip_start: n - skip_end]
@@ -466,11 +498,8 @@ def clr_bounds(learning_rates, losses, fall_fraction=0.1):
         - [Smith, 2017. Cyclical Learning Rates for Training Neural
           Networks](https://arxiv.org/abs/1506.01186), section 3.3.
     """
-    if not _is_number(fall_fraction) or not 0.0 < fall_fraction < 1.0:
-        raise ValueError(
-            "Argument `fall_fraction` must be in (0, 1). "
-            f"Received: fall_fraction={fall_fraction!r}"
-        )
+    fall_fraction = check_float("fall_fraction", fall_fraction, low=0.0,
+                                high=1.0, low_open=True, high_open=True)
     lrs, losses = _as_curve(learning_rates, losses)
     m = int(np.argmin(losses)) if losses.size else 0
     drop = losses[0] - losses[m] if losses.size else 0.0
@@ -696,7 +725,7 @@ class LRFinder(keras.callbacks.Callback):
         self.divergence_threshold = _check_divergence_threshold(
             divergence_threshold
         )
-        self.restore_state = bool(restore_state)
+        self.restore_state = check_bool("restore_state", restore_state)
         self._rates = sweep_learning_rates(
             self.start_learning_rate, self.end_learning_rate, self.num_steps,
             self.mode,
@@ -866,7 +895,17 @@ class LRFinder(keras.callbacks.Callback):
 
     @property
     def result(self):
-        """The `LRFinderResult` of what has been recorded so far."""
+        """The `LRFinderResult` of what has been recorded so far.
+
+        Raises:
+            ValueError: if no batch has been recorded yet.
+        """
+        if not self.learning_rates:
+            raise ValueError(
+                "The range test recorded no batch, so there is no result: "
+                "pass the LRFinder to `fit` with at least one batch of data "
+                "(`find_lr` does this for you)."
+            )
         lrs = np.asarray(self.learning_rates, dtype="float64")
         return LRFinderResult(
             learning_rates=lrs,
@@ -881,6 +920,35 @@ class LRFinder(keras.callbacks.Callback):
 # ---------------------------------------------------------------------------
 # The result.
 # ---------------------------------------------------------------------------
+
+
+def _as_float_array(name, values):
+    """`values` (a sequence or array of numbers) as a 1-D float64 array."""
+    if isinstance(values, (str, bytes, dict)) or values is None or isinstance(
+        values, (bool, np.bool_)
+    ):
+        raise TypeError(
+            f"Argument `{name}` must be a sequence or array of numbers. "
+            f"Received: {name}={values!r} (of type {type(values).__name__})"
+        )
+    try:
+        array = np.asarray(values, dtype="float64")
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"Argument `{name}` must be a sequence or array of numbers. "
+            f"Received: {name}={values!r}"
+        ) from e
+    return array.reshape(-1)
+
+
+def _check_rates(name, rates):
+    bad = np.flatnonzero(~(np.isfinite(rates) & (rates > 0)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"Argument `{name}` must hold finite learning rates > 0. "
+            f"Received: {name}[{i}]={float(rates[i])!r}"
+        )
 
 
 class LRFinderResult:
@@ -918,33 +986,55 @@ class LRFinderResult:
     def __init__(self, learning_rates, losses, raw_losses,
                  group_learning_rates=None, stop_reason="completed",
                  mode="exponential"):
-        self.learning_rates = np.asarray(learning_rates, dtype="float64")
-        self.losses = np.asarray(losses, dtype="float64")
-        self.raw_losses = np.asarray(raw_losses, dtype="float64")
-        n = self.learning_rates.size
-        if self.losses.size != n or self.raw_losses.size != n:
+        lrs = _as_float_array("learning_rates", learning_rates)
+        if not lrs.size:
             raise ValueError(
-                "`learning_rates`, `losses` and `raw_losses` must have the "
-                f"same length. Received lengths {n}, {self.losses.size} and "
-                f"{self.raw_losses.size}"
+                "Argument `learning_rates` must hold at least one rate, not "
+                f"be empty. Received: learning_rates={learning_rates!r}"
             )
+        _check_rates("learning_rates", lrs)
+        n = lrs.size
+        curves = {}
+        for name, values in (("losses", losses), ("raw_losses", raw_losses)):
+            array = _as_float_array(name, values)
+            if array.size != n:
+                raise ValueError(
+                    f"Argument `{name}` must have one value per learning "
+                    f"rate ({n}), like `learning_rates`. Received: {name} "
+                    f"of length {array.size}"
+                )
+            curves[name] = array
         if group_learning_rates is None:
-            group_learning_rates = {1.0: self.learning_rates}
-        self.group_learning_rates = {
-            float(m): np.asarray(r, dtype="float64")
-            for m, r in group_learning_rates.items()
-        }
-        if stop_reason not in STOP_REASONS:
-            raise ValueError(
-                f"Argument `stop_reason` must be one of {STOP_REASONS}. "
-                f"Received: stop_reason={stop_reason!r}"
-            )
+            groups = {1.0: lrs}
+        else:
+            check_type("group_learning_rates", group_learning_rates, dict,
+                       "a dict mapping multipliers to rates, or None")
+            groups = {}
+            for m, r in group_learning_rates.items():
+                multiplier = check_float(
+                    "group_learning_rates", m, low=0.0
+                )
+                rates = _as_float_array("group_learning_rates", r)
+                if rates.size != n:
+                    raise ValueError(
+                        "Argument `group_learning_rates` must map each "
+                        f"multiplier to {n} rates, like `learning_rates`. "
+                        f"Received: {rates.size} rates for multiplier {m!r}"
+                    )
+                if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+                    raise ValueError(
+                        "Argument `group_learning_rates` must hold finite "
+                        "rates >= 0. Received: group_learning_rates="
+                        f"{{{m!r}: {r!r}}}"
+                    )
+                groups[multiplier] = rates
+        stop_reason = check_choice("stop_reason", stop_reason, STOP_REASONS)
+        mode = check_choice("mode", mode, MODES)
+        self.learning_rates = lrs
+        self.losses = curves["losses"]
+        self.raw_losses = curves["raw_losses"]
+        self.group_learning_rates = groups
         self.stop_reason = stop_reason
-        if mode not in MODES:
-            raise ValueError(
-                f"Argument `mode` must be one of {MODES}. "
-                f"Received: mode={mode!r}"
-            )
         self.mode = mode
 
     def __len__(self):
@@ -980,11 +1070,7 @@ class LRFinderResult:
         Raises:
             ValueError: for an unknown method, or fewer than 2 finite points.
         """
-        if method not in _SUGGESTERS:
-            raise ValueError(
-                f"Argument `method` must be one of {tuple(_SUGGESTERS)}. "
-                f"Received: method={method!r}"
-            )
+        method = check_choice("method", method, tuple(_SUGGESTERS))
         return _SUGGESTERS[method](
             self.learning_rates, self.losses, skip_start, skip_end
         )
@@ -1035,6 +1121,13 @@ class LRFinderResult:
         """
         from keras_lrx import schedules
 
+        kind = check_choice("kind", kind, ("one_cycle", "cyclical"))
+        if total_steps is not None:
+            total_steps = _check_steps("total_steps", total_steps, 1)
+        if step_size is not None:
+            step_size = _check_steps("step_size", step_size, 1)
+        if method is not None:
+            method = check_choice("method", method, tuple(_SUGGESTERS))
         if kind == "one_cycle":
             if total_steps is None:
                 raise ValueError(
@@ -1056,12 +1149,7 @@ class LRFinderResult:
                         'kind="cyclical" needs `step_size` or `total_steps`. '
                         "Received: step_size=None, total_steps=None"
                     )
-                if not isinstance(total_steps, (numbers.Integral, np.integer)):
-                    raise TypeError(
-                        "Argument `total_steps` must be an int. "
-                        f"Received: total_steps={total_steps!r}"
-                    )
-                step_size = max(1, int(total_steps) // 8)
+                step_size = max(1, total_steps // 8)
             base, top = self.clr_bounds()
             return schedules.CyclicalLearningRate(
                 base, top, step_size=step_size, **kwargs
@@ -1103,6 +1191,10 @@ class LRFinderResult:
         >>> ax.get_xlabel()
         'learning_rate'
         """
+        show_raw = check_bool("show_raw", show_raw)
+        log_scale = _check_optional_bool("log_scale", log_scale)
+        if method is not None:
+            method = check_choice("method", method, tuple(_SUGGESTERS))
         try:
             import matplotlib.pyplot as plt
         except ImportError as e:
@@ -1312,7 +1404,11 @@ def find_lr(model, x, y=None, *, batch_size=None, start_learning_rate=1e-7,
         TypeError: if `model` is not a `keras.Model` or an argument has the
             wrong type.
         ValueError: before anything changes, for a model that is not
-            compiled, `start_learning_rate <= 0`, `end_learning_rate <=
+            compiled, or compiled without a loss (and without `add_loss`, a
+            regularizer or a custom `compute_loss`/`train_step`), a model
+            made or run under a `tf.distribute` strategy (run the test on a
+            single-device copy instead), `start_learning_rate <= 0`,
+            `end_learning_rate <=
             start_learning_rate`, `num_steps < 2`, an unknown `mode`,
             `smoothing` outside `[0, 1)`, `divergence_threshold <= 1`, or
             data with no batches.

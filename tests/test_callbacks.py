@@ -290,3 +290,74 @@ def test_learning_rate_scheduler_rescales_the_schedule_each_epoch():
     np.testing.assert_allclose(h["learning_rate"], expected, rtol=RTOL)
     # Within an epoch the schedule's shape continues (warmup rises).
     assert h["learning_rate"][1] > h["learning_rate"][0]
+
+
+# ---------------------------------------------------------------------- #
+# Loading files that do not hold a history; bad inputs.
+# ---------------------------------------------------------------------- #
+def test_load_refuses_a_csv_row_with_extra_cells(tmp_path):
+    path = tmp_path / "extra.csv"
+    path.write_text("step,loss\n0,1.5\n1,1.25,7\n2,1.0\n")
+    with pytest.raises(ValueError) as info:
+        BatchHistory.load(path)
+    message = str(info.value)
+    assert str(path) in message and "row 2" in message and "3 cells" in message
+    path.write_text("step,loss\n0,1.5\n1\n")
+    with pytest.raises(ValueError, match="row 2 .*1 cells"):
+        BatchHistory.load(path)
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [("[1, 2, 3]", "of type list"), ('{"loss": 3}', "'loss' is of type int"),
+     ("3", "of type int"),
+     ('{"loss": [1], "lr": "fast"}', "'lr' is of type str")],
+)
+def test_load_refuses_json_that_is_not_a_dict_of_lists(tmp_path, text, problem):
+    path = tmp_path / "scalars.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as info:
+        BatchHistory.load(path)
+    message = str(info.value)
+    assert str(path) in message and "dict of lists" in message
+    assert problem in message, message
+
+
+def _history_with_a_row():
+    batches = BatchHistory()
+    batches.on_train_batch_end(0, {"loss": 1.0})
+    return batches
+
+
+BAD_INPUTS = [
+    (lambda p: _history_with_a_row().save(None), TypeError, "path"),
+    (lambda p: _history_with_a_row().save(3), TypeError, "path"),
+    (lambda p: _history_with_a_row().save(p / "h.npy"), ValueError, "path"),
+    (lambda p: BatchHistory.load(["h.csv"]), TypeError, "path"),
+    (lambda p: BatchHistory.load(p / "h"), ValueError, "path"),
+    (lambda p: _history_with_a_row().plot(x=1), TypeError, "x"),
+    (lambda p: _history_with_a_row().plot(x="lr"), ValueError, "x"),
+    (lambda p: _history_with_a_row().plot(x="step", y=[]), ValueError, "y"),
+    (lambda p: _history_with_a_row().plot(x="step", y=None), TypeError, "y"),
+    (lambda p: _history_with_a_row().plot(x="step", y=["loss", 2]),
+     TypeError, "y"),
+    (lambda p: _history_with_a_row().plot(x="step", y="acc"), ValueError,
+     "y"),
+    (lambda p: _history_with_a_row().plot(x="step", log_x="yes"), TypeError,
+     "log_x"),
+    (lambda p: _history_with_a_row().plot(x="step", log_x=1), TypeError,
+     "log_x"),
+    (lambda p: _history_with_a_row().plot(x="step", log_x=np.nan),
+     TypeError, "log_x"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, name", BAD_INPUTS,
+    ids=[f"{i}-{row[2]}" for i, row in enumerate(BAD_INPUTS)],
+)
+def test_bad_input(tmp_path, call, error, name):
+    with pytest.raises(error) as info:
+        call(tmp_path)
+    assert type(info.value) is error
+    assert f"`{name}`" in str(info.value), str(info.value)

@@ -806,7 +806,7 @@ class TestInputs:
 
 BAD_ARGUMENTS = [
     ({"start_learning_rate": 0.0}, ValueError,
-     r"`start_learning_rate` must be a finite number > 0\. "
+     r"`start_learning_rate` must be > 0\. "
      r"Received: start_learning_rate=0\.0"),
     ({"start_learning_rate": -1e-3}, ValueError, "start_learning_rate"),
     ({"end_learning_rate": 1e-8}, ValueError,
@@ -819,7 +819,7 @@ BAD_ARGUMENTS = [
     ({"mode": "cosine"}, ValueError,
      r"`mode` must be one of .*Received: mode='cosine'"),
     ({"smoothing": 1.0}, ValueError,
-     r"`smoothing` must be in \[0, 1\)\. Received: smoothing=1\.0"),
+     r"`smoothing` must be < 1\. Received: smoothing=1\.0"),
     ({"smoothing": -0.1}, ValueError, "smoothing"),
     ({"divergence_threshold": 1.0}, ValueError, "divergence_threshold"),
     ({"verbose": 3}, ValueError, "`verbose`"),
@@ -884,3 +884,270 @@ class TestVerbose:
 def test_module_exports():
     for name in finder_module.__all__:
         assert hasattr(finder_module, name)
+
+
+# ---------------------------------------------------------------------------
+# Validation of results, flags, losses and strategies.
+# ---------------------------------------------------------------------------
+
+
+class TestResultValidation:
+    @pytest.mark.parametrize("total_steps", [0, -8])
+    def test_cyclical_total_steps_must_be_positive(self, total_steps):
+        result = synthetic_result()
+        with pytest.raises(ValueError, match="`total_steps`"):
+            result.to_schedule("cyclical", total_steps=total_steps)
+        with pytest.raises(ValueError, match="`total_steps`"):
+            result.to_schedule("one_cycle", total_steps=total_steps)
+
+    @pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
+    def test_non_positive_learning_rates_are_refused(self, bad):
+        lrs = np.logspace(-4, 0, 5)
+        lrs[2] = bad
+        losses = np.linspace(2.0, 1.0, 5)
+        with pytest.raises(ValueError, match="`learning_rates`"):
+            LRFinderResult(lrs, losses, losses)
+
+    def test_lengths_must_match_and_not_be_empty(self):
+        lrs, losses = np.logspace(-4, 0, 5), np.ones(5)
+        with pytest.raises(ValueError, match="`losses`"):
+            LRFinderResult(lrs, losses[:4], losses)
+        with pytest.raises(ValueError, match="`raw_losses`"):
+            LRFinderResult(lrs, losses, np.ones(6))
+        with pytest.raises(ValueError, match="`learning_rates`"):
+            LRFinderResult([], [], [])
+
+    def test_a_finder_with_nothing_recorded_has_no_result(self):
+        with pytest.raises(ValueError, match="recorded no batch"):
+            _ = LRFinder().result
+
+
+class TestBoolFlags:
+    def test_restore_state_must_be_a_bool(self):
+        with pytest.raises(TypeError, match="`restore_state`.*Received: "
+                           "restore_state='no'"):
+            LRFinder(restore_state="no")
+        assert LRFinder(restore_state=np.bool_(False)).restore_state is False
+
+    @pytest.mark.parametrize("name", ["show_raw", "log_scale"])
+    def test_plot_flags_must_be_bools(self, name):
+        with pytest.raises(TypeError, match=f"`{name}`"):
+            synthetic_result().plot(**{name: "no"})
+
+
+class AddsLoss(keras.layers.Layer):
+    def call(self, x):
+        self.add_loss(keras.ops.mean(keras.ops.square(x - 1.0)))
+        return x
+
+
+class OwnLoss(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        return keras.ops.mean(keras.ops.square(y_pred - y))
+
+
+def loss_free_model(kind):
+    if kind == "own_compute_loss":
+        model = OwnLoss()
+        model(np.zeros((1, 6), "float32"))
+        return model
+    layers = [keras.Input((6,))]
+    if kind == "add_loss":
+        layers += [keras.layers.Dense(4), AddsLoss()]
+    elif kind == "regularizer":
+        layers += [keras.layers.Dense(4, kernel_regularizer="l2")]
+    elif kind == "activity_regularizer":
+        layers += [keras.layers.Dense(4, activity_regularizer="l2")]
+    return keras.Sequential(layers + [keras.layers.Dense(1)])
+
+
+class TestLoss:
+    def test_a_model_compiled_without_a_loss_is_refused(self):
+        model = loss_free_model("plain")
+        model.compile(optimizer="adam")
+        weights = [np_copy(w) for w in model.weights]
+        with pytest.raises(ValueError, match="compiled without a loss"):
+            find_lr(model, *regression(), num_steps=4, verbose=0)
+        assert not model.optimizer.built
+        assert model.train_function is None
+        for a, w in zip(weights, model.weights):
+            np.testing.assert_array_equal(a, np_copy(w))
+
+    @pytest.mark.filterwarnings("ignore:Gradients do not exist")
+    @pytest.mark.parametrize(
+        "kind",
+        ["add_loss", "own_compute_loss", "regularizer", "activity_regularizer"],
+    )
+    def test_losses_without_a_compiled_loss_still_work(self, kind):
+        model = loss_free_model(kind)
+        model.compile(optimizer="adam")
+        result = find_lr(model, *regression(), batch_size=16, num_steps=4,
+                         start_learning_rate=1e-3, end_learning_rate=1e-1,
+                         verbose=0)
+        assert len(result) == 4
+        assert np.all(np.isfinite(result.raw_losses))
+        assert np.all(result.raw_losses > 0)
+
+
+MIRRORED_CHECK = """
+import numpy as np, keras, tensorflow as tf
+from keras_lrx import find_lr
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+x = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+y = x[:, :1].copy()
+with strategy.scope():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+weights = [w.numpy() for w in model.weights]
+for inside in (False, True):
+    try:
+        if inside:
+            with strategy.scope():
+                find_lr(model, x, y, num_steps=4, verbose=0)
+        else:
+            find_lr(model, x, y, num_steps=4, verbose=0)
+    except ValueError as e:
+        message = str(e)
+        assert "not supported under a distribution strategy" in message, message
+        assert "MirroredStrategy" in message, message
+        assert "outside the strategy scope" in message, message
+        assert "single device" in message, message
+    else:
+        raise AssertionError("find_lr ran under MirroredStrategy")
+assert not model.optimizer.built
+for a, w in zip(weights, model.weights):
+    np.testing.assert_array_equal(a, w.numpy())
+
+# A copy made outside the strategy runs.
+copy = keras.models.clone_model(model)
+copy.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+assert len(find_lr(copy, x, y, num_steps=4, verbose=0)) == 4
+print("ALL OK")
+"""
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow",
+                    reason="tf.distribute.MirroredStrategy is TensorFlow-only")
+def test_mirrored_strategy_is_refused_up_front():
+    from conftest import run_script
+
+    two_cpus = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+    out = run_script(two_cpus + MIRRORED_CHECK)
+    assert "ALL OK" in out, out[-3000:]
+
+
+# ---------------------------------------------------------------------------
+# Bad inputs, table-driven: (call, exception type, argument name).
+# ---------------------------------------------------------------------------
+
+
+def _find(**kwargs):
+    model = bias_model()
+    x, y = zeros_data(16)
+    find_lr(model, kwargs.pop("x", x), y, **kwargs)
+
+
+_LRS = np.logspace(-4, 0, 41)
+_LOSS = np.r_[np.full(10, 2.0), np.linspace(2, 0, 21)[1:],
+              np.linspace(0.2, 3, 11)]
+
+BAD_INPUTS = [
+    # find_lr
+    (lambda: find_lr(bias_model(), None), ValueError, "x"),
+    (lambda: _find(start_learning_rate=np.nan), ValueError,
+     "start_learning_rate"),
+    (lambda: _find(end_learning_rate=np.inf), ValueError, "end_learning_rate"),
+    (lambda: _find(end_learning_rate="10"), TypeError, "end_learning_rate"),
+    (lambda: _find(num_steps=True), TypeError, "num_steps"),
+    (lambda: _find(num_steps=-3), ValueError, "num_steps"),
+    (lambda: _find(mode=None), ValueError, "mode"),
+    (lambda: _find(mode=["linear"]), TypeError, "mode"),
+    (lambda: _find(smoothing=np.nan), ValueError, "smoothing"),
+    (lambda: _find(smoothing="0.5"), TypeError, "smoothing"),
+    (lambda: _find(divergence_threshold=-2.0), ValueError,
+     "divergence_threshold"),
+    (lambda: _find(divergence_threshold="4"), TypeError,
+     "divergence_threshold"),
+    (lambda: _find(verbose=True), TypeError, "verbose"),
+    (lambda: _find(verbose="loud"), ValueError, "verbose"),
+    # LRFinder
+    (lambda: LRFinder(start_learning_rate=-1e-3), ValueError,
+     "start_learning_rate"),
+    (lambda: LRFinder(num_steps=2.5), TypeError, "num_steps"),
+    (lambda: LRFinder(restore_state=1), TypeError, "restore_state"),
+    (lambda: LRFinder(restore_state=None), TypeError, "restore_state"),
+    (lambda: LRFinder(smoothing=np.inf), ValueError, "smoothing"),
+    # LRFinderResult
+    (lambda: LRFinderResult("abc", [1.0], [1.0]), TypeError,
+     "learning_rates"),
+    (lambda: LRFinderResult([1e-3, -1e-3], [1, 2], [1, 2]), ValueError,
+     "learning_rates"),
+    (lambda: LRFinderResult([1e-3], [1.0, 2.0], [1.0]), ValueError, "losses"),
+    (lambda: LRFinderResult([1e-3], [1.0], None), TypeError, "raw_losses"),
+    (lambda: LRFinderResult([1e-3], [1.0], [1.0], stop_reason="done"),
+     ValueError, "stop_reason"),
+    (lambda: LRFinderResult([1e-3], [1.0], [1.0], mode=1), ValueError,
+     "mode"),
+    (lambda: LRFinderResult([1e-3], [1.0], [1.0], group_learning_rates=[1]),
+     TypeError, "group_learning_rates"),
+    (lambda: LRFinderResult([1e-3], [1.0], [1.0],
+                            group_learning_rates={1.0: [1e-3, 1e-2]}),
+     ValueError, "group_learning_rates"),
+    (lambda: LRFinderResult([1e-3], [1.0], [1.0],
+                            group_learning_rates={np.nan: [1e-3]}),
+     ValueError, "group_learning_rates"),
+    # LRFinderResult methods
+    (lambda: synthetic_result().suggest("fastest"), ValueError, "method"),
+    (lambda: synthetic_result().suggest(skip_start=-1), ValueError,
+     "skip_start"),
+    (lambda: synthetic_result().suggest(skip_end=1.5), TypeError, "skip_end"),
+    (lambda: synthetic_result().clr_bounds(fall_fraction=1.0), ValueError,
+     "fall_fraction"),
+    (lambda: synthetic_result().clr_bounds(fall_fraction="0.1"), TypeError,
+     "fall_fraction"),
+    (lambda: synthetic_result().clr_bounds(fall_fraction=np.nan), ValueError,
+     "fall_fraction"),
+    (lambda: synthetic_result().to_schedule("cyclical", total_steps=8.0),
+     TypeError, "total_steps"),
+    (lambda: synthetic_result().to_schedule("cyclical", total_steps=True),
+     TypeError, "total_steps"),
+    (lambda: synthetic_result().to_schedule("cyclical", step_size=0),
+     ValueError, "step_size"),
+    (lambda: synthetic_result().to_schedule("one_cycle", 100, method="max"),
+     ValueError, "method"),
+    (lambda: synthetic_result().to_schedule(None, 100), ValueError, "kind"),
+    (lambda: synthetic_result().plot(method="max"), ValueError, "method"),
+    (lambda: synthetic_result().plot(show_raw=None), TypeError, "show_raw"),
+    (lambda: synthetic_result().plot(log_scale=0), TypeError, "log_scale"),
+    # The plain helpers.
+    (lambda: suggest_valley(_LRS, _LOSS, skip_start="2"), TypeError,
+     "skip_start"),
+    (lambda: smooth_losses([1.0, 2.0], smoothing=-0.5), ValueError,
+     "smoothing"),
+    (lambda: sweep_learning_rates(1e-3, 1.0, 0), ValueError, "num_steps"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, name", BAD_INPUTS,
+    ids=[f"{i}-{row[2]}" for i, row in enumerate(BAD_INPUTS)],
+)
+def test_bad_input(call, error, name):
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error
+    assert f"`{name}`" in str(info.value), str(info.value)
