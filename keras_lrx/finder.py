@@ -42,13 +42,11 @@ import numpy as np
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
-from keras_lrx._validation import (
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    check_type,
-)
+from keras_lrx._validation import check_bool
+from keras_lrx._validation import check_choice
+from keras_lrx._validation import check_float
+from keras_lrx._validation import check_int
+from keras_lrx._validation import check_type
 from keras_lrx.optimizer import LRX
 
 __all__ = [
@@ -103,13 +101,19 @@ def _check_sweep(start_learning_rate, end_learning_rate, num_steps, mode):
 
 
 def _check_smoothing(smoothing):
-    return check_float("smoothing", smoothing, low=0.0, high=1.0,
-                       high_open=True)
+    return check_float(
+        "smoothing", smoothing, low=0.0, high=1.0, high_open=True
+    )
 
 
 def _check_divergence_threshold(divergence_threshold):
-    return check_float("divergence_threshold", divergence_threshold, low=1.0,
-                       low_open=True, allow_none=True)
+    return check_float(
+        "divergence_threshold",
+        divergence_threshold,
+        low=1.0,
+        low_open=True,
+        allow_none=True,
+    )
 
 
 def _check_steps_or_none(name, value):
@@ -215,8 +219,9 @@ def _check_model(model):
 # ---------------------------------------------------------------------------
 
 
-def sweep_learning_rates(start_learning_rate, end_learning_rate, num_steps,
-                         mode="exponential"):
+def sweep_learning_rates(
+    start_learning_rate, end_learning_rate, num_steps, mode="exponential"
+):
     """The learning rates of a range test, one per batch.
 
     With `n = num_steps` and `k = 0 ... n - 1`:
@@ -240,10 +245,10 @@ def sweep_learning_rates(start_learning_rate, end_learning_rate, num_steps,
 
     >>> sweep_learning_rates(1e-3, 1.0, 4).round(6).tolist()
     [0.001, 0.01, 0.1, 1.0]
-    >>> sweep_learning_rates(0.0, 1.0, 3, mode="linear")
+    >>> sweep_learning_rates(0.0, 1.0, 3, mode="linear")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
         ...
-    ValueError: Argument `start_learning_rate` must be > 0. Received: start_learning_rate=0.0
+    ValueError: Argument `start_learning_rate` must be > 0. Received: ...
     """
     start, end, n, mode = _check_sweep(
         start_learning_rate, end_learning_rate, num_steps, mode
@@ -270,7 +275,7 @@ def smooth_losses(losses, smoothing=0.98):
     towards 0. `smoothing=0` returns the losses unchanged.
 
     Args:
-        losses: Sequence of floats.
+        losses: Sequence or array of floats (NaN and inf pass through).
         smoothing: Float in `[0, 1)`. Defaults to `0.98`.
 
     Returns:
@@ -284,7 +289,8 @@ def smooth_losses(losses, smoothing=0.98):
     [1.0, 2.3333]
     """
     s = _check_smoothing(smoothing)
-    out = np.empty(len(losses), dtype="float64")
+    losses = _as_float_array("losses", losses)
+    out = np.empty(losses.size, dtype="float64")
     avg = 0.0
     for k, loss in enumerate(losses):
         avg = s * avg + (1.0 - s) * float(loss)
@@ -293,12 +299,19 @@ def smooth_losses(losses, smoothing=0.98):
 
 
 def _as_curve(learning_rates, losses):
-    lrs = np.asarray(learning_rates, dtype="float64").reshape(-1)
-    losses = np.asarray(losses, dtype="float64").reshape(-1)
+    lrs = _as_float_array("learning_rates", learning_rates)
+    if not lrs.size:
+        raise ValueError(
+            "Argument `learning_rates` must hold at least one rate, not be "
+            f"empty. Received: learning_rates={learning_rates!r}"
+        )
+    _check_rates("learning_rates", lrs)
+    losses = _as_float_array("losses", losses)
     if lrs.shape != losses.shape:
         raise ValueError(
-            "`learning_rates` and `losses` must have the same length. "
-            f"Received: {lrs.size} learning rates and {losses.size} losses"
+            "Argument `losses` must have one value per learning rate "
+            f"({lrs.size}), like `learning_rates`. Received: losses of "
+            f"length {losses.size}"
         )
     # Everything from the first non-finite loss on is the blow-up.
     bad = np.flatnonzero(~np.isfinite(losses))
@@ -322,8 +335,8 @@ def _trimmed(learning_rates, losses, skip_start, skip_end):
     skip_start = n // 10 if skip_start is None else skip_start
     skip_end = n // 20 if skip_end is None else skip_end
     if n - skip_start - skip_end >= 3:
-        lrs = lrs[skip_start: n - skip_end]
-        losses = losses[skip_start: n - skip_end]
+        lrs = lrs[skip_start : n - skip_end]
+        losses = losses[skip_start : n - skip_end]
     return lrs, losses
 
 
@@ -498,8 +511,14 @@ def clr_bounds(learning_rates, losses, fall_fraction=0.1):
         - [Smith, 2017. Cyclical Learning Rates for Training Neural
           Networks](https://arxiv.org/abs/1506.01186), section 3.3.
     """
-    fall_fraction = check_float("fall_fraction", fall_fraction, low=0.0,
-                                high=1.0, low_open=True, high_open=True)
+    fall_fraction = check_float(
+        "fall_fraction",
+        fall_fraction,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+    )
     lrs, losses = _as_curve(learning_rates, losses)
     m = int(np.argmin(losses)) if losses.size else 0
     drop = losses[0] - losses[m] if losses.size else 0.0
@@ -554,13 +573,26 @@ class LRSweep(keras.optimizers.schedules.LearningRateSchedule):
     [0.001, 0.01, 1.0, 1.0]
     """
 
-    def __init__(self, start_learning_rate, end_learning_rate, num_steps,
-                 mode="exponential", initial_step=0, name=None):
-        (self.start_learning_rate, self.end_learning_rate, self.num_steps,
-         self.mode) = _check_sweep(
+    def __init__(
+        self,
+        start_learning_rate,
+        end_learning_rate,
+        num_steps,
+        mode="exponential",
+        initial_step=0,
+        name=None,
+    ):
+        (
+            self.start_learning_rate,
+            self.end_learning_rate,
+            self.num_steps,
+            self.mode,
+        ) = _check_sweep(
             start_learning_rate, end_learning_rate, num_steps, mode
         )
-        self.initial_step = int(initial_step)
+        self.initial_step = _check_steps("initial_step", initial_step, 0)
+        if name is not None:
+            check_type("name", name, str, "a string or None")
         self.name = name or "LRSweep"
 
     def __call__(self, step):
@@ -713,12 +745,23 @@ class LRFinder(keras.callbacks.Callback):
           Networks](https://arxiv.org/abs/1506.01186)
     """
 
-    def __init__(self, start_learning_rate=1e-7, end_learning_rate=10.0,
-                 num_steps=100, mode="exponential", smoothing=0.98,
-                 divergence_threshold=4.0, restore_state=True):
+    def __init__(
+        self,
+        start_learning_rate=1e-7,
+        end_learning_rate=10.0,
+        num_steps=100,
+        mode="exponential",
+        smoothing=0.98,
+        divergence_threshold=4.0,
+        restore_state=True,
+    ):
         super().__init__()
-        (self.start_learning_rate, self.end_learning_rate, self.num_steps,
-         self.mode) = _check_sweep(
+        (
+            self.start_learning_rate,
+            self.end_learning_rate,
+            self.num_steps,
+            self.mode,
+        ) = _check_sweep(
             start_learning_rate, end_learning_rate, num_steps, mode
         )
         self.smoothing = _check_smoothing(smoothing)
@@ -727,7 +770,9 @@ class LRFinder(keras.callbacks.Callback):
         )
         self.restore_state = check_bool("restore_state", restore_state)
         self._rates = sweep_learning_rates(
-            self.start_learning_rate, self.end_learning_rate, self.num_steps,
+            self.start_learning_rate,
+            self.end_learning_rate,
+            self.num_steps,
             self.mode,
         )
         self._cache = None
@@ -760,8 +805,11 @@ class LRFinder(keras.callbacks.Callback):
         owner = compat.unwrap_loss_scale(optimizer)
         step = int(ops.convert_to_numpy(compat.raw_iterations(owner)))
         sweep = LRSweep(
-            self.start_learning_rate, self.end_learning_rate, self.num_steps,
-            self.mode, initial_step=step,
+            self.start_learning_rate,
+            self.end_learning_rate,
+            self.num_steps,
+            self.mode,
+            initial_step=step,
         )
         scale = None
         if isinstance(owner, LRX):
@@ -840,9 +888,9 @@ class LRFinder(keras.callbacks.Callback):
         # (LossScaleOptimizer skips the update on overflowing gradients).
         installed = self._installed
         if installed is not None:
-            step = int(ops.convert_to_numpy(
-                compat.raw_iterations(installed["owner"])
-            ))
+            step = int(
+                ops.convert_to_numpy(compat.raw_iterations(installed["owner"]))
+            )
             k = step - installed["initial_step"]
             k = min(max(k, 0), self.num_steps - 1)
             self._current_rate = float(self._rates[k])
@@ -924,8 +972,10 @@ class LRFinder(keras.callbacks.Callback):
 
 def _as_float_array(name, values):
     """`values` (a sequence or array of numbers) as a 1-D float64 array."""
-    if isinstance(values, (str, bytes, dict)) or values is None or isinstance(
-        values, (bool, np.bool_)
+    if (
+        isinstance(values, (str, bytes, dict))
+        or values is None
+        or isinstance(values, (bool, np.bool_))
     ):
         raise TypeError(
             f"Argument `{name}` must be a sequence or array of numbers. "
@@ -983,9 +1033,15 @@ class LRFinderResult:
     True
     """
 
-    def __init__(self, learning_rates, losses, raw_losses,
-                 group_learning_rates=None, stop_reason="completed",
-                 mode="exponential"):
+    def __init__(
+        self,
+        learning_rates,
+        losses,
+        raw_losses,
+        group_learning_rates=None,
+        stop_reason="completed",
+        mode="exponential",
+    ):
         lrs = _as_float_array("learning_rates", learning_rates)
         if not lrs.size:
             raise ValueError(
@@ -1007,13 +1063,15 @@ class LRFinderResult:
         if group_learning_rates is None:
             groups = {1.0: lrs}
         else:
-            check_type("group_learning_rates", group_learning_rates, dict,
-                       "a dict mapping multipliers to rates, or None")
+            check_type(
+                "group_learning_rates",
+                group_learning_rates,
+                dict,
+                "a dict mapping multipliers to rates, or None",
+            )
             groups = {}
             for m, r in group_learning_rates.items():
-                multiplier = check_float(
-                    "group_learning_rates", m, low=0.0
-                )
+                multiplier = check_float("group_learning_rates", m, low=0.0)
                 rates = _as_float_array("group_learning_rates", r)
                 if rates.size != n:
                     raise ValueError(
@@ -1089,8 +1147,15 @@ class LRFinderResult:
         """
         return clr_bounds(self.learning_rates, self.losses, fall_fraction)
 
-    def to_schedule(self, kind="one_cycle", total_steps=None, *, method=None,
-                    step_size=None, **kwargs):
+    def to_schedule(
+        self,
+        kind="one_cycle",
+        total_steps=None,
+        *,
+        method=None,
+        step_size=None,
+        **kwargs,
+    ):
         """A `keras_lrx.schedules` schedule built from this range test.
 
         - `"one_cycle"`: `OneCycle(max_learning_rate=self.suggest(method),
@@ -1161,8 +1226,9 @@ class LRFinderResult:
 
     # -- plotting ------------------------------------------------------- #
 
-    def plot(self, ax=None, method=DEFAULT_METHOD, show_raw=True,
-             log_scale=None):
+    def plot(
+        self, ax=None, method=DEFAULT_METHOD, show_raw=True, log_scale=None
+    ):
         """Plots the loss against the learning rate and marks a suggestion.
 
         Args:
@@ -1206,8 +1272,9 @@ class LRFinderResult:
         if ax is None:
             _, ax = plt.subplots()
         if show_raw:
-            ax.plot(self.learning_rates, self.raw_losses, alpha=0.3,
-                    label="loss")
+            ax.plot(
+                self.learning_rates, self.raw_losses, alpha=0.3, label="loss"
+            )
         ax.plot(self.learning_rates, self.losses, label="smoothed loss")
         if log_scale is None:
             log_scale = self.mode == "exponential"
@@ -1220,8 +1287,13 @@ class LRFinderResult:
                 lr = None
             if lr is not None:
                 i = int(np.argmin(np.abs(self.learning_rates - lr)))
-                ax.plot([lr], [self.losses[i]], "o", color="red",
-                        label=f"{method}: {lr:.2e}")
+                ax.plot(
+                    [lr],
+                    [self.losses[i]],
+                    "o",
+                    color="red",
+                    label=f"{method}: {lr:.2e}",
+                )
         ax.set_xlabel("learning_rate")
         ax.set_ylabel("loss")
         ax.legend()
@@ -1245,11 +1317,44 @@ class LRFinderResult:
 
     @classmethod
     def from_dict(cls, config):
-        """Rebuilds a result from `to_dict()`."""
+        """Rebuilds a result from `to_dict()`.
+
+        Raises:
+            TypeError: if `config` is not a dict.
+            ValueError: if it lacks a key of `to_dict()` or has others, or
+                holds values the constructor refuses.
+        """
+        check_type("config", config, dict, "a dict from `to_dict()`")
         config = dict(config)
+        required = {"learning_rates", "losses", "raw_losses"}
+        known = required | {"group_learning_rates", "stop_reason", "mode"}
+        missing, unknown = required - set(config), set(config) - known
+        if missing or unknown:
+            raise ValueError(
+                "Argument `config` must hold the keys of `to_dict()`: "
+                f"missing {sorted(missing)}, unknown "
+                f"{sorted(map(str, unknown))}. "
+                f"Received: config keys {sorted(map(str, config))}"
+            )
         groups = config.pop("group_learning_rates", None)
         if groups is not None:
-            groups = {float(m): r for m, r in groups.items()}
+            check_type(
+                "group_learning_rates",
+                groups,
+                dict,
+                "a dict mapping multipliers to rates, or None",
+            )
+            parsed = {}
+            for m, r in groups.items():
+                try:  # to_dict() writes the multipliers as repr() strings
+                    multiplier = float(m)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        "Argument `group_learning_rates` must map numbers "
+                        f"(multipliers) to rates. Received: key {m!r}"
+                    ) from None
+                parsed[multiplier] = r
+            groups = parsed
         return cls(group_learning_rates=groups, **config)
 
 
@@ -1285,7 +1390,8 @@ class _Progress(keras.callbacks.Callback):
         self._bar.update(k, values=values, finalize=self._done)
         if f.stop_reason in ("diverged", "non_finite"):
             why = (
-                "the loss is not finite" if f.stop_reason == "non_finite"
+                "the loss is not finite"
+                if f.stop_reason == "non_finite"
                 else "the smoothed loss exceeded "
                 f"{f.divergence_threshold:g} x its lowest value"
             )
@@ -1347,9 +1453,20 @@ def _fit_plan(x, batch_size, num_steps):
     return x, math.ceil(num_steps / batches) + 1, None
 
 
-def find_lr(model, x, y=None, *, batch_size=None, start_learning_rate=1e-7,
-            end_learning_rate=10.0, num_steps=100, mode="exponential",
-            smoothing=0.98, divergence_threshold=4.0, verbose="auto"):
+def find_lr(
+    model,
+    x,
+    y=None,
+    *,
+    batch_size=None,
+    start_learning_rate=1e-7,
+    end_learning_rate=10.0,
+    num_steps=100,
+    mode="exponential",
+    smoothing=0.98,
+    divergence_threshold=4.0,
+    verbose="auto",
+):
     """Runs the learning-rate range test and puts the model back afterwards.
 
     Trains `model` for `num_steps` batches, one optimizer step each, the k-th
@@ -1410,8 +1527,8 @@ def find_lr(model, x, y=None, *, batch_size=None, start_learning_rate=1e-7,
             single-device copy instead), `start_learning_rate <= 0`,
             `end_learning_rate <=
             start_learning_rate`, `num_steps < 2`, an unknown `mode`,
-            `smoothing` outside `[0, 1)`, `divergence_threshold <= 1`, or
-            data with no batches.
+            `smoothing` outside `[0, 1)`, `divergence_threshold <= 1`,
+            `batch_size < 1`, or data with no batches.
 
     Example:
 
@@ -1434,10 +1551,17 @@ def find_lr(model, x, y=None, *, batch_size=None, start_learning_rate=1e-7,
     """
     _check_model(model)
     finder = LRFinder(
-        start_learning_rate, end_learning_rate, num_steps, mode, smoothing,
-        divergence_threshold, restore_state=True,
+        start_learning_rate,
+        end_learning_rate,
+        num_steps,
+        mode,
+        smoothing,
+        divergence_threshold,
+        restore_state=True,
     )
     verbose = _check_verbose(verbose)
+    if batch_size is not None:
+        batch_size = _check_steps("batch_size", batch_size, 1)
     if x is None:
         raise ValueError(
             "Argument `x` is required: the range test trains on it. "
@@ -1466,8 +1590,8 @@ def find_lr(model, x, y=None, *, batch_size=None, start_learning_rate=1e-7,
             # fit's default shuffle=True shuffles arrays and PyDatasets; other
             # inputs keep their own order, which Keras says in a warning.
             warnings.filterwarnings(
-                "ignore", message=".*`shuffle=True` was passed, but will be "
-                "ignored.*"
+                "ignore",
+                message=".*`shuffle=True` was passed, but will be ignored.*",
             )
             model.fit(
                 x,

@@ -9,7 +9,10 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, mlp, regression_data, to_np
+from conftest import BACKEND
+from conftest import mlp
+from conftest import regression_data
+from conftest import to_np
 
 from keras_lrx.callbacks import BatchHistory
 from keras_lrx.metrics import LearningRateMetric
@@ -309,9 +312,12 @@ def test_load_refuses_a_csv_row_with_extra_cells(tmp_path):
 
 @pytest.mark.parametrize(
     "text, problem",
-    [("[1, 2, 3]", "of type list"), ('{"loss": 3}', "'loss' is of type int"),
-     ("3", "of type int"),
-     ('{"loss": [1], "lr": "fast"}', "'lr' is of type str")],
+    [
+        ("[1, 2, 3]", "of type list"),
+        ('{"loss": 3}', "'loss' is of type int"),
+        ("3", "of type int"),
+        ('{"loss": [1], "lr": "fast"}', "'lr' is of type str"),
+    ],
 )
 def test_load_refuses_json_that_is_not_a_dict_of_lists(tmp_path, text, problem):
     path = tmp_path / "scalars.json"
@@ -330,34 +336,39 @@ def _history_with_a_row():
 
 
 BAD_INPUTS = [
-    (lambda p: _history_with_a_row().save(None), TypeError, "path"),
-    (lambda p: _history_with_a_row().save(3), TypeError, "path"),
-    (lambda p: _history_with_a_row().save(p / "h.npy"), ValueError, "path"),
-    (lambda p: BatchHistory.load(["h.csv"]), TypeError, "path"),
-    (lambda p: BatchHistory.load(p / "h"), ValueError, "path"),
-    (lambda p: _history_with_a_row().plot(x=1), TypeError, "x"),
-    (lambda p: _history_with_a_row().plot(x="lr"), ValueError, "x"),
-    (lambda p: _history_with_a_row().plot(x="step", y=[]), ValueError, "y"),
-    (lambda p: _history_with_a_row().plot(x="step", y=None), TypeError, "y"),
-    (lambda p: _history_with_a_row().plot(x="step", y=["loss", 2]),
-     TypeError, "y"),
-    (lambda p: _history_with_a_row().plot(x="step", y="acc"), ValueError,
-     "y"),
-    (lambda p: _history_with_a_row().plot(x="step", log_x="yes"), TypeError,
-     "log_x"),
-    (lambda p: _history_with_a_row().plot(x="step", log_x=1), TypeError,
-     "log_x"),
-    (lambda p: _history_with_a_row().plot(x="step", log_x=np.nan),
-     TypeError, "log_x"),
+    (lambda p, h: h.save(None), TypeError, "path"),
+    (lambda p, h: h.save(3), TypeError, "path"),
+    (lambda p, h: h.save(p / "h.npy"), ValueError, "path"),
+    (lambda p, h: BatchHistory.load(["h.csv"]), TypeError, "path"),
+    (lambda p, h: BatchHistory.load(p / "h"), ValueError, "path"),
+    (lambda p, h: h.plot(x=1), TypeError, "x"),
+    (lambda p, h: h.plot(x="lr"), ValueError, "x"),
+    (lambda p, h: h.plot(x="step", y=[]), ValueError, "y"),
+    (lambda p, h: h.plot(x="step", y=None), TypeError, "y"),
+    (lambda p, h: h.plot(x="step", y=["loss", 2]), TypeError, "y"),
+    (lambda p, h: h.plot(x="step", y="acc"), ValueError, "y"),
+    (lambda p, h: h.plot(x="step", log_x="yes"), TypeError, "log_x"),
+    (lambda p, h: h.plot(x="step", log_x=1), TypeError, "log_x"),
+    (lambda p, h: h.plot(x="step", log_x=np.nan), TypeError, "log_x"),
 ]
 
 
 @pytest.mark.parametrize(
-    "call, error, name", BAD_INPUTS,
+    "call, error, name",
+    BAD_INPUTS,
     ids=[f"{i}-{row[2]}" for i, row in enumerate(BAD_INPUTS)],
 )
 def test_bad_input(tmp_path, call, error, name):
+    batches = _history_with_a_row()
+    before = (json.dumps(batches.history), batches._rows, batches._next_step)
     with pytest.raises(error) as info:
-        call(tmp_path)
+        call(tmp_path, batches)
     assert type(info.value) is error
     assert f"`{name}`" in str(info.value), str(info.value)
+    # Refused before anything changed: the history, and no file written.
+    assert (
+        json.dumps(batches.history),
+        batches._rows,
+        batches._next_step,
+    ) == before
+    assert list(tmp_path.iterdir()) == []

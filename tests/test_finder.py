@@ -43,7 +43,9 @@ def full_state(model):
     """Copies of every model, optimizer and metrics variable, plus scalars."""
     opt = model.optimizer
     variables = (
-        list(model.variables) + list(opt.variables) + list(model.metrics_variables)
+        list(model.variables)
+        + list(opt.variables)
+        + list(model.metrics_variables)
     )
     return {
         "values": [(v.path, np_copy(v.value)) for v in variables],
@@ -72,13 +74,16 @@ def bias_model(optimizer=None, inputs=3):
         [
             keras.Input((inputs,)),
             keras.layers.Dense(
-                1, kernel_initializer="zeros", bias_initializer="zeros",
+                1,
+                kernel_initializer="zeros",
+                bias_initializer="zeros",
                 name="dense",
             ),
         ]
     )
-    model.compile(optimizer=optimizer or keras.optimizers.SGD(0.05),
-                  loss=minus_mean)
+    model.compile(
+        optimizer=optimizer or keras.optimizers.SGD(0.05), loss=minus_mean
+    )
     return model
 
 
@@ -217,8 +222,9 @@ class TestSuggestions:
             suggest_valley(self.lrs[:1], loss[:1])
 
     def test_clr_bounds(self):
-        loss = np.r_[np.full(10, 2.0), np.linspace(2, 0, 21)[1:],
-                     np.linspace(0.2, 3, 11)]
+        loss = np.r_[
+            np.full(10, 2.0), np.linspace(2, 0, 21)[1:], np.linspace(0.2, 3, 11)
+        ]
         base, top = clr_bounds(self.lrs, loss)
         # 10% of the drop of 2.0 is reached at index 11 (loss 1.8).
         assert base == self.lrs[11]
@@ -232,7 +238,9 @@ class TestSuggestions:
         assert result.suggest("minimum") == suggest_minimum(self.lrs, loss)
         assert result.suggest("steepest") == suggest_steepest(self.lrs, loss)
         assert result.suggested_learning_rate == suggest_valley(self.lrs, loss)
-        with pytest.raises(ValueError, match="`method`.*Received: method='best'"):
+        with pytest.raises(
+            ValueError, match="`method`.*Received: method='best'"
+        ):
             result.suggest("best")
 
 
@@ -246,9 +254,17 @@ class TestRateHistory:
     def test_exact_rates_used(self, mode):
         model = bias_model()
         x, y = zeros_data(16)  # 2 batches of 8: cycled 5 times
-        result = find_lr(model, x, y, batch_size=8, start_learning_rate=0.01,
-                         end_learning_rate=1.0, num_steps=10, mode=mode,
-                         verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=10,
+            mode=mode,
+            verbose=0,
+        )
         expected = sweep_learning_rates(0.01, 1.0, 10, mode)
         assert result.stop_reason == "completed"
         np.testing.assert_allclose(result.learning_rates, expected, rtol=1e-12)
@@ -263,18 +279,27 @@ class TestRateHistory:
         x, y = zeros_data(64)
         finder = LRFinder(0.01, 1.0, num_steps=6, restore_state=False)
         recorder = BiasRecorder(["dense"])
-        history = model.fit(x, y, batch_size=8, epochs=3, verbose=0,
-                            callbacks=[finder, recorder])
+        history = model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=3,
+            verbose=0,
+            callbacks=[finder, recorder],
+        )
         expected = sweep_learning_rates(0.01, 1.0, 6)
         # Stopped after num_steps batches, inside the first epoch.
         assert len(history.history["loss"]) == 1
         biases = np.array(recorder.values["dense"])
         assert biases.shape == (6,)
-        np.testing.assert_allclose(np.diff(np.r_[0.0, biases]), expected,
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            np.diff(np.r_[0.0, biases]), expected, rtol=1e-5
+        )
         # restore_state=False keeps the trained weights but not the sweep.
         assert float(np_copy(model.layers[0].bias)[0]) == biases[-1]
-        assert float(np_copy(model.optimizer.learning_rate)) == pytest.approx(0.05)
+        assert float(np_copy(model.optimizer.learning_rate)) == pytest.approx(
+            0.05
+        )
         assert int(np_copy(model.optimizer.iterations)) == 6
         assert finder.result.stop_reason == "completed"
         finder.restore()
@@ -290,7 +315,8 @@ class TestRateHistory:
         assert len(result) == 4
         assert result.stop_reason == "incomplete"
         np.testing.assert_allclose(
-            used_rates(result), sweep_learning_rates(0.01, 1.0, 10)[:3],
+            used_rates(result),
+            sweep_learning_rates(0.01, 1.0, 10)[:3],
             rtol=1e-5,
         )
 
@@ -300,10 +326,19 @@ class TestRateHistory:
         x, y = zeros_data(16)
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
         before = full_state(model)
-        result = find_lr(model, x, y, batch_size=8, start_learning_rate=0.01,
-                         end_learning_rate=1.0, num_steps=8, verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=8,
+            verbose=0,
+        )
         np.testing.assert_allclose(
-            used_rates(result), sweep_learning_rates(0.01, 1.0, 8)[:-1],
+            used_rates(result),
+            sweep_learning_rates(0.01, 1.0, 8)[:-1],
             rtol=1e-5,
         )
         assert_same_state(before, full_state(model))
@@ -314,7 +349,6 @@ class TestRateHistory:
         expected = sum(0.1 * 0.5 ** (k / 10) for k in range(4))
         assert bias == pytest.approx(expected, rel=1e-5)
 
-
     def test_skipped_step_does_not_advance_the_sweep(self):
         # A loss scale so large that the first step's scaled gradient
         # overflows: LossScaleOptimizer skips it (and halves the scale).
@@ -322,17 +356,28 @@ class TestRateHistory:
             keras.optimizers.SGD(), initial_scale=3e38
         )
         model = bias_model()
-        model.compile(optimizer=opt,
-                      loss=lambda y_true, y_pred: -2.0 * keras.ops.mean(y_pred))
-        result = find_lr(model, *zeros_data(16), batch_size=8,
-                         start_learning_rate=0.01, end_learning_rate=1.0,
-                         num_steps=6, verbose=0)
+        model.compile(
+            optimizer=opt,
+            loss=lambda y_true, y_pred: -2.0 * keras.ops.mean(y_pred),
+        )
+        result = find_lr(
+            model,
+            *zeros_data(16),
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=6,
+            verbose=0,
+        )
         lrs = sweep_learning_rates(0.01, 1.0, 6)
-        np.testing.assert_allclose(result.learning_rates, np.r_[lrs[0], lrs[:5]])
+        np.testing.assert_allclose(
+            result.learning_rates, np.r_[lrs[0], lrs[:5]]
+        )
         # The loss is -2 b, the gradient -2: each applied step adds 2 lr to b
         # and so takes 4 lr off the loss.
-        np.testing.assert_allclose(used_rates(result) / 4, np.r_[0.0, lrs[:4]],
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            used_rates(result) / 4, np.r_[0.0, lrs[:4]], rtol=1e-5
+        )
 
 
 class TestEarlyStop:
@@ -342,14 +387,24 @@ class TestEarlyStop:
         y = (x @ rng.normal(size=(4, 1))).astype("float32")
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         model.compile(optimizer=keras.optimizers.SGD(), loss="mse")
-        result = find_lr(model, x, y, batch_size=16, start_learning_rate=1e-3,
-                         end_learning_rate=1e3, num_steps=60, smoothing=0.5,
-                         verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=16,
+            start_learning_rate=1e-3,
+            end_learning_rate=1e3,
+            num_steps=60,
+            smoothing=0.5,
+            verbose=0,
+        )
         assert result.stop_reason == "diverged"
         assert 10 < len(result) < 60
         assert result.losses[-1] > 4.0 * result.losses[:-1].min()
-        assert np.all(result.losses[:-1] <= 4.0 * np.minimum.accumulate(
-            result.losses[:-1]))
+        assert np.all(
+            result.losses[:-1]
+            <= 4.0 * np.minimum.accumulate(result.losses[:-1])
+        )
 
     def test_stops_on_nan(self):
         # The loss is -b + 0 * log(c - b): NaN once the bias b passes c, which
@@ -364,9 +419,15 @@ class TestEarlyStop:
 
         model = bias_model()
         model.compile(optimizer=keras.optimizers.SGD(), loss=loss)
-        result = find_lr(model, *zeros_data(64), batch_size=8,
-                         start_learning_rate=0.01, end_learning_rate=1.0,
-                         num_steps=20, verbose=0)
+        result = find_lr(
+            model,
+            *zeros_data(64),
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=20,
+            verbose=0,
+        )
         assert result.stop_reason == "non_finite"
         assert len(result) == 5
         assert np.isnan(result.raw_losses[-1])
@@ -377,9 +438,17 @@ class TestEarlyStop:
         model = bias_model()
         x, y = zeros_data(16)
         # The loss -b only falls; a threshold of None disables the check.
-        result = find_lr(model, x, y, batch_size=8, start_learning_rate=0.01,
-                         end_learning_rate=1.0, num_steps=5,
-                         divergence_threshold=None, verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=5,
+            divergence_threshold=None,
+            verbose=0,
+        )
         assert len(result) == 5 and result.stop_reason == "completed"
 
 
@@ -398,8 +467,11 @@ def bn_model(optimizer=None, dropout=True):
     if dropout:  # its seed-generator state is part of the model's variables
         layers.append(keras.layers.Dropout(0.2))
     model = keras.Sequential(layers + [keras.layers.Dense(1, name="head")])
-    model.compile(optimizer=optimizer or keras.optimizers.Adam(0.01),
-                  loss="mse", metrics=["mae"])
+    model.compile(
+        optimizer=optimizer or keras.optimizers.Adam(0.01),
+        loss="mse",
+        metrics=["mae"],
+    )
     return model
 
 
@@ -422,9 +494,16 @@ class TestRestore:
             m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
         history = model.history
         before = full_state(model)
-        result = find_lr(model, x, y, batch_size=16, num_steps=12,
-                         start_learning_rate=1e-4, end_learning_rate=1.0,
-                         verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=16,
+            num_steps=12,
+            start_learning_rate=1e-4,
+            end_learning_rate=1.0,
+            verbose=0,
+        )
         assert len(result) == 12
         assert_same_state(before, full_state(model))
         assert not np.array_equal(result.raw_losses, result.raw_losses[0])
@@ -433,8 +512,9 @@ class TestRestore:
         for m in (model, twin):
             m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
         for a, b in zip(model.variables, twin.variables):
-            np.testing.assert_allclose(np_copy(a), np_copy(b), rtol=1e-6,
-                                       atol=1e-7)
+            np.testing.assert_allclose(
+                np_copy(a), np_copy(b), rtol=1e-6, atol=1e-7
+            )
 
     @pytest.mark.parametrize("failure", ["data_error", "keyboard_interrupt"])
     def test_interrupted_sweep_restores_everything(self, failure, monkeypatch):
@@ -514,13 +594,25 @@ class TestRestore:
     def test_steps_per_execution_is_put_back(self):
         x, y = zeros_data(32)
         model = bias_model()
-        model.compile(optimizer=keras.optimizers.SGD(0.05), loss=minus_mean,
-                      steps_per_execution=2)
-        result = find_lr(model, x, y, batch_size=8, start_learning_rate=0.01,
-                         end_learning_rate=1.0, num_steps=6, verbose=0)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.05),
+            loss=minus_mean,
+            steps_per_execution=2,
+        )
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=6,
+            verbose=0,
+        )
         assert len(result) == 6
         np.testing.assert_allclose(
-            used_rates(result), sweep_learning_rates(0.01, 1.0, 6)[:-1],
+            used_rates(result),
+            sweep_learning_rates(0.01, 1.0, 6)[:-1],
             rtol=1e-5,
         )
         assert model.steps_per_execution == 2
@@ -558,15 +650,26 @@ class TestLRX:
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
         opt.learning_rate = 0.02  # a non-default base rate
         before = full_state(model)
-        result = find_lr(model, x, y, batch_size=8, start_learning_rate=0.01,
-                         end_learning_rate=1.0, num_steps=8, verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=8,
+            verbose=0,
+        )
         lrs = sweep_learning_rates(0.01, 1.0, 8)
         assert sorted(result.group_learning_rates) == [0.25, 1.0]
         np.testing.assert_allclose(result.group_learning_rates[1.0], lrs)
-        np.testing.assert_allclose(result.group_learning_rates[0.25], lrs * 0.25)
+        np.testing.assert_allclose(
+            result.group_learning_rates[0.25], lrs * 0.25
+        )
         # loss = -(a + b) falls by lr + 0.25 lr per step.
-        np.testing.assert_allclose(used_rates(result), 1.25 * lrs[:-1],
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            used_rates(result), 1.25 * lrs[:-1], rtol=1e-5
+        )
         assert_same_state(before, full_state(model))
         rates = opt.effective_learning_rates()
         assert sorted(rates) == [0.25, 1.0]
@@ -576,10 +679,18 @@ class TestLRX:
         # Per group, through the weights, with the callback.
         finder = LRFinder(0.01, 1.0, num_steps=8, restore_state=False)
         recorder = BiasRecorder(["a", "b"])
-        model.fit(x, y, batch_size=8, epochs=2, verbose=0,
-                  callbacks=[finder, recorder])
-        start = {n: before["values"][i][1] for i, n in
-                 enumerate(p for p, _ in before["values"])}
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=2,
+            verbose=0,
+            callbacks=[finder, recorder],
+        )
+        start = {
+            n: before["values"][i][1]
+            for i, n in enumerate(p for p, _ in before["values"])
+        }
         for name, m in (("a", 1.0), ("b", 0.25)):
             first = float(start[f"{name}/bias"][0])
             steps = np.diff(np.r_[first, recorder.values[name]])
@@ -587,18 +698,28 @@ class TestLRX:
 
     def test_scheduled_lrx_scale_is_restored(self):
         schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
-        opt = LRX(keras.optimizers.SGD(), schedule=schedule,
-                  multipliers={"b": 2.0})
+        opt = LRX(
+            keras.optimizers.SGD(), schedule=schedule, multipliers={"b": 2.0}
+        )
         model = two_bias_model(opt)
         x, y = zeros_data(32)
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
         opt.learning_rate = 0.01  # rescales the schedule: scale != 1
         assert float(np_copy(opt._lr_scale)) != 1.0
         before = full_state(model)
-        result = find_lr(model, x, y, batch_size=8, start_learning_rate=0.01,
-                         end_learning_rate=1.0, num_steps=6, verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=6,
+            verbose=0,
+        )
         np.testing.assert_allclose(
-            used_rates(result), 3.0 * sweep_learning_rates(0.01, 1.0, 6)[:-1],
+            used_rates(result),
+            3.0 * sweep_learning_rates(0.01, 1.0, 6)[:-1],
             rtol=1e-5,
         )
         assert_same_state(before, full_state(model))
@@ -634,8 +755,16 @@ class TestDigits:
             )
             return model
 
-        result = find_lr(make(), x, y, batch_size=64, start_learning_rate=1e-6,
-                         end_learning_rate=10.0, num_steps=100, verbose=0)
+        result = find_lr(
+            make(),
+            x,
+            y,
+            batch_size=64,
+            start_learning_rate=1e-6,
+            end_learning_rate=10.0,
+            num_steps=100,
+            verbose=0,
+        )
         assert result.stop_reason in ("completed", "diverged")
         lr = result.suggested_learning_rate
         assert 1e-4 <= lr <= 1.0
@@ -656,8 +785,9 @@ class TestDigits:
 
 def synthetic_result():
     lrs = np.logspace(-4, 0, 41)
-    loss = np.r_[np.full(10, 2.0), np.linspace(2, 0, 21)[1:],
-                 np.linspace(0.2, 3, 11)]
+    loss = np.r_[
+        np.full(10, 2.0), np.linspace(2, 0, 21)[1:], np.linspace(0.2, 3, 11)
+    ]
     return LRFinderResult(lrs, loss, loss + 0.01, stop_reason="diverged")
 
 
@@ -693,7 +823,9 @@ class TestResult:
             result.to_schedule("cosine", total_steps=10)
         s = result.to_schedule("cyclical", step_size=5, mode="triangular2")
         assert s.step_size == 5 and s.mode == "triangular2"
-        s = result.to_schedule("one_cycle", 100, method="minimum", pct_start=0.5)
+        s = result.to_schedule(
+            "one_cycle", 100, method="minimum", pct_start=0.5
+        )
         assert s.max_learning_rate == result.suggest("minimum")
 
     def test_plot_returns_its_axes(self):
@@ -708,8 +840,11 @@ class TestResult:
             assert ax.get_xscale() == "log"
             labels = [line.get_label() for line in ax.get_lines()]
             assert any(label.startswith("valley") for label in labels)
-            marker = [line for line in ax.get_lines()
-                      if line.get_label().startswith("valley")][0]
+            marker = [
+                line
+                for line in ax.get_lines()
+                if line.get_label().startswith("valley")
+            ][0]
             assert marker.get_xdata()[0] == result.suggested_learning_rate
             ax2 = result.plot(method=None, show_raw=False)
             assert len(ax2.get_lines()) == 1
@@ -725,8 +860,12 @@ class TestResult:
     def test_dict_round_trip(self):
         result = synthetic_result()
         result.group_learning_rates[0.5] = result.learning_rates * 0.5
-        again = LRFinderResult.from_dict(json.loads(json.dumps(result.to_dict())))
-        np.testing.assert_array_equal(again.learning_rates, result.learning_rates)
+        again = LRFinderResult.from_dict(
+            json.loads(json.dumps(result.to_dict()))
+        )
+        np.testing.assert_array_equal(
+            again.learning_rates, result.learning_rates
+        )
         np.testing.assert_array_equal(again.losses, result.losses)
         np.testing.assert_array_equal(again.raw_losses, result.raw_losses)
         assert again.stop_reason == "diverged" and again.mode == "exponential"
@@ -742,7 +881,8 @@ class TestResult:
 def check_sweep(result, num_steps):
     assert len(result) == num_steps and result.stop_reason == "completed"
     np.testing.assert_allclose(
-        used_rates(result), sweep_learning_rates(0.01, 1.0, num_steps)[:-1],
+        used_rates(result),
+        sweep_learning_rates(0.01, 1.0, num_steps)[:-1],
         rtol=1e-5,
     )
 
@@ -752,16 +892,29 @@ class TestInputs:
 
     def run(self, data, **kwargs):
         model = bias_model()
-        return find_lr(model, data, start_learning_rate=0.01,
-                       end_learning_rate=1.0, num_steps=self.num_steps,
-                       verbose=0, **kwargs)
+        return find_lr(
+            model,
+            data,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=self.num_steps,
+            verbose=0,
+            **kwargs,
+        )
 
     def test_numpy_more_batches_than_steps(self):
         x, y = zeros_data(128)
         model = bias_model()
-        result = find_lr(model, x, y, batch_size=8, start_learning_rate=0.01,
-                         end_learning_rate=1.0, num_steps=self.num_steps,
-                         verbose=0)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=8,
+            start_learning_rate=0.01,
+            end_learning_rate=1.0,
+            num_steps=self.num_steps,
+            verbose=0,
+        )
         check_sweep(result, self.num_steps)
 
     def test_py_dataset(self):
@@ -782,8 +935,9 @@ class TestInputs:
         torch = pytest.importorskip("torch")
         x, y = zeros_data(24)
         loader = torch.utils.data.DataLoader(
-            torch.utils.data.TensorDataset(torch.from_numpy(x),
-                                           torch.from_numpy(y)),
+            torch.utils.data.TensorDataset(
+                torch.from_numpy(x), torch.from_numpy(y)
+            ),
             batch_size=8,
         )
         check_sweep(self.run(loader), self.num_steps)
@@ -805,25 +959,52 @@ class TestInputs:
 
 
 BAD_ARGUMENTS = [
-    ({"start_learning_rate": 0.0}, ValueError,
-     r"`start_learning_rate` must be > 0\. "
-     r"Received: start_learning_rate=0\.0"),
+    (
+        {"start_learning_rate": 0.0},
+        ValueError,
+        r"`start_learning_rate` must be > 0\. "
+        r"Received: start_learning_rate=0\.0",
+    ),
     ({"start_learning_rate": -1e-3}, ValueError, "start_learning_rate"),
-    ({"end_learning_rate": 1e-8}, ValueError,
-     r"`end_learning_rate` must be > `start_learning_rate`"),
-    ({"start_learning_rate": 1.0, "end_learning_rate": 1.0}, ValueError,
-     "end_learning_rate"),
-    ({"num_steps": 1}, ValueError,
-     r"`num_steps` must be >= 2\. Received: num_steps=1"),
+    (
+        {"end_learning_rate": 1e-8},
+        ValueError,
+        r"`end_learning_rate` must be > `start_learning_rate`",
+    ),
+    (
+        {"start_learning_rate": 1.0, "end_learning_rate": 1.0},
+        ValueError,
+        "end_learning_rate",
+    ),
+    (
+        {"num_steps": 1},
+        ValueError,
+        r"`num_steps` must be >= 2\. Received: num_steps=1",
+    ),
     ({"num_steps": 10.0}, TypeError, "`num_steps` must be an int"),
-    ({"mode": "cosine"}, ValueError,
-     r"`mode` must be one of .*Received: mode='cosine'"),
-    ({"smoothing": 1.0}, ValueError,
-     r"`smoothing` must be < 1\. Received: smoothing=1\.0"),
+    (
+        {"mode": "cosine"},
+        ValueError,
+        r"`mode` must be one of .*Received: mode='cosine'",
+    ),
+    (
+        {"smoothing": 1.0},
+        ValueError,
+        r"`smoothing` must be < 1\. Received: smoothing=1\.0",
+    ),
     ({"smoothing": -0.1}, ValueError, "smoothing"),
     ({"divergence_threshold": 1.0}, ValueError, "divergence_threshold"),
     ({"verbose": 3}, ValueError, "`verbose`"),
     ({"start_learning_rate": "1e-3"}, TypeError, "start_learning_rate"),
+    (
+        {"batch_size": 0},
+        ValueError,
+        r"Argument `batch_size` must be >= 1\. Received: batch_size=0",
+    ),
+    ({"batch_size": -4}, ValueError, "`batch_size`"),
+    ({"batch_size": "16"}, TypeError, "`batch_size` must be an int"),
+    ({"batch_size": 2.5}, TypeError, "`batch_size` must be an int"),
+    ({"batch_size": True}, TypeError, "`batch_size` must be an int"),
 ]
 
 
@@ -873,8 +1054,16 @@ class TestVerbose:
         y = (x @ rng.normal(size=(4, 1))).astype("float32")
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
-        result = find_lr(model, x, y, batch_size=16, start_learning_rate=1e-3,
-                         end_learning_rate=1e3, num_steps=60, smoothing=0.5)
+        result = find_lr(
+            model,
+            x,
+            y,
+            batch_size=16,
+            start_learning_rate=1e-3,
+            end_learning_rate=1e3,
+            num_steps=60,
+            smoothing=0.5,
+        )
         out = capsys.readouterr().out
         assert "learning_rate" in out and "smoothed_loss" in out
         assert result.stop_reason == "diverged"
@@ -924,8 +1113,9 @@ class TestResultValidation:
 
 class TestBoolFlags:
     def test_restore_state_must_be_a_bool(self):
-        with pytest.raises(TypeError, match="`restore_state`.*Received: "
-                           "restore_state='no'"):
+        with pytest.raises(
+            TypeError, match="`restore_state`.*Received: restore_state='no'"
+        ):
             LRFinder(restore_state="no")
         assert LRFinder(restore_state=np.bool_(False)).restore_state is False
 
@@ -949,8 +1139,9 @@ class OwnLoss(keras.Model):
     def call(self, x):
         return self.dense(x)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
-                     training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         return keras.ops.mean(keras.ops.square(y_pred - y))
 
 
@@ -989,9 +1180,15 @@ class TestLoss:
     def test_losses_without_a_compiled_loss_still_work(self, kind):
         model = loss_free_model(kind)
         model.compile(optimizer="adam")
-        result = find_lr(model, *regression(), batch_size=16, num_steps=4,
-                         start_learning_rate=1e-3, end_learning_rate=1e-1,
-                         verbose=0)
+        result = find_lr(
+            model,
+            *regression(),
+            batch_size=16,
+            num_steps=4,
+            start_learning_rate=1e-3,
+            end_learning_rate=1e-1,
+            verbose=0,
+        )
         assert len(result) == 4
         assert np.all(np.isfinite(result.raw_losses))
         assert np.all(result.raw_losses > 0)
@@ -1035,8 +1232,10 @@ print("ALL OK")
 """
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow",
-                    reason="tf.distribute.MirroredStrategy is TensorFlow-only")
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="tf.distribute.MirroredStrategy is TensorFlow-only",
+)
 def test_mirrored_strategy_is_refused_up_front():
     from conftest import run_script
 
@@ -1062,14 +1261,18 @@ def _find(**kwargs):
 
 
 _LRS = np.logspace(-4, 0, 41)
-_LOSS = np.r_[np.full(10, 2.0), np.linspace(2, 0, 21)[1:],
-              np.linspace(0.2, 3, 11)]
+_LOSS = np.r_[
+    np.full(10, 2.0), np.linspace(2, 0, 21)[1:], np.linspace(0.2, 3, 11)
+]
 
 BAD_INPUTS = [
     # find_lr
     (lambda: find_lr(bias_model(), None), ValueError, "x"),
-    (lambda: _find(start_learning_rate=np.nan), ValueError,
-     "start_learning_rate"),
+    (
+        lambda: _find(start_learning_rate=np.nan),
+        ValueError,
+        "start_learning_rate",
+    ),
     (lambda: _find(end_learning_rate=np.inf), ValueError, "end_learning_rate"),
     (lambda: _find(end_learning_rate="10"), TypeError, "end_learning_rate"),
     (lambda: _find(num_steps=True), TypeError, "num_steps"),
@@ -1078,72 +1281,202 @@ BAD_INPUTS = [
     (lambda: _find(mode=["linear"]), TypeError, "mode"),
     (lambda: _find(smoothing=np.nan), ValueError, "smoothing"),
     (lambda: _find(smoothing="0.5"), TypeError, "smoothing"),
-    (lambda: _find(divergence_threshold=-2.0), ValueError,
-     "divergence_threshold"),
-    (lambda: _find(divergence_threshold="4"), TypeError,
-     "divergence_threshold"),
+    (
+        lambda: _find(divergence_threshold=-2.0),
+        ValueError,
+        "divergence_threshold",
+    ),
+    (
+        lambda: _find(divergence_threshold="4"),
+        TypeError,
+        "divergence_threshold",
+    ),
     (lambda: _find(verbose=True), TypeError, "verbose"),
     (lambda: _find(verbose="loud"), ValueError, "verbose"),
     # LRFinder
-    (lambda: LRFinder(start_learning_rate=-1e-3), ValueError,
-     "start_learning_rate"),
+    (
+        lambda: LRFinder(start_learning_rate=-1e-3),
+        ValueError,
+        "start_learning_rate",
+    ),
     (lambda: LRFinder(num_steps=2.5), TypeError, "num_steps"),
     (lambda: LRFinder(restore_state=1), TypeError, "restore_state"),
     (lambda: LRFinder(restore_state=None), TypeError, "restore_state"),
     (lambda: LRFinder(smoothing=np.inf), ValueError, "smoothing"),
     # LRFinderResult
-    (lambda: LRFinderResult("abc", [1.0], [1.0]), TypeError,
-     "learning_rates"),
-    (lambda: LRFinderResult([1e-3, -1e-3], [1, 2], [1, 2]), ValueError,
-     "learning_rates"),
+    (lambda: LRFinderResult("abc", [1.0], [1.0]), TypeError, "learning_rates"),
+    (
+        lambda: LRFinderResult([1e-3, -1e-3], [1, 2], [1, 2]),
+        ValueError,
+        "learning_rates",
+    ),
     (lambda: LRFinderResult([1e-3], [1.0, 2.0], [1.0]), ValueError, "losses"),
     (lambda: LRFinderResult([1e-3], [1.0], None), TypeError, "raw_losses"),
-    (lambda: LRFinderResult([1e-3], [1.0], [1.0], stop_reason="done"),
-     ValueError, "stop_reason"),
-    (lambda: LRFinderResult([1e-3], [1.0], [1.0], mode=1), ValueError,
-     "mode"),
-    (lambda: LRFinderResult([1e-3], [1.0], [1.0], group_learning_rates=[1]),
-     TypeError, "group_learning_rates"),
-    (lambda: LRFinderResult([1e-3], [1.0], [1.0],
-                            group_learning_rates={1.0: [1e-3, 1e-2]}),
-     ValueError, "group_learning_rates"),
-    (lambda: LRFinderResult([1e-3], [1.0], [1.0],
-                            group_learning_rates={np.nan: [1e-3]}),
-     ValueError, "group_learning_rates"),
+    (
+        lambda: LRFinderResult([1e-3], [1.0], [1.0], stop_reason="done"),
+        ValueError,
+        "stop_reason",
+    ),
+    (lambda: LRFinderResult([1e-3], [1.0], [1.0], mode=1), ValueError, "mode"),
+    (
+        lambda: LRFinderResult([1e-3], [1.0], [1.0], group_learning_rates=[1]),
+        TypeError,
+        "group_learning_rates",
+    ),
+    (
+        lambda: LRFinderResult(
+            [1e-3], [1.0], [1.0], group_learning_rates={1.0: [1e-3, 1e-2]}
+        ),
+        ValueError,
+        "group_learning_rates",
+    ),
+    (
+        lambda: LRFinderResult(
+            [1e-3], [1.0], [1.0], group_learning_rates={np.nan: [1e-3]}
+        ),
+        ValueError,
+        "group_learning_rates",
+    ),
     # LRFinderResult methods
     (lambda: synthetic_result().suggest("fastest"), ValueError, "method"),
-    (lambda: synthetic_result().suggest(skip_start=-1), ValueError,
-     "skip_start"),
+    (
+        lambda: synthetic_result().suggest(skip_start=-1),
+        ValueError,
+        "skip_start",
+    ),
     (lambda: synthetic_result().suggest(skip_end=1.5), TypeError, "skip_end"),
-    (lambda: synthetic_result().clr_bounds(fall_fraction=1.0), ValueError,
-     "fall_fraction"),
-    (lambda: synthetic_result().clr_bounds(fall_fraction="0.1"), TypeError,
-     "fall_fraction"),
-    (lambda: synthetic_result().clr_bounds(fall_fraction=np.nan), ValueError,
-     "fall_fraction"),
-    (lambda: synthetic_result().to_schedule("cyclical", total_steps=8.0),
-     TypeError, "total_steps"),
-    (lambda: synthetic_result().to_schedule("cyclical", total_steps=True),
-     TypeError, "total_steps"),
-    (lambda: synthetic_result().to_schedule("cyclical", step_size=0),
-     ValueError, "step_size"),
-    (lambda: synthetic_result().to_schedule("one_cycle", 100, method="max"),
-     ValueError, "method"),
+    (
+        lambda: synthetic_result().clr_bounds(fall_fraction=1.0),
+        ValueError,
+        "fall_fraction",
+    ),
+    (
+        lambda: synthetic_result().clr_bounds(fall_fraction="0.1"),
+        TypeError,
+        "fall_fraction",
+    ),
+    (
+        lambda: synthetic_result().clr_bounds(fall_fraction=np.nan),
+        ValueError,
+        "fall_fraction",
+    ),
+    (
+        lambda: synthetic_result().to_schedule("cyclical", total_steps=8.0),
+        TypeError,
+        "total_steps",
+    ),
+    (
+        lambda: synthetic_result().to_schedule("cyclical", total_steps=True),
+        TypeError,
+        "total_steps",
+    ),
+    (
+        lambda: synthetic_result().to_schedule("cyclical", step_size=0),
+        ValueError,
+        "step_size",
+    ),
+    (
+        lambda: synthetic_result().to_schedule("one_cycle", 100, method="max"),
+        ValueError,
+        "method",
+    ),
     (lambda: synthetic_result().to_schedule(None, 100), ValueError, "kind"),
     (lambda: synthetic_result().plot(method="max"), ValueError, "method"),
     (lambda: synthetic_result().plot(show_raw=None), TypeError, "show_raw"),
     (lambda: synthetic_result().plot(log_scale=0), TypeError, "log_scale"),
     # The plain helpers.
-    (lambda: suggest_valley(_LRS, _LOSS, skip_start="2"), TypeError,
-     "skip_start"),
-    (lambda: smooth_losses([1.0, 2.0], smoothing=-0.5), ValueError,
-     "smoothing"),
+    (
+        lambda: suggest_valley(_LRS, _LOSS, skip_start="2"),
+        TypeError,
+        "skip_start",
+    ),
+    (
+        lambda: smooth_losses([1.0, 2.0], smoothing=-0.5),
+        ValueError,
+        "smoothing",
+    ),
     (lambda: sweep_learning_rates(1e-3, 1.0, 0), ValueError, "num_steps"),
+    (lambda: suggest_valley("abc", _LOSS), TypeError, "learning_rates"),
+    (lambda: suggest_steepest(_LRS, "abc"), TypeError, "losses"),
+    (lambda: suggest_minimum(_LRS, None), TypeError, "losses"),
+    (lambda: suggest_valley(_LRS, _LOSS[:5]), ValueError, "losses"),
+    (lambda: clr_bounds(_LRS[:5], _LOSS), ValueError, "losses"),
+    (lambda: suggest_valley([], []), ValueError, "learning_rates"),
+    (lambda: smooth_losses("abc"), TypeError, "losses"),
+    (lambda: smooth_losses(None), TypeError, "losses"),
+    (lambda: smooth_losses([1.0, "x"]), TypeError, "losses"),
+    # LRSweep
+    (
+        lambda: LRSweep(1e-3, 1.0, 4, initial_step=2.5),
+        TypeError,
+        "initial_step",
+    ),
+    (
+        lambda: LRSweep(1e-3, 1.0, 4, initial_step="3"),
+        TypeError,
+        "initial_step",
+    ),
+    (
+        lambda: LRSweep(1e-3, 1.0, 4, initial_step=-1),
+        ValueError,
+        "initial_step",
+    ),
+    (lambda: LRSweep(1e-3, 1.0, 4, name=3), TypeError, "name"),
+    (lambda: LRSweep(0.0, 1.0, 4), ValueError, "start_learning_rate"),
+    # LRFinderResult.from_dict
+    (lambda: LRFinderResult.from_dict("abc"), TypeError, "config"),
+    (
+        lambda: LRFinderResult.from_dict(
+            {"losses": [1.0], "raw_losses": [1.0]}
+        ),
+        ValueError,
+        "config",
+    ),
+    (
+        lambda: LRFinderResult.from_dict(
+            {**synthetic_result().to_dict(), "extra": 1}
+        ),
+        ValueError,
+        "config",
+    ),
+    (
+        lambda: LRFinderResult.from_dict(
+            {
+                **synthetic_result().to_dict(),
+                "group_learning_rates": {"x": [1.0]},
+            }
+        ),
+        ValueError,
+        "group_learning_rates",
+    ),
+    (
+        lambda: LRFinderResult.from_dict(
+            {**synthetic_result().to_dict(), "group_learning_rates": [1.0]}
+        ),
+        TypeError,
+        "group_learning_rates",
+    ),
 ]
 
 
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
 @pytest.mark.parametrize(
-    "call, error, name", BAD_INPUTS,
+    "helper", [suggest_steepest, suggest_minimum, suggest_valley, clr_bounds]
+)
+def test_helpers_refuse_non_positive_rates(helper, bad):
+    # The module helpers made the same -1.0 (or NaN, or negative bounds)
+    # suggestions as LRFinderResult from rates that are not > 0.
+    lrs = _LRS.copy()
+    lrs[3] = bad
+    with pytest.raises(ValueError, match=r"`learning_rates`.*\[3\]"):
+        helper(lrs, _LOSS)
+    with pytest.raises(ValueError, match="`learning_rates`"):
+        helper(-_LRS, _LOSS)
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    BAD_INPUTS,
     ids=[f"{i}-{row[2]}" for i, row in enumerate(BAD_INPUTS)],
 )
 def test_bad_input(call, error, name):
