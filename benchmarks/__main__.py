@@ -28,8 +28,12 @@ def main():
     for backend in backends:
         print(f"\n===== KERAS_BACKEND={backend} =====", flush=True)
         for script in args.only or SCRIPTS:
-            env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-            code = subprocess.call([sys.executable, str(HERE / script)], env=env)
+            env = dict(
+                os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3"
+            )
+            code = subprocess.call(
+                [sys.executable, str(HERE / script)], env=env
+            )
             if code:
                 failed.append(f"{script} on {backend}")
     if failed:

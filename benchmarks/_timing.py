@@ -39,7 +39,15 @@ def print_table(title, header, rows):
         max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))
     ]
     print(f"\n{title}")
-    print("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |")
+    print(
+        "| "
+        + " | ".join(str(h).ljust(w) for h, w in zip(header, widths))
+        + " |"
+    )
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+        print(
+            "| "
+            + " | ".join(str(c).ljust(w) for c, w in zip(row, widths))
+            + " |"
+        )

@@ -12,12 +12,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _timing import machine, print_table  # noqa: E402
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import machine  # noqa: E402
+from _timing import print_table  # noqa: E402
 
-from keras_lrx import LRX, find_lr  # noqa: E402
+from keras_lrx import LRX  # noqa: E402
+from keras_lrx import find_lr  # noqa: E402
 
 STEPS = 100
 
@@ -60,8 +61,15 @@ def time_find_lr(lrx):
     compile_(model, lrx)
     model.build((None, 256))
     start = time.perf_counter()
-    find_lr(model, x, y, batch_size=64, num_steps=STEPS,
-            divergence_threshold=None, verbose=0)
+    find_lr(
+        model,
+        x,
+        y,
+        batch_size=64,
+        num_steps=STEPS,
+        divergence_threshold=None,
+        verbose=0,
+    )
     return time.perf_counter() - start
 
 

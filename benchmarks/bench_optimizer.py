@@ -10,10 +10,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _timing import interleaved_medians, machine, print_table  # noqa: E402
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
+from _timing import machine  # noqa: E402
+from _timing import print_table  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
 
@@ -70,7 +71,10 @@ def step_function(make_model, make_optimizer, data):
 def main():
     backend = keras.backend.backend()
     rows = []
-    for label, make_model in (("MLP 256-512-512-10", mlp), ("small convnet", convnet)):
+    for label, make_model in (
+        ("MLP 256-512-512-10", mlp),
+        ("small convnet", convnet),
+    ):
         _, (x_shape, y_shape) = make_model()
         rng = np.random.default_rng(0)
         data = (
@@ -107,8 +111,16 @@ def main():
             ]
         )
     print_table(
-        f"Train-step time, backend={backend}, keras {keras.__version__}, {machine()}",
-        ["model", "bare ms", "LRX ms", "MultiOpt ms", "LRX/bare", "LRX/MultiOpt"],
+        f"Train-step time, backend={backend}, keras {keras.__version__}, "
+        f"{machine()}",
+        [
+            "model",
+            "bare ms",
+            "LRX ms",
+            "MultiOpt ms",
+            "LRX/bare",
+            "LRX/MultiOpt",
+        ],
         rows,
     )
     slot_memory()

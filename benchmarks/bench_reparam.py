@@ -11,12 +11,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _timing import interleaved_medians, machine, print_table  # noqa: E402
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
+from _timing import machine  # noqa: E402
+from _timing import print_table  # noqa: E402
 
-from keras_lrx import LRX, SetLearningRate  # noqa: E402
+from keras_lrx import LRX  # noqa: E402
+from keras_lrx import SetLearningRate  # noqa: E402
 
 
 def mlp(wrap):
@@ -26,8 +28,12 @@ def mlp(wrap):
     return keras.Sequential(
         [
             keras.Input((256,)),
-            maybe(keras.layers.Dense(512, activation="relu", name="block_0"), 0.1),
-            maybe(keras.layers.Dense(512, activation="relu", name="block_1"), 0.5),
+            maybe(
+                keras.layers.Dense(512, activation="relu", name="block_0"), 0.1
+            ),
+            maybe(
+                keras.layers.Dense(512, activation="relu", name="block_1"), 0.5
+            ),
             keras.layers.Dense(10, name="head"),
         ]
     )
@@ -75,9 +81,14 @@ def main():
         keras.utils.set_random_seed(0)
         steps = {
             "bare": step(make(False), keras.optimizers.Adam(1e-3), x, y),
-            "SetLearningRate": step(make(True), keras.optimizers.Adam(1e-3), x, y),
+            "SetLearningRate": step(
+                make(True), keras.optimizers.Adam(1e-3), x, y
+            ),
             "LRX": step(
-                make(False), LRX(keras.optimizers.Adam(1e-3), multipliers=multipliers), x, y
+                make(False),
+                LRX(keras.optimizers.Adam(1e-3), multipliers=multipliers),
+                x,
+                y,
             ),
         }
         medians = interleaved_medians(steps)

@@ -28,7 +28,9 @@ def main(argv=None):
 
     if args.backend and keras.backend.backend() != args.backend:
         # Keras was imported before we could choose: start again.
-        os.execv(sys.executable, [sys.executable, "-m", "keras_lrx", *sys.argv[1:]])
+        os.execv(
+            sys.executable, [sys.executable, "-m", "keras_lrx", *sys.argv[1:]]
+        )
 
     from keras_lrx import demo as demo_module
 

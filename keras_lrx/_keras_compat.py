@@ -9,7 +9,8 @@ covered by the test suite.
 Keras optimizers run one step as (base_optimizer.BaseOptimizer.apply):
 
     filter empty grads -> unscale (loss_scale_factor) -> [accumulate]
-    -> clip -> _apply_weight_decay(vars) -> _backend_update_step(grads, vars, lr)
+    -> clip -> _apply_weight_decay(vars)
+    -> _backend_update_step(grads, vars, lr)
     -> EMA -> iterations += 1
 
 Keras's TensorFlow backend overrides `_backend_update_step` for
@@ -74,7 +75,7 @@ def learning_rate_override(optimizer, value):
 
 
 def own_learning_rate(optimizer):
-    """The optimizer's own learning rate: a Variable, a schedule or a callable."""
+    """The optimizer's own rate: a Variable, a schedule or a callable."""
     return optimizer._learning_rate
 
 
@@ -93,7 +94,9 @@ def redirect_learning_rate(optimizer, read):
 
 def evaluate_learning_rate(optimizer, learning_rate):
     """Evaluates a learning rate the way `optimizer.learning_rate` would."""
-    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+    if isinstance(
+        learning_rate, keras.optimizers.schedules.LearningRateSchedule
+    ):
         return learning_rate(optimizer._iterations)
     if isinstance(learning_rate, keras.Variable):
         return learning_rate
@@ -265,7 +268,7 @@ def install_update_hooks(optimizer, update_step, apply_weight_decay):
 
 
 def snapshot(variables):
-    """Copies the current values of `variables` (safe under in-place updates)."""
+    """Copies the values of `variables` (safe under in-place updates)."""
     return [ops.copy(ops.convert_to_tensor(v)) for v in variables]
 
 
@@ -376,9 +379,11 @@ def compiled_loss(model):
 
 
 def distribution_strategies(model):
-    """The tf.distribute strategies `model` and its optimizer were made under."""
+    """The tf.distribute strategies of `model` and of its optimizer."""
     yield getattr(model, "_distribute_strategy", None)
-    yield getattr(getattr(model, "optimizer", None), "_distribution_strategy", None)
+    yield getattr(
+        getattr(model, "optimizer", None), "_distribution_strategy", None
+    )
 
 
 def clone_model_uncompiled(model, clone_function):
@@ -466,7 +471,9 @@ def fresh_train_function(model):
     around it is a new function, hence a new trace.
     """
     train_step = model.train_step
-    own = vars(model).get("train_step", _MISSING_ATTRIBUTE)  # set on the instance?
+    own = vars(model).get(
+        "train_step", _MISSING_ATTRIBUTE
+    )  # set on the instance?
 
     def sweep_train_step(*args, **kwargs):
         return train_step(*args, **kwargs)

@@ -65,7 +65,8 @@ def check_float(
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(
-            f"Argument `{name}` must be a finite number. " + _received(name, value)
+            f"Argument `{name}` must be a finite number. "
+            + _received(name, value)
         )
     if low is not None and (number < low or (low_open and number == low)):
         op = ">" if low_open else ">="
@@ -75,7 +76,8 @@ def check_float(
     if high is not None and (number > high or (high_open and number == high)):
         op = "<" if high_open else "<="
         raise ValueError(
-            f"Argument `{name}` must be {op} {high:g}. " + _received(name, value)
+            f"Argument `{name}` must be {op} {high:g}. "
+            + _received(name, value)
         )
     return number
 
@@ -130,13 +132,14 @@ def check_choice(name, value, choices):
 
 
 def check_type(name, value, types, rule):
-    """Returns `value` if it is an instance of `types`; `rule` says what is wanted."""
+    """Returns `value` if it is one of `types`; `rule` says what is wanted."""
     if isinstance(value, types) and not (
         isinstance(value, bool) and bool not in _as_tuple(types)
     ):
         return value
     raise TypeError(
-        f"Argument `{name}` must be {rule}. " + _received(name, value, show_type=True)
+        f"Argument `{name}` must be {rule}. "
+        + _received(name, value, show_type=True)
     )
 
 
@@ -149,7 +152,8 @@ def check_sequence(name, value, rule, allow_empty=False):
         )
     if not value and not allow_empty:
         raise ValueError(
-            f"Argument `{name}` must be {rule}, not empty. " + _received(name, value)
+            f"Argument `{name}` must be {rule}, not empty. "
+            + _received(name, value)
         )
     return list(value)
 

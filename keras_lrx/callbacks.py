@@ -22,9 +22,12 @@ import numpy as np
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
-from keras_lrx._validation import check_bool, check_sequence, check_type
+from keras_lrx._validation import check_bool
+from keras_lrx._validation import check_sequence
+from keras_lrx._validation import check_type
 
 __all__ = ["BatchHistory"]
+
 
 def _to_python(value):
     if isinstance(value, (bool, np.bool_)):
@@ -102,7 +105,9 @@ class BatchHistory(keras.callbacks.Callback):
     def _optimizer_step(self):
         """The optimizer's raw step counter, or None without an optimizer."""
         optimizer = getattr(self.model, "optimizer", None)
-        counter = getattr(compat.unwrap_loss_scale(optimizer), "_iterations", None)
+        counter = getattr(
+            compat.unwrap_loss_scale(optimizer), "_iterations", None
+        )
         if counter is None:
             return None
         return int(ops.convert_to_numpy(ops.convert_to_tensor(counter)))
@@ -159,8 +164,12 @@ class BatchHistory(keras.callbacks.Callback):
     # ------------------------------------------------------------------ #
     @staticmethod
     def _format(path):
-        check_type("path", path, (str, os.PathLike),
-                   "a string or path-like ending in '.csv' or '.json'")
+        check_type(
+            "path",
+            path,
+            (str, os.PathLike),
+            "a string or path-like ending in '.csv' or '.json'",
+        )
         extension = os.path.splitext(os.fspath(path))[1].lower()
         if extension not in (".csv", ".json"):
             raise ValueError(
@@ -287,11 +296,16 @@ class BatchHistory(keras.callbacks.Callback):
         """
         check_type("x", x, str, "a string (a key of `history`)")
         if not isinstance(y, str):
-            y = check_sequence("y", y, "a string or a list of strings "
-                               "(keys of `history`)")
+            y = check_sequence(
+                "y", y, "a string or a list of strings (keys of `history`)"
+            )
             for key in y:
-                check_type("y", key, str, "a string or a list of strings "
-                           "(keys of `history`)")
+                check_type(
+                    "y",
+                    key,
+                    str,
+                    "a string or a list of strings (keys of `history`)",
+                )
         if log_x is not None:
             log_x = check_bool("log_x", log_x)
         if not self._rows:

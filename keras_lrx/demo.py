@@ -52,7 +52,11 @@ def load_data(seed=0):
     order = rng.permutation(len(x_new))
     n_train = len(order) // 4  # a small fine-tuning set: ~225 images
     train, test = order[:n_train], order[n_train:]
-    return (x_pre, y_pre), (x_new[train], y_new[train]), (x_new[test], y_new[test])
+    return (
+        (x_pre, y_pre),
+        (x_new[train], y_new[train]),
+        (x_new[test], y_new[test]),
+    )
 
 
 def body_layers():
@@ -65,7 +69,11 @@ def body_layers():
 
 def classifier(head_name):
     return keras.Sequential(
-        [keras.Input((64,)), *body_layers(), keras.layers.Dense(5, name=head_name)],
+        [
+            keras.Input((64,)),
+            *body_layers(),
+            keras.layers.Dense(5, name=head_name),
+        ],
         name="digits",
     )
 
@@ -77,7 +85,9 @@ def loss():
 def pretrain(data, verbose):
     keras.utils.set_random_seed(0)
     model = classifier("pretrain_head")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss(), metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss=loss(), metrics=["accuracy"]
+    )
     model.fit(*data, batch_size=BATCH_SIZE, epochs=15, verbose=verbose)
     return {name: model.get_layer(name).get_weights() for name in BODY}
 
@@ -95,8 +105,12 @@ def run_variant(
 ):
     model = fine_tune_model(pretrained, seed)
     steps = EPOCHS * int(np.ceil(len(train[0]) / BATCH_SIZE))
-    schedule = cosine_with_warmup(learning_rate, warmup_steps=steps // 10, total_steps=steps)
-    optimizer = LRX(keras.optimizers.Adam(), schedule=schedule, multipliers=multipliers)
+    schedule = cosine_with_warmup(
+        learning_rate, warmup_steps=steps // 10, total_steps=steps
+    )
+    optimizer = LRX(
+        keras.optimizers.Adam(), schedule=schedule, multipliers=multipliers
+    )
     history = BatchHistory()
     model.compile(
         optimizer=optimizer,
@@ -128,20 +142,34 @@ def run(out="keras_lrx_demo", verbose=1):
     say = print if verbose else (lambda *a, **k: None)
     fit_verbose = 2 if verbose else 0
 
-    say(f"keras-lrx demo on the {keras.backend.backend()} backend; output in {out}/")
+    say(
+        f"keras-lrx demo on the {keras.backend.backend()} backend; "
+        f"output in {out}/"
+    )
     pre, train, test = load_data()
     say(f"\n1. Pretraining on digits 0-4 ({len(pre[0])} images)")
     pretrained = pretrain(pre, verbose=0)
 
-    say(f"\n2. LR range test on the fine-tuning model ({len(train[0])} images of 5-9)")
+    say(
+        f"\n2. LR range test on the fine-tuning model "
+        f"({len(train[0])} images of 5-9)"
+    )
     model = fine_tune_model(pretrained)
     model.compile(
-        optimizer=LRX(keras.optimizers.Adam(), multipliers={b: 0.1 for b in BODY}),
+        optimizer=LRX(
+            keras.optimizers.Adam(), multipliers={b: 0.1 for b in BODY}
+        ),
         loss=loss(),
     )
     found = find_lr(
-        model, *train, batch_size=BATCH_SIZE, start_learning_rate=1e-5,
-        end_learning_rate=1.0, num_steps=80, smoothing=0.9, verbose=0,
+        model,
+        *train,
+        batch_size=BATCH_SIZE,
+        start_learning_rate=1e-5,
+        end_learning_rate=1.0,
+        num_steps=80,
+        smoothing=0.9,
+        verbose=0,
     )
     # The head starts from scratch: take the steepest descent of the loss
     # (Smith's choice) rather than the more cautious default "valley".
@@ -151,7 +179,10 @@ def run(out="keras_lrx_demo", verbose=1):
         f"{float(found.suggest('valley')):.3g}); the head trains at it"
     )
 
-    say("\n3. Fine-tuning: body at 0.1x the head's rate (progress shows the rate)")
+    say(
+        "\n3. Fine-tuning: body at 0.1x the head's rate "
+        "(progress shows the rate)"
+    )
     variants = [
         ("LRX: body 0.1x, head 1x", {b: 0.1 for b in BODY}, fit_verbose),
         ("one global rate", None, 0),
@@ -160,8 +191,16 @@ def run(out="keras_lrx_demo", verbose=1):
     rows = []
     for label, mult, v in variants:
         runs = [
-            run_variant(label, pretrained, mult, learning_rate, train, test,
-                        v if seed == SEEDS[0] else 0, seed)
+            run_variant(
+                label,
+                pretrained,
+                mult,
+                learning_rate,
+                train,
+                test,
+                v if seed == SEEDS[0] else 0,
+                seed,
+            )
             for seed in SEEDS
         ]
         accuracies = [r["test_accuracy"] for r in runs]
@@ -170,18 +209,24 @@ def run(out="keras_lrx_demo", verbose=1):
                 runs[0],
                 test_accuracy=float(np.mean(accuracies)),
                 test_accuracy_runs=accuracies,
-                train_seconds=float(np.mean([r["train_seconds"] for r in runs])),
+                train_seconds=float(
+                    np.mean([r["train_seconds"] for r in runs])
+                ),
             )
         )
 
-    say(f"\nTest accuracy on {len(test[0])} held-out images of 5-9, mean "
-        f"(min-max) over {len(SEEDS)} seeds of head init and data order:")
+    say(
+        f"\nTest accuracy on {len(test[0])} held-out images of 5-9, mean "
+        f"(min-max) over {len(SEEDS)} seeds of head init and data order:"
+    )
     say("\n| variant | test accuracy | train seconds per run |")
     say("|---|---|---|")
     for row in rows:
         runs = row["test_accuracy_runs"]
-        say(f"| {row['variant']} | {row['test_accuracy']:.3f} "
-            f"({min(runs):.3f}-{max(runs):.3f}) | {row['train_seconds']:.1f} |")
+        say(
+            f"| {row['variant']} | {row['test_accuracy']:.3f} "
+            f"({min(runs):.3f}-{max(runs):.3f}) | {row['train_seconds']:.1f} |"
+        )
 
     _write_plots(out, found, rows)
     summary = [
@@ -209,7 +254,10 @@ def _write_plots(out, found, rows):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed: no plots (pip install keras-lrx[plot])")
+        print(
+            "matplotlib is not installed: no plots "
+            "(pip install keras-lrx[plot])"
+        )
         return
     from keras_lrx.plotting import plot_schedule
 

@@ -19,7 +19,8 @@ def layerwise_decay(model, decay, blocks=None, head=None):
     """Multipliers for layer-wise learning-rate decay.
 
     The blocks are found from the model's layer tree: the run of
-    consecutive sibling layers of one class holding the most weights (`TransformerEncoder` in a
+    consecutive sibling layers of one class holding the most weights
+    (`TransformerEncoder` in a
     keras-hub BERT, `TransformerDecoder` in GPT-2, `GemmaDecoderBlock`,
     `ViTEncoderBlock` inside a ViT's encoder, a stack of `Dense` layers in an
     MLP), looked for at any depth, so a backbone nested inside a
@@ -62,7 +63,8 @@ def layerwise_decay(model, decay, blocks=None, head=None):
     ...     [keras.Input((4,)), keras.layers.Embedding(10, 4, name="embed")]
     ...     + [keras.layers.Dense(4, name=f"block_{i}") for i in range(3)]
     ...     + [keras.layers.LayerNormalization(name="norm")], name="toy")
-    >>> {layer.name: round(m, 4) for layer, m in layerwise_decay(model, 0.5).items()}
+    >>> decay = layerwise_decay(model, 0.5)
+    >>> {layer.name: round(m, 4) for layer, m in decay.items()}
     {'embed': 0.0625, 'block_0': 0.125, 'block_1': 0.25, 'block_2': 0.5, \
 'norm': 1.0}
     >>> optimizer = LRX(keras.optimizers.AdamW(1e-3),
@@ -79,7 +81,9 @@ def layerwise_decay(model, decay, blocks=None, head=None):
             "Argument `model` must be a Keras model or layer. "
             f"Received: model={model!r} (of type {type(model).__name__})"
         )
-    decay = _validation.check_float("decay", decay, low=0.0, high=1.0, low_open=True)
+    decay = _validation.check_float(
+        "decay", decay, low=0.0, high=1.0, low_open=True
+    )
     head = _as_layers(model, head, "head")
     head_ids = {id(layer) for layer in head}
     if blocks is None:
@@ -94,13 +98,19 @@ def layerwise_decay(model, decay, blocks=None, head=None):
     else:
         run = _as_layers(model, blocks, "blocks")
         if not run:
-            raise ValueError("Argument `blocks` must not be empty. Received: blocks=[]")
+            raise ValueError(
+                "Argument `blocks` must not be empty. Received: blocks=[]"
+            )
         chain = _chain_to_parent_of(model, run)
     return _assign(chain, run, head_ids, decay)
 
 
 def _weighted_children(layer, exclude=()):
-    return [c for c in compat.child_layers(layer) if c.weights and id(c) not in exclude]
+    return [
+        c
+        for c in compat.child_layers(layer)
+        if c.weights and id(c) not in exclude
+    ]
 
 
 def _runs(children):
@@ -132,7 +142,9 @@ def _longest_run(layer, head_ids):
             best = ([layer], run)
     for child in _weighted_children(layer, head_ids):
         found = _longest_run(child, head_ids)
-        if found is not None and (best is None or _score(found[1]) > _score(best[1])):
+        if found is not None and (
+            best is None or _score(found[1]) > _score(best[1])
+        ):
             best = ([layer] + found[0], found[1])
     return best
 
@@ -152,7 +164,9 @@ def _chain_to_parent_of(root, run):
         return None
 
     chain = search(root)
-    siblings = {id(c) for c in compat.child_layers(chain[-1])} if chain else set()
+    siblings = (
+        {id(c) for c in compat.child_layers(chain[-1])} if chain else set()
+    )
     if chain is None or not all(id(b) in siblings for b in run):
         raise ValueError(
             "Argument `blocks` must be sibling layers inside `model` (layers "

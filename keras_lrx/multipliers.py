@@ -187,7 +187,9 @@ class _Key:
         if self.layer is not None:
             self._ids = frozenset(id(w) for w in self.layer.weights)
             self.descendants = frozenset(
-                id(sub) for sub in compat.sublayers(self.layer) if sub is not self.layer
+                id(sub)
+                for sub in compat.sublayers(self.layer)
+                if sub is not self.layer
             )
             return
         if self.saved_paths is not None:
@@ -392,7 +394,9 @@ class MultiplierMap:
                 resolutions.append(Resolution(variable.path, 1.0, "default"))
             else:
                 source = f"{best.key.label()} ({_KIND_NAMES[best.kind]})"
-                resolutions.append(Resolution(variable.path, best.key.value, source))
+                resolutions.append(
+                    Resolution(variable.path, best.key.value, source)
+                )
         unused = [k for k in self.keys if k.order not in used]
         self._check_unused(unused, variables, list(other_variables), strict)
         return resolutions
@@ -418,7 +422,8 @@ class MultiplierMap:
             names = ", ".join(k.label() for k in typos)
             raise ValueError(
                 f"Argument `multipliers`: key(s) {names} match no "
-                "trainable variable. A key is an exact variable path, a layer name "
+                "trainable variable. A key is an exact variable path, a layer "
+                "name "
                 "(one or more '/'-separated path segments), a layer object, "
                 "or a regular expression matched with re.fullmatch against "
                 f"the whole path. Trainable variable paths are: {shown}{more}"
@@ -464,7 +469,7 @@ class MultiplierMap:
 
 
 def _selects_any(key, variables):
-    """Whether `key` selects any of `variables` (or, for a layer, has weights)."""
+    """Whether `key` selects any of `variables` (a layer: has weights)."""
     if key.layer is not None:
         return bool(key.layer.weights)
     if not variables:

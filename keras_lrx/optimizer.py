@@ -113,7 +113,8 @@ class LRX(keras.optimizers.Optimizer):
                 f"Argument(s) {', '.join(f'`{k}`' for k in misplaced)} belong "
                 "to the wrapped optimizer, not to LRX: set them there, e.g. "
                 f"LRX(keras.optimizers.AdamW({misplaced[0]}=...)). "
-                f"Received: {', '.join(f'{k}={kwargs[k]!r}' for k in misplaced)}"
+                "Received: "
+                + ", ".join(f"{k}={kwargs[k]!r}" for k in misplaced)
             )
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
@@ -276,7 +277,7 @@ class LRX(keras.optimizers.Optimizer):
         return ops.multiply(ops.cast(lr, "float32"), self._lr_scale)
 
     def _base_learning_rate(self):
-        """The base rate, as the wrapped optimizer's `learning_rate` reads it."""
+        """The base rate, as the wrapped optimizer's `learning_rate` reads."""
         return self._get_current_learning_rate()
 
     def _has_schedule(self):
@@ -311,9 +312,7 @@ class LRX(keras.optimizers.Optimizer):
                 self._learning_rate.assign(value)
             self._lr_scale.assign(1.0)
             return
-        current = float(
-            ops.convert_to_numpy(self._unscaled_learning_rate())
-        )
+        current = float(ops.convert_to_numpy(self._unscaled_learning_rate()))
         if current == 0.0:
             if value == 0.0:
                 self._lr_scale.assign(1.0)
@@ -375,7 +374,7 @@ class LRX(keras.optimizers.Optimizer):
             self._iterations.assign_add(1)
 
     def _groups(self, variables):
-        """Positions of `variables` grouped by multiplier, in first-seen order."""
+        """Positions of `variables` grouped by multiplier, first-seen first."""
         inner = self.inner_optimizer
         groups = {}
         for position, variable in enumerate(variables):
@@ -426,7 +425,10 @@ class LRX(keras.optimizers.Optimizer):
         compat.apply_weight_decay_per_group(
             inner,
             original,
-            [(rate(m), [variables[p] for p in positions]) for m, positions in groups],
+            [
+                (rate(m), [variables[p] for p in positions])
+                for m, positions in groups
+            ],
         )
 
     def finalize_variable_values(self, var_list):
@@ -500,7 +502,8 @@ class LRX(keras.optimizers.Optimizer):
         if self._resolutions is None:
             raise ValueError(
                 f"`{what}` needs a built optimizer: call it after "
-                "`model.fit`, or after `optimizer.build(model.trainable_variables)`."
+                "`model.fit`, or after "
+                "`optimizer.build(model.trainable_variables)`."
             )
 
     def describe(self, print_fn=None):
@@ -592,4 +595,6 @@ class LRX(keras.optimizers.Optimizer):
         multipliers = MultiplierMap.from_config(
             config.pop("multipliers", None), custom_objects=custom_objects
         )
-        return cls(optimizer, schedule=schedule, multipliers=multipliers, **config)
+        return cls(
+            optimizer, schedule=schedule, multipliers=multipliers, **config
+        )

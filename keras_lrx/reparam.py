@@ -77,7 +77,9 @@ import numpy as np
 from keras import ops
 
 from keras_lrx import _validation
-from keras_lrx._keras_compat import clone_model_uncompiled as _clone_model_uncompiled
+from keras_lrx._keras_compat import (
+    clone_model_uncompiled as _clone_model_uncompiled,
+)
 from keras_lrx._keras_compat import is_functional as _is_functional
 from keras_lrx._keras_compat import no_autocast_scope as _no_autocast_scope
 from keras_lrx._keras_compat import parameter_variables as _parameter_variables

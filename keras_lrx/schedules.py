@@ -342,13 +342,20 @@ class CosineWithWarmup(_WarmupFamily):
           Warm Restarts](https://arxiv.org/abs/1608.03983)
     """
 
-    def __init__(self, learning_rate, warmup_steps, total_steps,
-                 num_cycles=0.5, name=None):
+    def __init__(
+        self,
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        num_cycles=0.5,
+        name=None,
+    ):
         super().__init__(learning_rate, warmup_steps, name)
         self.total_steps = _check_steps("total_steps", total_steps, True)
         _check_warmup_within_total(self.warmup_steps, self.total_steps)
-        self.num_cycles = _check_float("num_cycles", num_cycles, 0.0,
-                                       low_open=True)
+        self.num_cycles = _check_float(
+            "num_cycles", num_cycles, 0.0, low_open=True
+        )
 
     def _factor(self, k, dtype):
         denom = float(max(1, self.total_steps - self.warmup_steps))
@@ -412,8 +419,9 @@ class CosineWithHardRestarts(_WarmupFamily):
           Warm Restarts](https://arxiv.org/abs/1608.03983)
     """
 
-    def __init__(self, learning_rate, warmup_steps, total_steps,
-                 num_cycles=1, name=None):
+    def __init__(
+        self, learning_rate, warmup_steps, total_steps, num_cycles=1, name=None
+    ):
         super().__init__(learning_rate, warmup_steps, name)
         self.total_steps = _check_steps("total_steps", total_steps, True)
         _check_warmup_within_total(self.warmup_steps, self.total_steps)
@@ -439,9 +447,7 @@ class CosineWithHardRestarts(_WarmupFamily):
             ),
         )
         finished = ops.greater_equal(since, _const(denom, dtype))
-        return ops.where(
-            finished, _const(0.0, dtype), ops.maximum(factor, 0.0)
-        )
+        return ops.where(finished, _const(0.0, dtype), ops.maximum(factor, 0.0))
 
     def get_config(self):
         return {
@@ -487,8 +493,15 @@ class PolynomialWithWarmup(_WarmupFamily):
           https://github.com/huggingface/transformers/blob/main/src/transformers/optimization.py)
     """
 
-    def __init__(self, learning_rate, warmup_steps, total_steps,
-                 end_learning_rate=1e-7, power=1.0, name=None):
+    def __init__(
+        self,
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        end_learning_rate=1e-7,
+        power=1.0,
+        name=None,
+    ):
         super().__init__(learning_rate, warmup_steps, name)
         self.total_steps = _check_steps("total_steps", total_steps, True)
         _check_warmup_within_total(self.warmup_steps, self.total_steps)
@@ -565,13 +578,13 @@ class InverseSqrt(_WarmupFamily):
           https://github.com/huggingface/transformers/blob/main/src/transformers/optimization.py)
     """
 
-    def __init__(self, learning_rate, warmup_steps, timescale=None,
-                 name=None):
+    def __init__(self, learning_rate, warmup_steps, timescale=None, name=None):
         super().__init__(learning_rate, warmup_steps, name)
         if timescale is None:
             timescale = self.warmup_steps or 10_000
-        self.timescale = _check_float("timescale", timescale, 0.0,
-                                      low_open=True)
+        self.timescale = _check_float(
+            "timescale", timescale, 0.0, low_open=True
+        )
 
     def _factor(self, k, dtype):
         w = float(self.warmup_steps)
@@ -615,8 +628,9 @@ class StepWithWarmup(_WarmupFamily):
           (warmup conventions)
     """
 
-    def __init__(self, learning_rate, warmup_steps, step_size, gamma=0.5,
-                 name=None):
+    def __init__(
+        self, learning_rate, warmup_steps, step_size, gamma=0.5, name=None
+    ):
         super().__init__(learning_rate, warmup_steps, name)
         self.step_size = _check_steps("step_size", step_size, True)
         self.gamma = _check_float("gamma", gamma, 0.0, 1.0, low_open=True)
@@ -734,8 +748,16 @@ class WarmupStableDecay(_WarmupFamily):
           Beyond Fixed Training Durations](https://arxiv.org/abs/2405.18392)
     """
 
-    def __init__(self, learning_rate, warmup_steps, total_steps,
-                 decay_steps=None, decay_type="linear", alpha=0.0, name=None):
+    def __init__(
+        self,
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        decay_steps=None,
+        decay_type="linear",
+        alpha=0.0,
+        name=None,
+    ):
         super().__init__(learning_rate, warmup_steps, name)
         self.total_steps = _check_steps("total_steps", total_steps, True)
         _check_warmup_within_total(self.warmup_steps, self.total_steps)
@@ -749,8 +771,9 @@ class WarmupStableDecay(_WarmupFamily):
                 f"decay_steps={self.decay_steps}, "
                 f"total_steps={self.total_steps}"
             )
-        self.decay_type = _check_choice("decay_type", decay_type,
-                                        _WSD_DECAY_TYPES)
+        self.decay_type = _check_choice(
+            "decay_type", decay_type, _WSD_DECAY_TYPES
+        )
         self.alpha = _check_float("alpha", alpha, 0.0, 1.0)
 
     def _factor(self, k, dtype):
@@ -842,12 +865,12 @@ def linear_with_warmup(learning_rate, warmup_steps, total_steps, name=None):
     Reference:
         - HF transformers' `get_linear_schedule_with_warmup`.
     """
-    return LinearWithWarmup(learning_rate, warmup_steps, total_steps,
-                            name=name)
+    return LinearWithWarmup(learning_rate, warmup_steps, total_steps, name=name)
 
 
-def cosine_with_warmup(learning_rate, warmup_steps, total_steps,
-                       num_cycles=0.5, name=None):
+def cosine_with_warmup(
+    learning_rate, warmup_steps, total_steps, num_cycles=0.5, name=None
+):
     """Linear warmup from 0, then cosine decay.
 
     `lr(k) = learning_rate * k / w` for `k < w`, then
@@ -876,12 +899,18 @@ def cosine_with_warmup(learning_rate, warmup_steps, total_steps,
         - HF transformers' `get_cosine_schedule_with_warmup`.
         - Loshchilov & Hutter, 2017. SGDR (https://arxiv.org/abs/1608.03983)
     """
-    return CosineWithWarmup(learning_rate, warmup_steps, total_steps,
-                            num_cycles=num_cycles, name=name)
+    return CosineWithWarmup(
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        num_cycles=num_cycles,
+        name=name,
+    )
 
 
-def cosine_with_hard_restarts(learning_rate, warmup_steps, total_steps,
-                              num_cycles=1, name=None):
+def cosine_with_hard_restarts(
+    learning_rate, warmup_steps, total_steps, num_cycles=1, name=None
+):
     """Linear warmup from 0, then `num_cycles` cosine decays with restarts.
 
     `lr(k) = learning_rate * 0.5 * (1 + cos(pi * ((num_cycles * p) mod 1)))`
@@ -909,12 +938,23 @@ def cosine_with_hard_restarts(learning_rate, warmup_steps, total_steps,
         - HF transformers' `get_cosine_with_hard_restarts_schedule_with_warmup`.
         - Loshchilov & Hutter, 2017. SGDR (https://arxiv.org/abs/1608.03983)
     """
-    return CosineWithHardRestarts(learning_rate, warmup_steps, total_steps,
-                                  num_cycles=num_cycles, name=name)
+    return CosineWithHardRestarts(
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        num_cycles=num_cycles,
+        name=name,
+    )
 
 
-def polynomial_with_warmup(learning_rate, warmup_steps, total_steps,
-                           end_learning_rate=1e-7, power=1.0, name=None):
+def polynomial_with_warmup(
+    learning_rate,
+    warmup_steps,
+    total_steps,
+    end_learning_rate=1e-7,
+    power=1.0,
+    name=None,
+):
     """Linear warmup from 0, then polynomial decay to `end_learning_rate`.
 
     `lr(k) = (lr - end) * (1 - (k - w) / (T - w)) ** power + end` for
@@ -942,9 +982,14 @@ def polynomial_with_warmup(learning_rate, warmup_steps, total_steps,
     Reference:
         - HF transformers' `get_polynomial_decay_schedule_with_warmup`.
     """
-    return PolynomialWithWarmup(learning_rate, warmup_steps, total_steps,
-                                end_learning_rate=end_learning_rate,
-                                power=power, name=name)
+    return PolynomialWithWarmup(
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        end_learning_rate=end_learning_rate,
+        power=power,
+        name=name,
+    )
 
 
 def inverse_sqrt(learning_rate, warmup_steps, timescale=None, name=None):
@@ -972,12 +1017,14 @@ def inverse_sqrt(learning_rate, warmup_steps, timescale=None, name=None):
     Reference:
         - HF transformers' `get_inverse_sqrt_schedule`.
     """
-    return InverseSqrt(learning_rate, warmup_steps, timescale=timescale,
-                       name=name)
+    return InverseSqrt(
+        learning_rate, warmup_steps, timescale=timescale, name=name
+    )
 
 
-def step_with_warmup(learning_rate, warmup_steps, step_size, gamma=0.5,
-                     name=None):
+def step_with_warmup(
+    learning_rate, warmup_steps, step_size, gamma=0.5, name=None
+):
     """Linear warmup from 0, then multiply by `gamma` every `step_size` steps.
 
     `lr(k) = learning_rate * gamma ** floor((k - w) / step_size)` for
@@ -1002,8 +1049,9 @@ def step_with_warmup(learning_rate, warmup_steps, step_size, gamma=0.5,
     Reference:
         - HF transformers' warmup conventions; PyTorch's `StepLR`.
     """
-    return StepWithWarmup(learning_rate, warmup_steps, step_size,
-                          gamma=gamma, name=name)
+    return StepWithWarmup(
+        learning_rate, warmup_steps, step_size, gamma=gamma, name=name
+    )
 
 
 def exponential_with_warmup(learning_rate, warmup_steps, gamma, name=None):
@@ -1030,13 +1078,18 @@ def exponential_with_warmup(learning_rate, warmup_steps, gamma, name=None):
     Reference:
         - HF transformers' warmup conventions; PyTorch's `ExponentialLR`.
     """
-    return ExponentialWithWarmup(learning_rate, warmup_steps, gamma,
-                                 name=name)
+    return ExponentialWithWarmup(learning_rate, warmup_steps, gamma, name=name)
 
 
-def warmup_stable_decay(learning_rate, warmup_steps, total_steps,
-                        decay_steps=None, decay_type="linear", alpha=0.0,
-                        name=None):
+def warmup_stable_decay(
+    learning_rate,
+    warmup_steps,
+    total_steps,
+    decay_steps=None,
+    decay_type="linear",
+    alpha=0.0,
+    name=None,
+):
     """Warmup, a stable plateau, then a final decay to `alpha * lr`.
 
     `lr(k)` rises linearly from 0 over `warmup_steps`, stays at
@@ -1071,9 +1124,15 @@ def warmup_stable_decay(learning_rate, warmup_steps, total_steps,
         - Hägele et al., 2024. Scaling Laws and Compute-Optimal Training
           Beyond Fixed Training Durations (https://arxiv.org/abs/2405.18392)
     """
-    return WarmupStableDecay(learning_rate, warmup_steps, total_steps,
-                             decay_steps=decay_steps, decay_type=decay_type,
-                             alpha=alpha, name=name)
+    return WarmupStableDecay(
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        decay_steps=decay_steps,
+        decay_type=decay_type,
+        alpha=alpha,
+        name=name,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1120,8 +1179,9 @@ class Warmup(LearningRateSchedule):
           Warm Restarts](https://arxiv.org/abs/1608.03983)
     """
 
-    def __init__(self, schedule, warmup_steps, initial_learning_rate=0.0,
-                 name=None):
+    def __init__(
+        self, schedule, warmup_steps, initial_learning_rate=0.0, name=None
+    ):
         self.schedule = _check_child("schedule", schedule)
         self.warmup_steps = _check_steps("warmup_steps", warmup_steps, False)
         self.initial_learning_rate = _check_float(
@@ -1178,8 +1238,9 @@ def _check_boundaries(boundaries, num_schedules):
     """Returns `boundaries` as a list of strictly increasing ints > 0."""
     if isinstance(boundaries, np.ndarray) and boundaries.ndim == 1:
         boundaries = boundaries.tolist()
-    values = check_sequence("boundaries", boundaries, _BOUNDARIES_RULE,
-                            allow_empty=True)
+    values = check_sequence(
+        "boundaries", boundaries, _BOUNDARIES_RULE, allow_empty=True
+    )
     for b in values:
         if not is_number(b):
             raise TypeError(
@@ -1195,8 +1256,7 @@ def _check_boundaries(boundaries, num_schedules):
             "schedules"
         )
     for b in values:
-        if not (math.isfinite(float(b)) and float(b).is_integer()
-                and b > 0):
+        if not (math.isfinite(float(b)) and float(b).is_integer() and b > 0):
             raise ValueError(
                 f"Argument `boundaries` must be {_BOUNDARIES_RULE}; {b!r} is "
                 f"not a positive integer. Received: boundaries={boundaries!r}"
@@ -1245,7 +1305,8 @@ class JoinedSchedule(LearningRateSchedule):
 
     def __init__(self, schedules, boundaries, name=None):
         schedules = check_sequence(
-            "schedules", schedules,
+            "schedules",
+            schedules,
             "a list of `LearningRateSchedule`s or numbers (at least one)",
         )
         schedules = [
@@ -1340,8 +1401,10 @@ def _triangle_wave(step, step_size_up, step_size_down, dtype):
     step = ops.convert_to_tensor(step)
     step_dtype = keras.backend.standardize_dtype(step.dtype)
     integral = "int" in step_dtype and float(total).is_integer()
-    if integral and step_dtype == "int64" and keras.backend.backend() != (
-        "tensorflow"
+    if (
+        integral
+        and step_dtype == "int64"
+        and keras.backend.backend() != ("tensorflow")
     ):
         # Keras's type promotion narrows int64 to int32 outside TensorFlow,
         # so `floor_divide` would wrap a step past 2**31 around (and torch's
@@ -1484,9 +1547,18 @@ class CyclicalLearningRate(LearningRateSchedule):
         - PyTorch's `torch.optim.lr_scheduler.CyclicLR`.
     """
 
-    def __init__(self, base_learning_rate, max_learning_rate, step_size,
-                 step_size_down=None, mode="triangular", gamma=1.0,
-                 scale_fn=None, scale_mode=None, name=None):
+    def __init__(
+        self,
+        base_learning_rate,
+        max_learning_rate,
+        step_size,
+        step_size_down=None,
+        mode="triangular",
+        gamma=1.0,
+        scale_fn=None,
+        scale_mode=None,
+        name=None,
+    ):
         self.base_learning_rate, self.max_learning_rate = _check_clr_bounds(
             base_learning_rate, max_learning_rate
         )
@@ -1644,10 +1716,18 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
           Networks](https://arxiv.org/abs/1506.01186)
     """
 
-    def __init__(self, base_learning_rate, max_learning_rate, step_size,
-                 step_size_down=None, decay_every=1, decay_rate=0.5,
-                 decay_type="exponential", decay_target="amplitude",
-                 name=None):
+    def __init__(
+        self,
+        base_learning_rate,
+        max_learning_rate,
+        step_size,
+        step_size_down=None,
+        decay_every=1,
+        decay_rate=0.5,
+        decay_type="exponential",
+        decay_target="amplitude",
+        name=None,
+    ):
         self.base_learning_rate, self.max_learning_rate = _check_clr_bounds(
             base_learning_rate, max_learning_rate
         )
@@ -1658,12 +1738,15 @@ class DecayingCyclicalLearningRate(LearningRateSchedule):
             None if step_size_down is None else self._step_size_down
         )
         self.decay_every = _check_steps("decay_every", decay_every, True)
-        self.decay_rate = _check_float("decay_rate", decay_rate, 0.0, 1.0,
-                                       low_open=True)
-        self.decay_type = _check_choice("decay_type", decay_type,
-                                        _CLR_DECAY_TYPES)
-        self.decay_target = _check_choice("decay_target", decay_target,
-                                          _CLR_DECAY_TARGETS)
+        self.decay_rate = _check_float(
+            "decay_rate", decay_rate, 0.0, 1.0, low_open=True
+        )
+        self.decay_type = _check_choice(
+            "decay_type", decay_type, _CLR_DECAY_TYPES
+        )
+        self.decay_target = _check_choice(
+            "decay_target", decay_target, _CLR_DECAY_TARGETS
+        )
         self.name = _check_name(name) or "DecayingCyclicalLearningRate"
 
     def __call__(self, step):
@@ -1786,10 +1869,19 @@ class OneCycle(LearningRateSchedule):
         - PyTorch's `torch.optim.lr_scheduler.OneCycleLR`.
     """
 
-    def __init__(self, max_learning_rate, total_steps, pct_start=0.3,
-                 div_factor=25.0, final_div_factor=1e4, anneal_strategy="cos",
-                 three_phase=False, base_momentum=0.85, max_momentum=0.95,
-                 name=None):
+    def __init__(
+        self,
+        max_learning_rate,
+        total_steps,
+        pct_start=0.3,
+        div_factor=25.0,
+        final_div_factor=1e4,
+        anneal_strategy="cos",
+        three_phase=False,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        name=None,
+    ):
         self.max_learning_rate = _check_float(
             "max_learning_rate", max_learning_rate, 0.0
         )
@@ -1804,8 +1896,9 @@ class OneCycle(LearningRateSchedule):
                 f"Received: pct_start={pct_start!r}"
             )
         self.pct_start = pct_start = number
-        self.div_factor = _check_float("div_factor", div_factor, 0.0,
-                                       low_open=True)
+        self.div_factor = _check_float(
+            "div_factor", div_factor, 0.0, low_open=True
+        )
         self.final_div_factor = _check_float(
             "final_div_factor", final_div_factor, 0.0, low_open=True
         )
@@ -1813,10 +1906,10 @@ class OneCycle(LearningRateSchedule):
             "anneal_strategy", anneal_strategy, _ANNEAL_STRATEGIES
         )
         self.three_phase = three_phase
-        self.base_momentum = _check_float("base_momentum", base_momentum,
-                                          0.0, 1.0)
-        self.max_momentum = _check_float("max_momentum", max_momentum,
-                                         0.0, 1.0)
+        self.base_momentum = _check_float(
+            "base_momentum", base_momentum, 0.0, 1.0
+        )
+        self.max_momentum = _check_float("max_momentum", max_momentum, 0.0, 1.0)
         self.name = _check_name(name) or "OneCycle"
 
         initial = self.max_learning_rate / self.div_factor
@@ -1826,19 +1919,38 @@ class OneCycle(LearningRateSchedule):
         # the end steps computed exactly as PyTorch does.
         if self.three_phase:
             phases = [
-                (float(pct_start * n) - 1, initial, self.max_learning_rate,
-                 self.max_momentum, self.base_momentum),
-                (float(2 * pct_start * n) - 2, self.max_learning_rate,
-                 initial, self.base_momentum, self.max_momentum),
-                (n - 1, initial, minimum,
-                 self.max_momentum, self.max_momentum),
+                (
+                    float(pct_start * n) - 1,
+                    initial,
+                    self.max_learning_rate,
+                    self.max_momentum,
+                    self.base_momentum,
+                ),
+                (
+                    float(2 * pct_start * n) - 2,
+                    self.max_learning_rate,
+                    initial,
+                    self.base_momentum,
+                    self.max_momentum,
+                ),
+                (n - 1, initial, minimum, self.max_momentum, self.max_momentum),
             ]
         else:
             phases = [
-                (float(pct_start * n) - 1, initial, self.max_learning_rate,
-                 self.max_momentum, self.base_momentum),
-                (n - 1, self.max_learning_rate, minimum,
-                 self.base_momentum, self.max_momentum),
+                (
+                    float(pct_start * n) - 1,
+                    initial,
+                    self.max_learning_rate,
+                    self.max_momentum,
+                    self.base_momentum,
+                ),
+                (
+                    n - 1,
+                    self.max_learning_rate,
+                    minimum,
+                    self.base_momentum,
+                    self.max_momentum,
+                ),
             ]
         self._phases = []
         start = 0.0
@@ -1983,8 +2095,10 @@ def _as_steps(steps):
             ) from None
     if array.size == 0:
         return np.zeros((0,), dtype="int64")
-    if not (np.issubdtype(array.dtype, np.integer)
-            or np.issubdtype(array.dtype, np.floating)):
+    if not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
         raise TypeError(
             f"Argument `steps` must be {_STEPS_RULE}. "
             f"Received: steps={_SHORT.repr(steps)} (of dtype {array.dtype})"
@@ -2020,8 +2134,10 @@ def _is_elementwise(schedule):
     if isinstance(schedule, numbers.Real):
         return True
     if getattr(schedule, "__self__", None) is not None:  # A bound method.
-        return (isinstance(schedule.__self__, OneCycle)
-                and schedule.__func__ is OneCycle.momentum)
+        return (
+            isinstance(schedule.__self__, OneCycle)
+            and schedule.__func__ is OneCycle.momentum
+        )
     if isinstance(schedule, _ELEMENTWISE):
         return True
     if isinstance(schedule, CyclicalLearningRate):
@@ -2105,8 +2221,13 @@ def schedule_values(schedule, steps):
         if values is not None and not _is_elementwise(schedule):
             # Spot-check the vectorized call against scalar calls.
             for i in sorted({0, steps.size // 2, steps.size - 1}):
-                if not np.allclose(values[i], _scalar_value(schedule, steps[i]),
-                                   rtol=1e-5, atol=0.0, equal_nan=True):
+                if not np.allclose(
+                    values[i],
+                    _scalar_value(schedule, steps[i]),
+                    rtol=1e-5,
+                    atol=0.0,
+                    equal_nan=True,
+                ):
                     values = None
                     break
     except Exception:  # Not vectorizable: evaluate step by step.

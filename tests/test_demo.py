@@ -12,9 +12,20 @@ def test_demo_command_runs_and_writes_results(tmp_path):
     out = tmp_path / "demo"
     env = dict(os.environ, MPLBACKEND="Agg")
     result = subprocess.run(
-        [sys.executable, "-m", "keras_lrx", "demo", "--backend", BACKEND,
-         "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "keras_lrx",
+            "demo",
+            "--backend",
+            BACKEND,
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| LRX: body 0.1x, head 1x |" in result.stdout
@@ -27,5 +38,7 @@ def test_demo_command_runs_and_writes_results(tmp_path):
     accuracies = {v["variant"]: v["test_accuracy"] for v in results["variants"]}
     assert len(accuracies) == 3
     # Fine-tuning the pretrained body beats keeping it frozen on this task.
-    assert accuracies["LRX: body 0.1x, head 1x"] > accuracies["frozen body (0x)"]
+    assert (
+        accuracies["LRX: body 0.1x, head 1x"] > accuracies["frozen body (0x)"]
+    )
     assert all(0.5 < a <= 1.0 for a in accuracies.values())

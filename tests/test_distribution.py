@@ -35,13 +35,19 @@ MULTIPLIERS = {"body": 0.1, "mid": 3.0, "head/bias": 0.0}
 
 CONFIGS = {
     "adamw": lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05),
-    "sgd_wd": lambda: keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=0.02),
+    "sgd_wd": lambda: keras.optimizers.SGD(
+        0.05, momentum=0.9, weight_decay=0.02
+    ),
     "lion": lambda: keras.optimizers.Lion(0.003, weight_decay=0.1),
 }
 
 
 def make_lrx(name, scheduled):
-    schedule = CosineWithWarmup(0.01, warmup_steps=2, total_steps=8) if scheduled else None
+    schedule = (
+        CosineWithWarmup(0.01, warmup_steps=2, total_steps=8)
+        if scheduled
+        else None
+    )
     return LRX(CONFIGS[name](), schedule=schedule, multipliers=MULTIPLIERS)
 
 
@@ -72,15 +78,21 @@ def compare(scope):
                 reference, reference_rate = run(name, scheduled)
                 with scope():
                     got, rate = run(name, scheduled, save_dir=tmp)
-                worst = max(float(np.max(np.abs(a - b))) for a, b in zip(got, reference))
+                worst = max(
+                    float(np.max(np.abs(a - b)))
+                    for a, b in zip(got, reference)
+                )
                 assert worst < 2e-6, (name, scheduled, worst)
-                assert abs(rate - reference_rate) <= 1e-7 * max(1.0, reference_rate), (
+                tolerance = 1e-7 * max(1.0, reference_rate)
+                assert abs(rate - reference_rate) <= tolerance, (
                     name, scheduled, rate, reference_rate)
                 print(f"{name} scheduled={scheduled}: max abs diff {worst:.2e}")
 """
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's")
+@pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's"
+)
 def test_mirrored_strategy_with_weight_decay_equals_single_device():
     out = run_script(
         TWO_TF_CPUS

@@ -3,7 +3,9 @@
 import keras
 import numpy as np
 import pytest
-from conftest import mlp, regression_data, to_np
+from conftest import mlp
+from conftest import regression_data
+from conftest import to_np
 
 from keras_lrx import LRX
 from keras_lrx.schedules import LinearWithWarmup
@@ -34,7 +36,9 @@ def test_tensorboard_logs_the_lrx_rate(tmp_path, policy):
     model.compile(optimizer=optimizer, loss="mse")
     steps = []
     record = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: steps.append(int(to_np(optimizer.iterations)))
+        on_epoch_end=lambda epoch, logs: steps.append(
+            int(to_np(optimizer.iterations))
+        )
     )
     model.fit(
         x,
@@ -49,7 +53,9 @@ def test_tensorboard_logs_the_lrx_rate(tmp_path, policy):
     # wrapped SGD's unused 0.001.
     assert steps[-1] >= 3
     expected = [float(to_np(schedule(step))) for step in steps]
-    np.testing.assert_allclose(logged_learning_rates(tmp_path), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        logged_learning_rates(tmp_path), expected, rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
@@ -71,9 +77,7 @@ def test_swap_ema_weights_with_lrx(policy):
         return keras.optimizers.Adam(0.01, use_ema=True, ema_momentum=0.5)
 
     # Without multipliers LRX equals the bare optimizer, EMA swaps included.
-    for got, want in zip(
-        run(lambda: LRX(adam()), False), run(adam, False)
-    ):
+    for got, want in zip(run(lambda: LRX(adam()), False), run(adam, False)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     # A frozen group (multiplier 0) equals a frozen layer of the bare model.
     for got, want in zip(

@@ -55,7 +55,10 @@ def test_private_hooks_exist_on_every_optimizer(cls):
 
 
 def test_step_state_detection_finds_nadams_u_product_only():
-    variables = [keras.Variable([[1.0, 2.0]], name="w"), keras.Variable([1.0], name="b")]
+    variables = [
+        keras.Variable([[1.0, 2.0]], name="w"),
+        keras.Variable([1.0], name="b"),
+    ]
     nadam = keras.optimizers.Nadam()
     with compat.record_step_state(nadam) as state:
         nadam.build(variables)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import to_np
 
-from keras_lrx import LRX, layerwise_decay
+from keras_lrx import LRX
+from keras_lrx import layerwise_decay
 
 SEQ = 8
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -66,7 +67,10 @@ def vit(num_layers=3):
 # (not from the code under test): (pattern, block index or "low"/"top").
 EXPECTED_GROUPS = {
     "bert": [
-        (r"(token|position|segment)_embedding/.*|embeddings_layer_norm/.*", "low"),
+        (
+            r"(token|position|segment)_embedding/.*|embeddings_layer_norm/.*",
+            "low",
+        ),
         (r"transformer_layer_(\d+)/.*", "block"),
         (r"pooled_dense/.*", "top"),
     ],
@@ -82,7 +86,10 @@ EXPECTED_GROUPS = {
     ],
     "vit": [
         (r"vit_patching_and_embedding/.*", "low"),
-        (r"vit_encoder/transformer_block_(\d+)/.*", "block1"),  # numbered from 1
+        (
+            r"vit_encoder/transformer_block_(\d+)/.*",
+            "block1",
+        ),  # numbered from 1
         (r"vit_encoder/ln/.*", "top"),
     ],
 }
@@ -121,7 +128,7 @@ def test_layerwise_decay_follows_each_familys_structure(family):
 
 
 def classifier(backbone, name="clf"):
-    """The working pattern for fine-tuning: the backbone in a functional model."""
+    """The fine-tuning pattern: the backbone inside a functional model."""
     inputs = {
         k: keras.Input((SEQ,), dtype="int32", name=k)
         for k in ("token_ids", "segment_ids", "padding_mask")
@@ -156,14 +163,18 @@ def test_every_variable_updates_like_a_separate_adam_at_lr_times_m():
         for _ in range(3)
     ]
     for step in grads:
-        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
+        optimizer.apply(
+            [keras.ops.convert_to_tensor(g) for g in step], variables
+        )
     worst = 0.0
     for i, v in enumerate(variables):
         reference = keras.Variable(init[i], name="reference")
         separate = keras.optimizers.Adam(1e-2 * by_path[v.path])
         for step in grads:
             separate.apply([keras.ops.convert_to_tensor(step[i])], [reference])
-        np.testing.assert_allclose(to_np(v), to_np(reference), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            to_np(v), to_np(reference), rtol=1e-5, atol=1e-7
+        )
         worst = max(worst, float(np.max(np.abs(to_np(v) - to_np(reference)))))
     assert len(set(by_path.values())) == 5  # embeddings, 3 blocks, pooler
     print(f"max abs difference to separate Adams: {worst:.2e}")
@@ -236,7 +247,11 @@ def test_layer_decay_names_still_work_after_enable_lora_and_lora_plus():
         strict = LRX(keras.optimizers.SGD(0.1), multipliers=names, strict=True)
         model.compile(optimizer=strict, loss=LOSS)
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="'token_embeding'.*match no trainable"):
-        typo = LRX(keras.optimizers.SGD(0.1), multipliers={"token_embeding": 0.1})
+    with pytest.raises(
+        ValueError, match="'token_embeding'.*match no trainable"
+    ):
+        typo = LRX(
+            keras.optimizers.SGD(0.1), multipliers={"token_embeding": 0.1}
+        )
         model.compile(optimizer=typo, loss=LOSS)
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)

@@ -4,7 +4,8 @@ model.save -> load_model -> resume, on every kind of Keras model."""
 import keras
 import numpy as np
 import pytest
-from conftest import regression_data, to_np
+from conftest import regression_data
+from conftest import to_np
 
 from keras_lrx import LRX
 from keras_lrx.multipliers import MultiplierMap
@@ -72,7 +73,11 @@ def key_forms(model, form):
 
 
 KINDS = ["sequential", "functional", "nested_functional", "subclassed"]
-FORMS = ["names_paths_patterns_layers", "model_object_and_trailing_path", "rooted"]
+FORMS = [
+    "names_paths_patterns_layers",
+    "model_object_and_trailing_path",
+    "rooted",
+]
 
 
 # Functional models' variable paths are not rooted at the model's name.
@@ -91,7 +96,9 @@ def test_keys_round_trip_and_resume(tmp_path, kind, form):
     def make():
         keras.utils.set_random_seed(11)
         model = build(kind)
-        optimizer = LRX(keras.optimizers.Adam(0.01), multipliers=key_forms(model, form))
+        optimizer = LRX(
+            keras.optimizers.Adam(0.01), multipliers=key_forms(model, form)
+        )
         model.compile(optimizer=optimizer, loss="mse")
         return model, optimizer
 

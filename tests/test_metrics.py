@@ -9,7 +9,10 @@ import csv
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, mlp, regression_data, to_np
+from conftest import BACKEND
+from conftest import mlp
+from conftest import regression_data
+from conftest import to_np
 
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.optimizer import LRX

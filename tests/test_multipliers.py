@@ -9,7 +9,8 @@ from keras_lrx.multipliers import MultiplierMap
 
 def resolve(multipliers, variables):
     return {
-        r.path: r.multiplier for r in MultiplierMap(multipliers).resolve(variables)
+        r.path: r.multiplier
+        for r in MultiplierMap(multipliers).resolve(variables)
     }
 
 
@@ -104,9 +105,13 @@ def test_layer_objects_rank_by_depth_and_patterns_rank_last():
 
 def test_ties_go_to_the_later_key():
     model = mlp()
-    got = resolve({r".*kernel": 0.1, r".*/kernel": 0.2}, model.trainable_variables)
+    got = resolve(
+        {r".*kernel": 0.1, r".*/kernel": 0.2}, model.trainable_variables
+    )
     assert got["sequential/body/kernel"] == 0.2
-    got = resolve({r".*/kernel": 0.2, r".*kernel": 0.1}, model.trainable_variables)
+    got = resolve(
+        {r".*/kernel": 0.2, r".*kernel": 0.1}, model.trainable_variables
+    )
     assert got["sequential/body/kernel"] == 0.1
 
 
@@ -194,13 +199,15 @@ def test_layer_keys_saved_by_0_1_0_still_resolve_as_names():
 def test_layer_and_variable_name_select_one_variable_in_any_model():
     for functional in (False, True):
         model = mlp(functional=functional)
-        got = resolve({"body": 0.1, "body/bias": 0.0}, model.trainable_variables)
+        got = resolve(
+            {"body": 0.1, "body/bias": 0.0}, model.trainable_variables
+        )
         assert sorted(got.values()) == [0.0, 0.1, 1.0, 1.0]
         assert got[model.get_layer("body").bias.path] == 0.0
 
 
 def nested_functional_model():
-    """A functional sub-model (like a keras-hub backbone) inside a functional model.
+    """A functional sub-model (a keras-hub backbone) in a functional model.
 
     The sub-model's variable paths do not contain its name.
     """
@@ -236,7 +243,10 @@ def test_deeper_layer_beats_its_parent_in_a_nested_functional_model(child_as):
 def test_parent_name_key_against_child_layer_object_any_order():
     model, encoder = nested_model()
     block_1 = encoder.get_layer("block_1")
-    for multipliers in ({block_1: 0.5, "encoder": 0.1}, {"encoder": 0.1, block_1: 0.5}):
+    for multipliers in (
+        {block_1: 0.5, "encoder": 0.1},
+        {"encoder": 0.1, block_1: 0.5},
+    ):
         got = resolve(multipliers, model.trainable_variables)
         assert got["encoder/block_1/kernel"] == 0.5
         assert got["encoder/block_0/kernel"] == 0.1
@@ -244,7 +254,10 @@ def test_parent_name_key_against_child_layer_object_any_order():
 
 def test_narrower_pattern_wins_whatever_the_order():
     model = mlp()
-    for multipliers in ({r".*": 0.1, r".*/bias": 0.0}, {r".*/bias": 0.0, r".*": 0.1}):
+    for multipliers in (
+        {r".*": 0.1, r".*/bias": 0.0},
+        {r".*/bias": 0.0, r".*": 0.1},
+    ):
         got = resolve(multipliers, model.trainable_variables)
         assert got["sequential/body/bias"] == 0.0
         assert got["sequential/body/kernel"] == 0.1
@@ -264,19 +277,27 @@ def test_keys_selecting_only_frozen_variables_are_not_typos():
     encoder.get_layer("block_0").trainable = False
     trainable = model.trainable_variables
     frozen = model.non_trainable_variables
-    multipliers = {"block_0": 0.1, encoder.get_layer("block_0"): 0.2, "head": 2.0}
+    multipliers = {
+        "block_0": 0.1,
+        encoder.get_layer("block_0"): 0.2,
+        "head": 2.0,
+    }
     got = MultiplierMap(multipliers).resolve(trainable, frozen)
     assert {r.path: r.multiplier for r in got}["head/kernel"] == 2.0
     with pytest.raises(ValueError, match="select only non-trainable.*strict"):
         MultiplierMap(multipliers).resolve(trainable, frozen, strict=True)
     # A real typo is still an error, frozen weights or not.
-    with pytest.raises(ValueError, match="'blok_0'.*match no trainable variable"):
+    with pytest.raises(
+        ValueError, match="'blok_0'.*match no trainable variable"
+    ):
         MultiplierMap({"blok_0": 0.1}).resolve(trainable, frozen)
 
 
 def test_invalid_regular_expression_is_reported_as_such():
     model = mlp()
-    with pytest.raises(ValueError, match=r"'body\[' is not a valid regular expr"):
+    with pytest.raises(
+        ValueError, match=r"'body\[' is not a valid regular expr"
+    ):
         resolve({"body[": 0.1}, model.trainable_variables)
 
 
@@ -294,9 +315,13 @@ def test_model_rooted_keys_resolve_after_the_model_name_is_dropped():
             self.variable = variable
 
     renamed = [
-        Renamed(v, v.path.split("/", 1)[1]) for v in reloaded.trainable_variables
+        Renamed(v, v.path.split("/", 1)[1])
+        for v in reloaded.trainable_variables
     ]
-    got = {r.path: r.multiplier for r in MultiplierMap.from_config(saved).resolve(renamed)}
+    got = {
+        r.path: r.multiplier
+        for r in MultiplierMap.from_config(saved).resolve(renamed)
+    }
     assert got == {
         "body/kernel": 0.1,
         "body/bias": 0.1,

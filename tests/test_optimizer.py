@@ -3,7 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, mlp, regression_data, to_np, weights_of
+from conftest import BACKEND
+from conftest import mlp
+from conftest import regression_data
+from conftest import to_np
+from conftest import weights_of
 
 from keras_lrx.optimizer import LRX
 
@@ -104,7 +108,8 @@ def test_each_variable_matches_a_separate_optimizer_at_lr_times_m(name):
     bare.build(active)
     assert len(optimizer.inner_optimizer.variables) == len(bare.variables)
     assert not any(
-        "v2" in v.path.split("/")[-1] for v in optimizer.inner_optimizer.variables
+        "v2" in v.path.split("/")[-1]
+        for v in optimizer.inner_optimizer.variables
     )
 
 
@@ -152,9 +157,7 @@ def test_fit_scales_each_layers_step_by_its_multiplier(functional):
     # One plain-SGD step: delta = -lr * m * grad. The bare optimizer at lr=1
     # gives -grad, an independent reference.
     jit = True if BACKEND == "tensorflow" else "auto"
-    reference = _one_sgd_step_deltas(
-        keras.optimizers.SGD(1.0), jit, functional
-    )
+    reference = _one_sgd_step_deltas(keras.optimizers.SGD(1.0), jit, functional)
     deltas = _one_sgd_step_deltas(
         LRX(
             keras.optimizers.SGD(0.1),
@@ -177,7 +180,10 @@ def test_fit_scales_each_layers_step_by_its_multiplier(functional):
             keras.optimizers.schedules.PiecewiseConstantDecay([1], [0.3, 0.1]),
             [0.3, 0.3, 0.1],
         ),
-        (lambda step: 0.1 * (keras.ops.cast(step, "float32") + 1), [0.1, 0.2, 0.3]),
+        (
+            lambda step: 0.1 * (keras.ops.cast(step, "float32") + 1),
+            [0.1, 0.2, 0.3],
+        ),
     ],
     ids=["float", "schedule", "callable"],
 )
@@ -330,7 +336,9 @@ def test_clipping_is_done_by_the_wrapped_optimizer(clip):
     )
     expected = [x.copy() for x in inits]
     for step in grads:
-        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
+        optimizer.apply(
+            [keras.ops.convert_to_tensor(g) for g in step], variables
+        )
         # NumPy reference: clip as Keras documents it, over the variables
         # that get an update (frozen ones are not part of the step).
         live = [g for g, m in zip(step, MULTIPLIERS) if m]
@@ -357,7 +365,9 @@ def test_gradient_accumulation():
         multipliers={f"v{i}": m for i, m in enumerate(MULTIPLIERS)},
     )
     for step in grads:
-        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
+        optimizer.apply(
+            [keras.ops.convert_to_tensor(g) for g in step], variables
+        )
     for i, m in enumerate(MULTIPLIERS):
         expected = inits[i].copy()
         for k in (0, 2):
@@ -391,7 +401,9 @@ def test_loss_scale_factor_of_the_wrapped_optimizer():
     def scaled_sgd():
         return keras.optimizers.SGD(0.05, loss_scale_factor=64.0)
 
-    assert_same_training(scaled_sgd, lambda: LRX(scaled_sgd()), epochs=1, seed=5)
+    assert_same_training(
+        scaled_sgd, lambda: LRX(scaled_sgd()), epochs=1, seed=5
+    )
 
 
 def test_mixed_float16_wraps_lrx_in_a_loss_scale_optimizer():
@@ -429,7 +441,9 @@ def test_torch_runs_one_fused_update_per_multiplier_group():
         return fused(grads, variables, learning_rate)
 
     object.__setattr__(inner, "_parallel_update_step", counting)
-    optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads[0]], variables)
+    optimizer.apply(
+        [keras.ops.convert_to_tensor(g) for g in grads[0]], variables
+    )
     assert sorted(calls) == [1, 2]
 
 

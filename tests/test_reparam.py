@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_lrx.reparam import SetLearningRate, unwrap_learning_rates
+from keras_lrx.reparam import SetLearningRate
+from keras_lrx.reparam import unwrap_learning_rates
 
 try:
     from keras_lrx.optimizer import LRX
@@ -58,9 +59,7 @@ def gradient_function(model, loss_fn):
 
         def gradients(x, y):
             loss = loss_fn(y, model(x, training=True))
-            return list(
-                torch.autograd.grad(loss, [v.value for v in variables])
-            )
+            return list(torch.autograd.grad(loss, [v.value for v in variables]))
 
         return gradients
     if BACKEND == "jax":
@@ -853,7 +852,12 @@ def test_float16_layer_keeps_its_dtype_and_values(multiplier):
 @pytest.mark.parametrize(
     "dtype, multiplier",
     # Below the dtype's smallest normal, or phi = 100 / multiplier overflows.
-    [("float16", 1e-5), ("float16", 1e-4), ("float32", 1e-40), ("float32", 1e-37)],
+    [
+        ("float16", 1e-5),
+        ("float16", 1e-4),
+        ("float32", 1e-40),
+        ("float32", 1e-37),
+    ],
 )
 def test_phi_overflow_is_refused_and_nothing_changes(dtype, multiplier):
     layer = keras.layers.Dense(
@@ -861,7 +865,9 @@ def test_phi_overflow_is_refused_and_nothing_changes(dtype, multiplier):
     )
     layer.build((None, 4))
     before = [keras.ops.convert_to_numpy(w).copy() for w in layer.weights]
-    with pytest.raises(ValueError, match=r"`multiplier` is too small.*" + dtype):
+    with pytest.raises(
+        ValueError, match=r"`multiplier` is too small.*" + dtype
+    ):
         SetLearningRate(layer, multiplier)
     for b, w in zip(before, layer.weights):
         np.testing.assert_array_equal(b, keras.ops.convert_to_numpy(w))
@@ -971,14 +977,18 @@ def _gradients(layer, ids, step):
         variables = layer.trainable_variables
 
         def loss_fn(values):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            with keras.StatelessScope(
+                state_mapping=list(zip(variables, values))
+            ):
                 return ops.sum((layer(ids) - target) ** 2)
 
         return jax.grad(loss_fn)([v.value for v in variables])
     import torch
 
     loss = ops.sum((layer(ids) - ops.convert_to_tensor(target)) ** 2)
-    return list(torch.autograd.grad(loss, [v.value for v in layer.trainable_variables]))
+    return list(
+        torch.autograd.grad(loss, [v.value for v in layer.trainable_variables])
+    )
 
 
 def test_unbuilt_layer_refused_at_build_can_be_wrapped_again():
@@ -996,7 +1006,9 @@ def test_tf_gradient_stays_sparse_through_a_composite_layer():
         pytest.skip("tf.IndexedSlices only exist on the TensorFlow backend")
     import tensorflow as tf
 
-    inner = keras.Sequential([keras.layers.Embedding(100, 4), keras.layers.Dense(2)])
+    inner = keras.Sequential(
+        [keras.layers.Embedding(100, 4), keras.layers.Dense(2)]
+    )
     wrapper = SetLearningRate(inner, 0.1)
     ids = np.array([[1, 2, 3]])
     wrapper(ids)

@@ -53,7 +53,8 @@ ALL_SCHEDULES = {
         1.0, 2, 10, decay_steps=4, decay_type="cosine", alpha=0.2
     ),
     "warmup_keras": lambda: S.Warmup(
-        keras.optimizers.schedules.ExponentialDecay(1.0, 3, 0.5), 3,
+        keras.optimizers.schedules.ExponentialDecay(1.0, 3, 0.5),
+        3,
         initial_learning_rate=0.1,
     ),
     "joined": lambda: S.join_schedules(
@@ -91,8 +92,19 @@ VALUE_TABLES = [
     # HF linear at base 10, warmup 2, total 10.
     (
         lambda: S.linear_with_warmup(10.0, 2, 10),
-        {0: 0.0, 1: 5.0, 2: 10.0, 3: 8.75, 4: 7.5, 6: 5.0, 9: 1.25, 10: 0.0,
-         11: 0.0, 50: 0.0, BIG: 0.0},
+        {
+            0: 0.0,
+            1: 5.0,
+            2: 10.0,
+            3: 8.75,
+            4: 7.5,
+            6: 5.0,
+            9: 1.25,
+            10: 0.0,
+            11: 0.0,
+            50: 0.0,
+            BIG: 0.0,
+        },
     ),
     (
         lambda: S.linear_with_warmup(1.0, 0, 4),
@@ -105,8 +117,18 @@ VALUE_TABLES = [
     (lambda: S.constant_with_warmup(2.0, 0), {0: 2.0, 7: 2.0}),
     (
         lambda: S.cosine_with_warmup(1.0, 2, 10),
-        {0: 0.0, 1: 0.5, 2: 1.0, 4: C45, 6: 0.5, 8: C135, 10: 0.0, 11: 0.0,
-         20: 0.0, BIG: 0.0},
+        {
+            0: 0.0,
+            1: 0.5,
+            2: 1.0,
+            4: C45,
+            6: 0.5,
+            8: C135,
+            10: 0.0,
+            11: 0.0,
+            20: 0.0,
+            BIG: 0.0,
+        },
     ),
     (
         # A full period: back up to the peak at total_steps, and stays there.
@@ -115,8 +137,19 @@ VALUE_TABLES = [
     ),
     (
         lambda: S.cosine_with_hard_restarts(1.0, 2, 10, num_cycles=2),
-        {0: 0.0, 1: 0.5, 2: 1.0, 4: 0.5, 5: C135, 6: 1.0, 8: 0.5, 9: C135,
-         10: 0.0, 11: 0.0, BIG: 0.0},
+        {
+            0: 0.0,
+            1: 0.5,
+            2: 1.0,
+            4: 0.5,
+            5: C135,
+            6: 1.0,
+            8: 0.5,
+            9: C135,
+            10: 0.0,
+            11: 0.0,
+            BIG: 0.0,
+        },
     ),
     (
         lambda: S.cosine_with_hard_restarts(1.0, 0, 4),
@@ -124,8 +157,17 @@ VALUE_TABLES = [
     ),
     (
         lambda: S.polynomial_with_warmup(1.0, 2, 6, 0.2, power=2.0),
-        {0: 0.0, 1: 0.5, 2: 1.0, 3: 0.65, 4: 0.4, 5: 0.25, 6: 0.2, 7: 0.2,
-         BIG: 0.2},
+        {
+            0: 0.0,
+            1: 0.5,
+            2: 1.0,
+            3: 0.65,
+            4: 0.4,
+            5: 0.25,
+            6: 0.2,
+            7: 0.2,
+            BIG: 0.2,
+        },
     ),
     (
         # HF default end_learning_rate=1e-7, linear.
@@ -134,8 +176,14 @@ VALUE_TABLES = [
     ),
     (
         lambda: S.inverse_sqrt(1.0, 4),
-        {0: 0.0, 2: 0.5, 4: 1.0, 16: 0.5, 36: 1.0 / 3.0,
-         BIG: 2.0 / math.sqrt(BIG)},
+        {
+            0: 0.0,
+            2: 0.5,
+            4: 1.0,
+            16: 0.5,
+            36: 1.0 / 3.0,
+            BIG: 2.0 / math.sqrt(BIG),
+        },
     ),
     (lambda: S.inverse_sqrt(1.0, 0), {0: 1.0, 30_000: 0.5}),
     (
@@ -156,8 +204,19 @@ VALUE_TABLES = [
     ),
     (
         lambda: S.warmup_stable_decay(1.0, 2, 10, decay_steps=4, alpha=0.2),
-        {0: 0.0, 1: 0.5, 2: 1.0, 5: 1.0, 6: 1.0, 7: 0.8, 8: 0.6, 9: 0.4,
-         10: 0.2, 11: 0.2, BIG: 0.2},
+        {
+            0: 0.0,
+            1: 0.5,
+            2: 1.0,
+            5: 1.0,
+            6: 1.0,
+            7: 0.8,
+            8: 0.6,
+            9: 0.4,
+            10: 0.2,
+            11: 0.2,
+            BIG: 0.2,
+        },
     ),
     (
         lambda: S.warmup_stable_decay(1.0, 0, 10, 4, decay_type="cosine"),
@@ -202,16 +261,26 @@ VALUE_TABLES = [
     (lambda: S.join_schedules([0.7], []), {0: 0.7, 100: 0.7}),
     (
         lambda: S.CyclicalLearningRate(1.0, 3.0, 2, step_size_down=4),
-        {0: 1.0, 1: 2.0, 2: 3.0, 3: 2.5, 4: 2.0, 5: 1.5, 6: 1.0, 8: 3.0,
-         BIG: 2.0},  # 10**9 mod 6 = 4: height (6 - 4) / 4.
+        {
+            0: 1.0,
+            1: 2.0,
+            2: 3.0,
+            3: 2.5,
+            4: 2.0,
+            5: 1.5,
+            6: 1.0,
+            8: 3.0,
+            BIG: 2.0,
+        },  # 10**9 mod 6 = 4: height (6 - 4) / 4.
     ),
     (
         lambda: S.CyclicalLearningRate(0.1, 1.0, 2, mode="triangular2"),
         {0: 0.1, 1: 0.55, 2: 1.0, 4: 0.1, 6: 0.55, 10: 0.325, BIG: 0.1},
     ),
     (
-        lambda: S.CyclicalLearningRate(0.0, 1.0, 1, mode="exp_range",
-                                       gamma=0.5),
+        lambda: S.CyclicalLearningRate(
+            0.0, 1.0, 1, mode="exp_range", gamma=0.5
+        ),
         {0: 0.0, 1: 0.5, 2: 0.0, 3: 0.125},
     ),
     (
@@ -226,16 +295,29 @@ VALUE_TABLES = [
         {0: 0.1, 1: 1.1, 3: 0.6, 5: 0.1, 7: 0.1, BIG - 1: 0.1},
     ),
     (
-        lambda: S.OneCycle(1.0, 10, pct_start=0.5, div_factor=10.0,
-                           final_div_factor=10.0, anneal_strategy="linear"),
+        lambda: S.OneCycle(
+            1.0,
+            10,
+            pct_start=0.5,
+            div_factor=10.0,
+            final_div_factor=10.0,
+            anneal_strategy="linear",
+        ),
         {0: 0.1, 2: 0.55, 4: 1.0, 6: 0.604, 9: 0.01, 10: 0.01, BIG: 0.01},
     ),
     (
-        lambda: S.OneCycle(1.0, 10, pct_start=0.5, div_factor=10.0,
-                           final_div_factor=10.0),
-        {0: 0.1, 2: 0.55, 4: 1.0,
-         6: 0.01 + 0.99 * 0.5 * (1 + math.cos(0.4 * math.pi)), 9: 0.01,
-         10: 0.01, BIG: 0.01},
+        lambda: S.OneCycle(
+            1.0, 10, pct_start=0.5, div_factor=10.0, final_div_factor=10.0
+        ),
+        {
+            0: 0.1,
+            2: 0.55,
+            4: 1.0,
+            6: 0.01 + 0.99 * 0.5 * (1 + math.cos(0.4 * math.pi)),
+            9: 0.01,
+            10: 0.01,
+            BIG: 0.01,
+        },
     ),
 ]
 
@@ -250,20 +332,32 @@ def test_value_tables():
         got = S.schedule_values(schedule, steps)
         assert np.all(np.isfinite(got)), label
         np.testing.assert_allclose(
-            got, list(table.values()), rtol=1e-5, atol=1e-6,
+            got,
+            list(table.values()),
+            rtol=1e-5,
+            atol=1e-6,
             err_msg=f"{label} at steps {steps}",
         )
         # A scalar call gives the same values as the vectorized one.
         for step in (steps[0], steps[-1]):
             np.testing.assert_allclose(
-                value(schedule, step), table[step], rtol=1e-5, atol=1e-6,
+                value(schedule, step),
+                table[step],
+                rtol=1e-5,
+                atol=1e-6,
                 err_msg=f"{label} at step {step}",
             )
 
 
 def test_one_cycle_momentum_table():
-    s = S.OneCycle(1.0, 10, pct_start=0.5, anneal_strategy="linear",
-                   base_momentum=0.8, max_momentum=0.9)
+    s = S.OneCycle(
+        1.0,
+        10,
+        pct_start=0.5,
+        anneal_strategy="linear",
+        base_momentum=0.8,
+        max_momentum=0.9,
+    )
     expected = {0: 0.9, 2: 0.85, 4: 0.8, 6: 0.84, 9: 0.9, 12: 0.9}
     for step, m in expected.items():
         np.testing.assert_allclose(value(s.momentum, step), m, rtol=1e-6)
@@ -318,10 +412,22 @@ CYCLIC_CASES = [
     dict(base=0.001, max=0.1, up=7, down=3, mode="triangular2"),
     dict(base=0.01, max=0.1, up=25, down=10, mode="exp_range", gamma=0.995),
     dict(base=0.0, max=1.0, up=13, down=None, mode="exp_range", gamma=0.999),
-    dict(base=0.01, max=0.1, up=10, down=17, scale_fn=damped_scale,
-         scale_mode="cycle"),
-    dict(base=0.01, max=0.1, up=10, down=5, scale_fn=damped_scale,
-         scale_mode="iterations"),
+    dict(
+        base=0.01,
+        max=0.1,
+        up=10,
+        down=17,
+        scale_fn=damped_scale,
+        scale_mode="cycle",
+    ),
+    dict(
+        base=0.01,
+        max=0.1,
+        up=10,
+        down=5,
+        scale_fn=damped_scale,
+        scale_mode="iterations",
+    ),
 ]
 
 
@@ -337,37 +443,52 @@ def _check_cyclical_against_torch(case):
         kwargs = dict(scale_fn=case["scale_fn"], scale_mode=case["scale_mode"])
     expected, _ = torch_history(
         lambda opt: torch.optim.lr_scheduler.CyclicLR(
-            opt, base_lr=case["base"], max_lr=case["max"],
-            step_size_up=case["up"], step_size_down=case["down"],
+            opt,
+            base_lr=case["base"],
+            max_lr=case["max"],
+            step_size_up=case["up"],
+            step_size_down=case["down"],
             mode=case.get("mode", "triangular"),
-            gamma=case.get("gamma", 1.0), **kwargs,
+            gamma=case.get("gamma", 1.0),
+            **kwargs,
         ),
         n,
     )
     ours = S.CyclicalLearningRate(
-        case["base"], case["max"], case["up"], step_size_down=case["down"],
-        mode=case.get("mode", "triangular"), gamma=case.get("gamma", 1.0),
+        case["base"],
+        case["max"],
+        case["up"],
+        step_size_down=case["down"],
+        mode=case.get("mode", "triangular"),
+        gamma=case.get("gamma", 1.0),
         **kwargs,
     )
     got = S.schedule_values(ours, n)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9,
-                               err_msg=str(case))
+    np.testing.assert_allclose(
+        got, expected, rtol=1e-5, atol=1e-9, err_msg=str(case)
+    )
     # Element-wise evaluation agrees with the vectorized one.
     for k in (0, 1, case["up"], 199, n - 1):
-        np.testing.assert_allclose(value(ours, k), expected[k], rtol=1e-5,
-                                   atol=1e-9, err_msg=f"{case} at step {k}")
+        np.testing.assert_allclose(
+            value(ours, k),
+            expected[k],
+            rtol=1e-5,
+            atol=1e-9,
+            err_msg=f"{case} at step {k}",
+        )
 
 
 def test_decaying_clr_with_factor_one_half_is_triangular2():
-    a = S.DecayingCyclicalLearningRate(0.01, 0.1, 15, 35, decay_every=1,
-                                       decay_rate=0.5)
+    a = S.DecayingCyclicalLearningRate(
+        0.01, 0.1, 15, 35, decay_every=1, decay_rate=0.5
+    )
     b = S.CyclicalLearningRate(0.01, 0.1, 15, 35, mode="triangular2")
-    np.testing.assert_allclose(S.schedule_values(a, 300),
-                               S.schedule_values(b, 300), rtol=1e-6)
+    np.testing.assert_allclose(
+        S.schedule_values(a, 300), S.schedule_values(b, 300), rtol=1e-6
+    )
 
 
-def _decaying_clr_reference(k, base, peak, up, down, every, rate, kind,
-                            target):
+def _decaying_clr_reference(k, base, peak, up, down, every, rate, kind, target):
     """Hand-written NumPy (float64) reference of DecayingCyclicalLearningRate.
 
     "amplitude": the triangle's height above base shrinks,
@@ -393,18 +514,45 @@ def _decaying_clr_reference(k, base, peak, up, down, every, rate, kind,
 
 # Cycle of 5 steps (up 2, down 3), decay every 2 cycles: the decay boundaries
 # fall at steps 10, 20, 30, ...; the peaks at 2, 7, 12, 17, 22, ...
-DCLR_STEPS = [0, 1, 2, 3, 7, 9, 10, 11, 12, 17, 19, 20, 21, 22, 29, 30, 32,
-              42, 52, 77, 997, BIG, BIG + 2]
+DCLR_STEPS = [
+    0,
+    1,
+    2,
+    3,
+    7,
+    9,
+    10,
+    11,
+    12,
+    17,
+    19,
+    20,
+    21,
+    22,
+    29,
+    30,
+    32,
+    42,
+    52,
+    77,
+    997,
+    BIG,
+    BIG + 2,
+]
 DCLR_CASES = [
-    dict(base=0.2, peak=1.0, up=2, down=3, every=2, rate=0.5,
-         kind="exponential"),
+    dict(
+        base=0.2, peak=1.0, up=2, down=3, every=2, rate=0.5, kind="exponential"
+    ),
     dict(base=0.2, peak=1.0, up=2, down=3, every=2, rate=0.3, kind="linear"),
-    dict(base=0.05, peak=0.4, up=2, down=3, every=1, rate=0.9,
-         kind="exponential"),
-    dict(base=0.2, peak=1.0, up=2, down=3, every=2, rate=1.0,
-         kind="exponential"),  # No decay at all: both modes are plain CLR.
-    dict(base=0.0, peak=1.0, up=2, down=3, every=2, rate=0.5,
-         kind="exponential"),  # base 0: both modes agree.
+    dict(
+        base=0.05, peak=0.4, up=2, down=3, every=1, rate=0.9, kind="exponential"
+    ),
+    dict(
+        base=0.2, peak=1.0, up=2, down=3, every=2, rate=1.0, kind="exponential"
+    ),  # No decay at all: both modes are plain CLR.
+    dict(
+        base=0.0, peak=1.0, up=2, down=3, every=2, rate=0.5, kind="exponential"
+    ),  # base 0: both modes agree.
 ]
 
 
@@ -421,10 +569,12 @@ def test_huge_int64_steps():
             S.schedule_values(clr, [10**12 + 2])
         return
     # Values, not int32 wrap-around (torch once lost the cycle count).
-    np.testing.assert_allclose(S.schedule_values(clr, [10**12 + 2]), 0.3,
-                               rtol=1e-6)
     np.testing.assert_allclose(
-        S.schedule_values(dclr, [10**12, 10**12 + 2]), [0.3, 1.0], rtol=1e-6)
+        S.schedule_values(clr, [10**12 + 2]), 0.3, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        S.schedule_values(dclr, [10**12, 10**12 + 2]), [0.3, 1.0], rtol=1e-6
+    )
     np.testing.assert_allclose(value(dclr, 10**12 + 2), 1.0, rtol=1e-6)
 
 
@@ -432,48 +582,82 @@ def test_decaying_clr_both_targets_match_numpy_reference():
     for case in DCLR_CASES:
         for target in ("amplitude", "peak"):
             s = S.DecayingCyclicalLearningRate(
-                case["base"], case["peak"], case["up"], case["down"],
-                decay_every=case["every"], decay_rate=case["rate"],
-                decay_type=case["kind"], decay_target=target,
+                case["base"],
+                case["peak"],
+                case["up"],
+                case["down"],
+                decay_every=case["every"],
+                decay_rate=case["rate"],
+                decay_type=case["kind"],
+                decay_target=target,
             )
-            expected = _decaying_clr_reference(DCLR_STEPS, **case,
-                                               target=target)
+            expected = _decaying_clr_reference(
+                DCLR_STEPS, **case, target=target
+            )
             np.testing.assert_allclose(
-                S.schedule_values(s, DCLR_STEPS), expected, rtol=1e-5,
-                atol=1e-7, err_msg=f"{case} {target}")
+                S.schedule_values(s, DCLR_STEPS),
+                expected,
+                rtol=1e-5,
+                atol=1e-7,
+                err_msg=f"{case} {target}",
+            )
             for k in (12, BIG + 2):
                 np.testing.assert_allclose(
-                    value(s, k), expected[DCLR_STEPS.index(k)], rtol=1e-5,
-                    atol=1e-7, err_msg=f"{case} {target} at {k}")
+                    value(s, k),
+                    expected[DCLR_STEPS.index(k)],
+                    rtol=1e-5,
+                    atol=1e-7,
+                    err_msg=f"{case} {target} at {k}",
+                )
     # Non-integer step sizes (the float path of the triangle wave).
-    case = dict(base=0.1, peak=0.9, up=1.5, down=2.0, every=1, rate=0.5,
-                kind="exponential")
+    case = dict(
+        base=0.1,
+        peak=0.9,
+        up=1.5,
+        down=2.0,
+        every=1,
+        rate=0.5,
+        kind="exponential",
+    )
     steps = list(range(40))
     for target in ("amplitude", "peak"):
         s = S.DecayingCyclicalLearningRate(
-            0.1, 0.9, 1.5, 2.0, decay_every=1, decay_rate=0.5,
-            decay_target=target)
+            0.1,
+            0.9,
+            1.5,
+            2.0,
+            decay_every=1,
+            decay_rate=0.5,
+            decay_target=target,
+        )
         np.testing.assert_allclose(
             S.schedule_values(s, steps),
             _decaying_clr_reference(steps, **case, target=target),
-            rtol=1e-5, atol=1e-7, err_msg=target)
+            rtol=1e-5,
+            atol=1e-7,
+            err_msg=target,
+        )
 
 
 def test_decaying_clr_targets_differ_when_base_is_positive():
-    kwargs = dict(step_size=2, step_size_down=3, decay_every=2,
-                  decay_rate=0.5)
+    kwargs = dict(step_size=2, step_size_down=3, decay_every=2, decay_rate=0.5)
     amplitude = S.DecayingCyclicalLearningRate(0.2, 1.0, **kwargs)
-    peak = S.DecayingCyclicalLearningRate(0.2, 1.0, decay_target="peak",
-                                          **kwargs)
+    peak = S.DecayingCyclicalLearningRate(
+        0.2, 1.0, decay_target="peak", **kwargs
+    )
     assert amplitude.decay_target == "amplitude"  # The default.
     peaks = [2, 7, 12, 17, 22, 32, 42]  # Cycles 1-2, 3, 4, 5, 7, 9.
     # amplitude: 0.2 + 0.8 * 0.5 ** n; peak: max(0.2, 1.0 * 0.5 ** n).
-    np.testing.assert_allclose(S.schedule_values(amplitude, peaks),
-                               [1.0, 1.0, 0.6, 0.6, 0.4, 0.3, 0.25],
-                               rtol=1e-6)
-    np.testing.assert_allclose(S.schedule_values(peak, peaks),
-                               [1.0, 1.0, 0.5, 0.5, 0.25, 0.2, 0.2],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        S.schedule_values(amplitude, peaks),
+        [1.0, 1.0, 0.6, 0.6, 0.4, 0.3, 0.25],
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        S.schedule_values(peak, peaks),
+        [1.0, 1.0, 0.5, 0.5, 0.25, 0.2, 0.2],
+        rtol=1e-6,
+    )
     # Halfway up in cycle 3 (step 11): base + (peak_n - base) / 2.
     assert value(amplitude, 11) == pytest.approx(0.4)
     assert value(peak, 11) == pytest.approx(0.35)
@@ -484,12 +668,23 @@ def test_decaying_clr_targets_differ_when_base_is_positive():
 
 
 def test_decaying_clr_peak_never_below_base():
-    for kind, rate in (("exponential", 0.5), ("exponential", 0.95),
-                       ("linear", 0.3), ("linear", 1.0)):
+    for kind, rate in (
+        ("exponential", 0.5),
+        ("exponential", 0.95),
+        ("linear", 0.3),
+        ("linear", 1.0),
+    ):
         for target in ("amplitude", "peak"):
             s = S.DecayingCyclicalLearningRate(
-                0.3, 1.0, 2, 3, decay_every=1, decay_rate=rate,
-                decay_type=kind, decay_target=target)
+                0.3,
+                1.0,
+                2,
+                3,
+                decay_every=1,
+                decay_rate=rate,
+                decay_type=kind,
+                decay_target=target,
+            )
             values = S.schedule_values(s, 600)
             label = (kind, rate, target)
             assert np.all(values >= np.float32(0.3) - 1e-7), label
@@ -500,21 +695,25 @@ def test_decaying_clr_peak_never_below_base():
             np.testing.assert_allclose(far, 0.3, rtol=1e-6, err_msg=label)
     # In "peak" mode the floor is reached after finitely many decays, and
     # then the schedule is constant at base (amplitude mode only tends to it).
-    s = S.DecayingCyclicalLearningRate(0.3, 1.0, 2, 3, decay_every=1,
-                                       decay_rate=0.5, decay_target="peak")
-    np.testing.assert_allclose(S.schedule_values(s, range(10, 60)), 0.3,
-                               rtol=1e-6)  # From cycle 3: 0.25 < 0.3.
+    s = S.DecayingCyclicalLearningRate(
+        0.3, 1.0, 2, 3, decay_every=1, decay_rate=0.5, decay_target="peak"
+    )
+    np.testing.assert_allclose(
+        S.schedule_values(s, range(10, 60)), 0.3, rtol=1e-6
+    )  # From cycle 3: 0.25 < 0.3.
 
 
 def test_decaying_clr_decay_target_config():
-    s = S.DecayingCyclicalLearningRate(0.2, 1.0, 2, decay_every=2,
-                                       decay_target="peak")
+    s = S.DecayingCyclicalLearningRate(
+        0.2, 1.0, 2, decay_every=2, decay_target="peak"
+    )
     config = s.get_config()
     assert config["decay_target"] == "peak"
     clone = S.DecayingCyclicalLearningRate.from_config(config)
     assert clone.decay_target == "peak"
-    np.testing.assert_array_equal(S.schedule_values(clone, 50),
-                                  S.schedule_values(s, 50))
+    np.testing.assert_array_equal(
+        S.schedule_values(clone, 50), S.schedule_values(s, 50)
+    )
     # A config saved before `decay_target` existed loads as "amplitude".
     old = dict(config)
     del old["decay_target"]
@@ -527,13 +726,28 @@ def test_decaying_clr_decay_target_config():
 
 ONE_CYCLE_CASES = [
     dict(max_lr=0.1, total_steps=300),
-    dict(max_lr=0.01, total_steps=400, pct_start=0.25,
-         anneal_strategy="linear"),
+    dict(
+        max_lr=0.01, total_steps=400, pct_start=0.25, anneal_strategy="linear"
+    ),
     dict(max_lr=0.5, total_steps=350, pct_start=0.3, three_phase=True),
-    dict(max_lr=1.0, total_steps=333, pct_start=0.4, three_phase=True,
-         anneal_strategy="linear", div_factor=10.0, final_div_factor=100.0),
-    dict(max_lr=0.2, total_steps=301, pct_start=0.33, div_factor=5.0,
-         final_div_factor=1e3, base_momentum=0.8, max_momentum=0.99),
+    dict(
+        max_lr=1.0,
+        total_steps=333,
+        pct_start=0.4,
+        three_phase=True,
+        anneal_strategy="linear",
+        div_factor=10.0,
+        final_div_factor=100.0,
+    ),
+    dict(
+        max_lr=0.2,
+        total_steps=301,
+        pct_start=0.33,
+        div_factor=5.0,
+        final_div_factor=1e3,
+        base_momentum=0.8,
+        max_momentum=0.99,
+    ),
 ]
 
 
@@ -548,21 +762,34 @@ def _check_one_cycle_against_torch(case):
         lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, **case), n
     )
     kwargs = dict(case)
-    ours = S.OneCycle(kwargs.pop("max_lr"), kwargs.pop("total_steps"),
-                      **kwargs)
-    np.testing.assert_allclose(S.schedule_values(ours, n), expected_lr,
-                               rtol=1e-5, atol=0, err_msg=str(case))
-    np.testing.assert_allclose(S.schedule_values(ours.momentum, n),
-                               expected_m, rtol=1e-5, atol=0,
-                               err_msg=f"momentum {case}")
+    ours = S.OneCycle(kwargs.pop("max_lr"), kwargs.pop("total_steps"), **kwargs)
+    np.testing.assert_allclose(
+        S.schedule_values(ours, n),
+        expected_lr,
+        rtol=1e-5,
+        atol=0,
+        err_msg=str(case),
+    )
+    np.testing.assert_allclose(
+        S.schedule_values(ours.momentum, n),
+        expected_m,
+        rtol=1e-5,
+        atol=0,
+        err_msg=f"momentum {case}",
+    )
     # Past the end it stays at the final value (no error, no overshoot).
     final = value(ours, n - 1)
     np.testing.assert_allclose(final, expected_lr[-1], rtol=1e-5)
     past = [n, n + 1, 10 * n, BIG]
-    np.testing.assert_allclose(S.schedule_values(ours, past), final,
-                               rtol=1e-6, err_msg=str(case))
-    np.testing.assert_allclose(S.schedule_values(ours.momentum, past),
-                               expected_m[-1], rtol=1e-6, err_msg=str(case))
+    np.testing.assert_allclose(
+        S.schedule_values(ours, past), final, rtol=1e-6, err_msg=str(case)
+    )
+    np.testing.assert_allclose(
+        S.schedule_values(ours.momentum, past),
+        expected_m[-1],
+        rtol=1e-6,
+        err_msg=str(case),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -580,8 +807,15 @@ MONOTONIC = [
     (lambda: S.exponential_with_warmup(1.0, 50, 0.99), 50, 260),
     (lambda: S.warmup_stable_decay(1.0, 50, 200, 60, "1-sqrt", 0.1), 50, 260),
     (lambda: S.warmup_stable_decay(1.0, 50, 200, 60, "cosine"), 50, 260),
-    (lambda: S.Warmup(keras.optimizers.schedules.CosineDecay(1.0, 150), 50,
-                      initial_learning_rate=0.1), 50, 260),
+    (
+        lambda: S.Warmup(
+            keras.optimizers.schedules.CosineDecay(1.0, 150),
+            50,
+            initial_learning_rate=0.1,
+        ),
+        50,
+        260,
+    ),
     (lambda: S.OneCycle(1.0, 200, pct_start=0.25), 49, 260),
 ]
 
@@ -656,8 +890,13 @@ def test_scale_fn_by_registered_name():
 # rather than in the loops over ALL_SCHEDULES.
 FIT_SCHEDULES = {
     name: ALL_SCHEDULES[name]
-    for name in ("linear_with_warmup", "warmup_stable_decay", "joined",
-                 "clr_custom", "one_cycle")
+    for name in (
+        "linear_with_warmup",
+        "warmup_stable_decay",
+        "joined",
+        "clr_custom",
+        "one_cycle",
+    )
 }
 FIT_SCHEDULES["warmup_sgdr"] = lambda: S.Warmup(
     keras.optimizers.schedules.CosineDecayRestarts(0.1, 4), 2
@@ -666,8 +905,9 @@ FIT_SCHEDULES["warmup_sgdr"] = lambda: S.Warmup(
 
 def _tiny_model(schedule):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule),
-                  loss="mse")
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse"
+    )
     return model
 
 
@@ -688,17 +928,22 @@ def test_fit_save_load_resume(name, tmp_path):
     loaded_schedule = loaded.optimizer._learning_rate
     assert type(loaded_schedule) is type(schedule)
     assert loaded_schedule.get_config() == schedule.get_config()
-    np.testing.assert_array_equal(S.schedule_values(loaded_schedule, 12),
-                                  S.schedule_values(schedule, 12))
+    np.testing.assert_array_equal(
+        S.schedule_values(loaded_schedule, 12), S.schedule_values(schedule, 12)
+    )
     np.testing.assert_allclose(
         float(ops.convert_to_numpy(loaded.optimizer.learning_rate)),
-        value(schedule, 3), rtol=1e-6)
+        value(schedule, 3),
+        rtol=1e-6,
+    )
 
     loaded.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert int(ops.convert_to_numpy(loaded.optimizer.iterations)) == 6
     np.testing.assert_allclose(
         float(ops.convert_to_numpy(loaded.optimizer.learning_rate)),
-        value(schedule, 6), rtol=1e-6)
+        value(schedule, 6),
+        rtol=1e-6,
+    )
 
 
 def test_schedule_as_adam_learning_rate():
@@ -718,8 +963,9 @@ def test_schedule_inside_lrx():
     schedule = S.OneCycle(0.1, 20)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(
-        optimizer=optimizer_module.LRX(keras.optimizers.SGD(),
-                                       schedule=schedule),
+        optimizer=optimizer_module.LRX(
+            keras.optimizers.SGD(), schedule=schedule
+        ),
         loss="mse",
     )
     x = np.ones((12, 4), "float32")
@@ -762,7 +1008,10 @@ def test_compiled_matches_eager():
         for step, expected in zip(steps, eager):
             got = float(ops.convert_to_numpy(fn(_step_tensor(step))))
             np.testing.assert_allclose(
-                got, expected, rtol=1e-6, atol=1e-9,
+                got,
+                expected,
+                rtol=1e-6,
+                atol=1e-9,
                 err_msg=f"{name} at step {step}",
             )
 
@@ -778,6 +1027,7 @@ def test_compiled_one_cycle_momentum():
 # ---------------------------------------------------------------------------
 # Bad input.
 # ---------------------------------------------------------------------------
+
 
 def test_bad_warmup_family_input():
     with pytest.raises(ValueError, match="`warmup_steps` must be <= `total"):
@@ -859,8 +1109,9 @@ def test_bad_cyclical_input():
     with pytest.raises(ValueError, match="`max_learning_rate` must be >="):
         S.CyclicalLearningRate(1.0, 0.1, 4)
     with pytest.raises(ValueError, match="`scale_mode` must be one of"):
-        S.CyclicalLearningRate(0.1, 1.0, 4, scale_fn=damped_scale,
-                               scale_mode="epochs")
+        S.CyclicalLearningRate(
+            0.1, 1.0, 4, scale_fn=damped_scale, scale_mode="epochs"
+        )
     with pytest.raises(ValueError, match="`decay_every` must be > 0"):
         S.DecayingCyclicalLearningRate(0.1, 1.0, 4, decay_every=0)
     with pytest.raises(ValueError, match="`decay_rate` must be > 0"):
@@ -933,18 +1184,25 @@ def test_join_rejects_bad_constant_rates():
 
 
 def test_join_boundaries_must_be_increasing_positive_ints():
-    rule = ("Argument `boundaries` must be a list of increasing positive "
-            "integers")
+    rule = (
+        "Argument `boundaries` must be a list of increasing positive integers"
+    )
     with pytest.raises(TypeError) as info:
         S.join_schedules([0.1, 0.2], boundaries=5)
     assert str(info.value).startswith(rule), str(info.value)
     assert "Received: boundaries=5" in str(info.value)
     for bad, error in [
-        ("4", TypeError), (None, TypeError), ({4: 1}, TypeError),
-        ([True], TypeError), (["3"], TypeError), ([None], TypeError),
-        ([2.5], ValueError), ([math.nan], ValueError),
+        ("4", TypeError),
+        (None, TypeError),
+        ({4: 1}, TypeError),
+        ([True], TypeError),
+        (["3"], TypeError),
+        ([None], TypeError),
+        ([2.5], ValueError),
+        ([math.nan], ValueError),
         ([math.inf], ValueError),
-        ([0], ValueError), ([-1], ValueError),
+        ([0], ValueError),
+        ([-1], ValueError),
     ]:
         with pytest.raises(error, match=re.escape(rule)):
             S.join_schedules([0.1, 0.2], boundaries=bad)
@@ -961,32 +1219,57 @@ def test_join_boundaries_must_be_increasing_positive_ints():
         joined = S.join_schedules([0.1, 0.2, 0.3], good)
         assert joined.boundaries == [4, 6]
         assert all(type(b) is int for b in joined.boundaries)
-    np.testing.assert_allclose(S.schedule_values(joined, [3, 4, 6]),
-                               [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(
+        S.schedule_values(joined, [3, 4, 6]), [0.1, 0.2, 0.3]
+    )
 
 
 def test_schedule_values_rejects_bad_steps():
     s = S.linear_with_warmup(1e-3, 1, 10)
-    for bad in ([-1, 2], [3, -5], np.array([0, -1]), range(-2, 2), -3,
-                [1.5], [math.nan], [math.inf], np.array([0.5]), 2.5,
-                [[1, 2]]):
+    for bad in (
+        [-1, 2],
+        [3, -5],
+        np.array([0, -1]),
+        range(-2, 2),
+        -3,
+        [1.5],
+        [math.nan],
+        [math.inf],
+        np.array([0.5]),
+        2.5,
+        [[1, 2]],
+    ):
         with pytest.raises(ValueError, match="`steps`"):
             S.schedule_values(s, bad)
-    for bad in ("abc", [1, "a"], [True, 2], np.array([True]), True, None,
-                [None], 1 + 2j):
+    for bad in (
+        "abc",
+        [1, "a"],
+        [True, 2],
+        np.array([True]),
+        True,
+        None,
+        [None],
+        1 + 2j,
+    ):
         with pytest.raises(TypeError, match="`steps`"):
             S.schedule_values(s, bad)
     with pytest.raises(ValueError, match="`steps`"):
         S.schedule_values(0.5, [-1])  # Checked for constants too.
-    for bad, error in [(math.nan, ValueError), (-0.5, ValueError),
-                       ("0.1", TypeError), (False, TypeError)]:
+    for bad, error in [
+        (math.nan, ValueError),
+        (-0.5, ValueError),
+        ("0.1", TypeError),
+        (False, TypeError),
+    ]:
         with pytest.raises(error, match="`schedule`"):
             S.schedule_values(bad, 3)
     # Good steps: ints, NumPy arrays, integral floats, ranges, empty.
-    np.testing.assert_allclose(S.schedule_values(s, np.array([1, 2])),
-                               [1e-3, 1e-3 * 8 / 9], rtol=1e-6)
-    np.testing.assert_allclose(S.schedule_values(s, [1.0, 2.0]),
-                               [1e-3, 1e-3 * 8 / 9], rtol=1e-6)
+    np.testing.assert_allclose(
+        S.schedule_values(s, np.array([1, 2])), [1e-3, 1e-3 * 8 / 9], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        S.schedule_values(s, [1.0, 2.0]), [1e-3, 1e-3 * 8 / 9], rtol=1e-6
+    )
     assert S.schedule_values(s, 2.0).shape == (2,)
     assert S.schedule_values(s, []).shape == (0,)
     assert S.schedule_values(s, range(3, 3)).shape == (0,)
@@ -999,118 +1282,279 @@ def test_schedule_values_rejects_bad_steps():
 # in "?" also accepts None).
 CONSTRUCTORS = [
     # (label, callable, valid kwargs, {argument: kind})
-    ("constant_with_warmup", S.constant_with_warmup,
-     dict(learning_rate=1.0, warmup_steps=2),
-     dict(learning_rate="rate", warmup_steps="count0", name="name")),
-    ("ConstantWithWarmup", S.ConstantWithWarmup,
-     dict(learning_rate=1.0, warmup_steps=2),
-     dict(learning_rate="rate", warmup_steps="count0", name="name")),
+    (
+        "constant_with_warmup",
+        S.constant_with_warmup,
+        dict(learning_rate=1.0, warmup_steps=2),
+        dict(learning_rate="rate", warmup_steps="count0", name="name"),
+    ),
+    (
+        "ConstantWithWarmup",
+        S.ConstantWithWarmup,
+        dict(learning_rate=1.0, warmup_steps=2),
+        dict(learning_rate="rate", warmup_steps="count0", name="name"),
+    ),
 ]
-_WARMUP_TOTAL = dict(learning_rate="rate", warmup_steps="count0",
-                     total_steps="count", name="name")
+_WARMUP_TOTAL = dict(
+    learning_rate="rate",
+    warmup_steps="count0",
+    total_steps="count",
+    name="name",
+)
 for _label, _fn, _extra_kwargs, _extra_kinds in [
     ("linear_with_warmup", S.linear_with_warmup, {}, {}),
     ("LinearWithWarmup", S.LinearWithWarmup, {}, {}),
     ("cosine_with_warmup", S.cosine_with_warmup, {}, {"num_cycles": "pos"}),
     ("CosineWithWarmup", S.CosineWithWarmup, {}, {"num_cycles": "pos"}),
-    ("cosine_with_hard_restarts", S.cosine_with_hard_restarts, {},
-     {"num_cycles": "count"}),
-    ("CosineWithHardRestarts", S.CosineWithHardRestarts, {},
-     {"num_cycles": "count"}),
-    ("polynomial_with_warmup", S.polynomial_with_warmup, {},
-     {"end_learning_rate": "rate", "power": "pos"}),
-    ("PolynomialWithWarmup", S.PolynomialWithWarmup, {},
-     {"end_learning_rate": "rate", "power": "pos"}),
-    ("warmup_stable_decay", S.warmup_stable_decay, {"decay_steps": 3},
-     {"decay_steps": "count?", "alpha": "unit", "decay_type": "choice"}),
-    ("WarmupStableDecay", S.WarmupStableDecay, {"decay_steps": 3},
-     {"decay_steps": "count?", "alpha": "unit", "decay_type": "choice"}),
+    (
+        "cosine_with_hard_restarts",
+        S.cosine_with_hard_restarts,
+        {},
+        {"num_cycles": "count"},
+    ),
+    (
+        "CosineWithHardRestarts",
+        S.CosineWithHardRestarts,
+        {},
+        {"num_cycles": "count"},
+    ),
+    (
+        "polynomial_with_warmup",
+        S.polynomial_with_warmup,
+        {},
+        {"end_learning_rate": "rate", "power": "pos"},
+    ),
+    (
+        "PolynomialWithWarmup",
+        S.PolynomialWithWarmup,
+        {},
+        {"end_learning_rate": "rate", "power": "pos"},
+    ),
+    (
+        "warmup_stable_decay",
+        S.warmup_stable_decay,
+        {"decay_steps": 3},
+        {"decay_steps": "count?", "alpha": "unit", "decay_type": "choice"},
+    ),
+    (
+        "WarmupStableDecay",
+        S.WarmupStableDecay,
+        {"decay_steps": 3},
+        {"decay_steps": "count?", "alpha": "unit", "decay_type": "choice"},
+    ),
 ]:
     CONSTRUCTORS.append(
-        (_label, _fn, dict(learning_rate=1.0, warmup_steps=2, total_steps=10,
-                           **_extra_kwargs), {**_WARMUP_TOTAL, **_extra_kinds})
+        (
+            _label,
+            _fn,
+            dict(
+                learning_rate=1.0,
+                warmup_steps=2,
+                total_steps=10,
+                **_extra_kwargs,
+            ),
+            {**_WARMUP_TOTAL, **_extra_kinds},
+        )
     )
-for _label, _fn in [("inverse_sqrt", S.inverse_sqrt),
-                    ("InverseSqrt", S.InverseSqrt)]:
-    CONSTRUCTORS.append((_label, _fn, dict(learning_rate=1.0, warmup_steps=2),
-                         dict(learning_rate="rate", warmup_steps="count0",
-                              timescale="pos?", name="name")))
-for _label, _fn in [("step_with_warmup", S.step_with_warmup),
-                    ("StepWithWarmup", S.StepWithWarmup)]:
-    CONSTRUCTORS.append((_label, _fn,
-                         dict(learning_rate=1.0, warmup_steps=2, step_size=3),
-                         dict(learning_rate="rate", warmup_steps="count0",
-                              step_size="count", gamma="factor",
-                              name="name")))
-for _label, _fn in [("exponential_with_warmup", S.exponential_with_warmup),
-                    ("ExponentialWithWarmup", S.ExponentialWithWarmup)]:
-    CONSTRUCTORS.append((_label, _fn,
-                         dict(learning_rate=1.0, warmup_steps=2, gamma=0.5),
-                         dict(learning_rate="rate", warmup_steps="count0",
-                              gamma="factor", name="name")))
+for _label, _fn in [
+    ("inverse_sqrt", S.inverse_sqrt),
+    ("InverseSqrt", S.InverseSqrt),
+]:
+    CONSTRUCTORS.append(
+        (
+            _label,
+            _fn,
+            dict(learning_rate=1.0, warmup_steps=2),
+            dict(
+                learning_rate="rate",
+                warmup_steps="count0",
+                timescale="pos?",
+                name="name",
+            ),
+        )
+    )
+for _label, _fn in [
+    ("step_with_warmup", S.step_with_warmup),
+    ("StepWithWarmup", S.StepWithWarmup),
+]:
+    CONSTRUCTORS.append(
+        (
+            _label,
+            _fn,
+            dict(learning_rate=1.0, warmup_steps=2, step_size=3),
+            dict(
+                learning_rate="rate",
+                warmup_steps="count0",
+                step_size="count",
+                gamma="factor",
+                name="name",
+            ),
+        )
+    )
+for _label, _fn in [
+    ("exponential_with_warmup", S.exponential_with_warmup),
+    ("ExponentialWithWarmup", S.ExponentialWithWarmup),
+]:
+    CONSTRUCTORS.append(
+        (
+            _label,
+            _fn,
+            dict(learning_rate=1.0, warmup_steps=2, gamma=0.5),
+            dict(
+                learning_rate="rate",
+                warmup_steps="count0",
+                gamma="factor",
+                name="name",
+            ),
+        )
+    )
 CONSTRUCTORS += [
-    ("Warmup", S.Warmup, dict(schedule=0.1, warmup_steps=2),
-     dict(schedule="child", warmup_steps="count0",
-          initial_learning_rate="rate", name="name")),
-    ("JoinedSchedule", S.JoinedSchedule,
-     dict(schedules=[0.1, 0.2], boundaries=[3]),
-     dict(schedules="children", boundaries="boundaries", name="name")),
-    ("join_schedules", S.join_schedules,
-     dict(schedules=[0.1, 0.2], boundaries=[3]),
-     dict(schedules="children", boundaries="boundaries", name="name")),
-    ("CyclicalLearningRate", S.CyclicalLearningRate,
-     dict(base_learning_rate=0.1, max_learning_rate=1.0, step_size=2),
-     dict(base_learning_rate="rate", max_learning_rate="rate",
-          step_size="pos", step_size_down="pos?", gamma="pos",
-          mode="choice", scale_mode="choice", name="name")),
-    ("DecayingCyclicalLearningRate", S.DecayingCyclicalLearningRate,
-     dict(base_learning_rate=0.1, max_learning_rate=1.0, step_size=2),
-     dict(base_learning_rate="rate", max_learning_rate="rate",
-          step_size="pos", step_size_down="pos?", decay_every="count",
-          decay_rate="factor", decay_type="choice", decay_target="choice",
-          name="name")),
-    ("OneCycle", S.OneCycle, dict(max_learning_rate=1.0, total_steps=10),
-     dict(max_learning_rate="rate", total_steps="count", pct_start="open01",
-          div_factor="pos", final_div_factor="pos", base_momentum="unit",
-          max_momentum="unit", anneal_strategy="choice", three_phase="bool",
-          name="name")),
+    (
+        "Warmup",
+        S.Warmup,
+        dict(schedule=0.1, warmup_steps=2),
+        dict(
+            schedule="child",
+            warmup_steps="count0",
+            initial_learning_rate="rate",
+            name="name",
+        ),
+    ),
+    (
+        "JoinedSchedule",
+        S.JoinedSchedule,
+        dict(schedules=[0.1, 0.2], boundaries=[3]),
+        dict(schedules="children", boundaries="boundaries", name="name"),
+    ),
+    (
+        "join_schedules",
+        S.join_schedules,
+        dict(schedules=[0.1, 0.2], boundaries=[3]),
+        dict(schedules="children", boundaries="boundaries", name="name"),
+    ),
+    (
+        "CyclicalLearningRate",
+        S.CyclicalLearningRate,
+        dict(base_learning_rate=0.1, max_learning_rate=1.0, step_size=2),
+        dict(
+            base_learning_rate="rate",
+            max_learning_rate="rate",
+            step_size="pos",
+            step_size_down="pos?",
+            gamma="pos",
+            mode="choice",
+            scale_mode="choice",
+            name="name",
+        ),
+    ),
+    (
+        "DecayingCyclicalLearningRate",
+        S.DecayingCyclicalLearningRate,
+        dict(base_learning_rate=0.1, max_learning_rate=1.0, step_size=2),
+        dict(
+            base_learning_rate="rate",
+            max_learning_rate="rate",
+            step_size="pos",
+            step_size_down="pos?",
+            decay_every="count",
+            decay_rate="factor",
+            decay_type="choice",
+            decay_target="choice",
+            name="name",
+        ),
+    ),
+    (
+        "OneCycle",
+        S.OneCycle,
+        dict(max_learning_rate=1.0, total_steps=10),
+        dict(
+            max_learning_rate="rate",
+            total_steps="count",
+            pct_start="open01",
+            div_factor="pos",
+            final_div_factor="pos",
+            base_momentum="unit",
+            max_momentum="unit",
+            anneal_strategy="choice",
+            three_phase="bool",
+            name="name",
+        ),
+    ),
 ]
 
-_NOT_A_NUMBER = [("1.0", TypeError), (True, TypeError), (None, TypeError),
-                 ([1.0], TypeError), (math.nan, ValueError),
-                 (math.inf, ValueError), (-math.inf, ValueError)]
+_NOT_A_NUMBER = [
+    ("1.0", TypeError),
+    (True, TypeError),
+    (None, TypeError),
+    ([1.0], TypeError),
+    (math.nan, ValueError),
+    (math.inf, ValueError),
+    (-math.inf, ValueError),
+]
 BAD_BY_KIND = {
     # Learning rates: finite numbers >= 0.
     "rate": _NOT_A_NUMBER + [(-0.1, ValueError), (-1, ValueError)],
     # Step counts that must be > 0, and those that may be 0.
-    "count": [("3", TypeError), (True, TypeError), (None, TypeError),
-              (math.nan, ValueError), (math.inf, ValueError),
-              (2.5, ValueError), (0, ValueError), (-1, ValueError)],
-    "count0": [("3", TypeError), (True, TypeError), (None, TypeError),
-               (math.nan, ValueError), (2.5, ValueError), (-1, ValueError)],
+    "count": [
+        ("3", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+        (math.nan, ValueError),
+        (math.inf, ValueError),
+        (2.5, ValueError),
+        (0, ValueError),
+        (-1, ValueError),
+    ],
+    "count0": [
+        ("3", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+        (math.nan, ValueError),
+        (2.5, ValueError),
+        (-1, ValueError),
+    ],
     # Positive floats, factors in (0, 1], fractions in [0, 1] and (0, 1).
     "pos": _NOT_A_NUMBER + [(0.0, ValueError), (-2.0, ValueError)],
-    "factor": _NOT_A_NUMBER + [(0.0, ValueError), (-0.5, ValueError),
-                               (1.5, ValueError)],
+    "factor": _NOT_A_NUMBER
+    + [(0.0, ValueError), (-0.5, ValueError), (1.5, ValueError)],
     "unit": _NOT_A_NUMBER + [(-0.1, ValueError), (1.1, ValueError)],
-    "open01": _NOT_A_NUMBER + [(0.0, ValueError), (1.0, ValueError),
-                               (-0.3, ValueError)],
+    "open01": _NOT_A_NUMBER
+    + [(0.0, ValueError), (1.0, ValueError), (-0.3, ValueError)],
     "choice": [("no-such-option", ValueError), ([], TypeError)],
     "bool": [("yes", TypeError), (1, TypeError), (None, TypeError)],
     "name": [(5, TypeError), (["n"], TypeError)],
     # A schedule or a constant learning rate.
-    "child": [("0.1", TypeError), (True, TypeError), (None, TypeError),
-              (math.nan, ValueError), (math.inf, ValueError),
-              (-0.1, ValueError)],
-    "children": [(0.1, TypeError), ("ab", TypeError), ([], ValueError),
-                 ([0.1, "0.2"], TypeError), ([0.1, False], TypeError),
-                 ([0.1, math.nan], ValueError), ([0.1, math.inf], ValueError),
-                 ([0.1, -0.2], ValueError)],
-    "boundaries": [(3, TypeError), ("3", TypeError), (None, TypeError),
-                   ([True], TypeError), (["3"], TypeError),
-                   ([2.5], ValueError), ([math.nan], ValueError),
-                   ([0], ValueError), ([-3], ValueError),
-                   ([3, 4], ValueError), ([], ValueError)],
+    "child": [
+        ("0.1", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+        (math.nan, ValueError),
+        (math.inf, ValueError),
+        (-0.1, ValueError),
+    ],
+    "children": [
+        (0.1, TypeError),
+        ("ab", TypeError),
+        ([], ValueError),
+        ([0.1, "0.2"], TypeError),
+        ([0.1, False], TypeError),
+        ([0.1, math.nan], ValueError),
+        ([0.1, math.inf], ValueError),
+        ([0.1, -0.2], ValueError),
+    ],
+    "boundaries": [
+        (3, TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+        ([True], TypeError),
+        (["3"], TypeError),
+        ([2.5], ValueError),
+        ([math.nan], ValueError),
+        ([0], ValueError),
+        ([-3], ValueError),
+        ([3, 4], ValueError),
+        ([], ValueError),
+    ],
 }
 
 
@@ -1122,9 +1566,15 @@ def _expected_name(argument, kind, bad):
 
 
 BAD_INPUT_TABLE = [
-    pytest.param(fn, kwargs, argument, bad, error,
-                 _expected_name(argument, kind, bad),
-                 id=f"{label}-{argument}={bad!r}")
+    pytest.param(
+        fn,
+        kwargs,
+        argument,
+        bad,
+        error,
+        _expected_name(argument, kind, bad),
+        id=f"{label}-{argument}={bad!r}",
+    )
     for label, fn, kwargs, kinds in CONSTRUCTORS
     for argument, kind in kinds.items()
     for bad, error in BAD_BY_KIND[kind.rstrip("?")]
@@ -1139,8 +1589,9 @@ class TestBadInputTable:
     def _reset_keras_state(self):
         yield
 
-    @pytest.mark.parametrize("fn, kwargs, argument, bad, error, named",
-                             BAD_INPUT_TABLE)
+    @pytest.mark.parametrize(
+        "fn, kwargs, argument, bad, error, named", BAD_INPUT_TABLE
+    )
     def test_rejects(self, fn, kwargs, argument, bad, error, named):
         fn(**kwargs)  # The valid arguments are accepted...
         with pytest.raises(error, match=f"`{re.escape(named)}`") as info:
@@ -1151,7 +1602,8 @@ class TestBadInputTable:
     def test_table_covers_every_public_schedule(self):
         covered = {fn for _, fn, _, _ in CONSTRUCTORS}
         public = {
-            getattr(S, name) for name in S.__all__
+            getattr(S, name)
+            for name in S.__all__
             if name not in ("schedule_values", "plot_schedule")
         }
         assert public == covered
@@ -1159,8 +1611,9 @@ class TestBadInputTable:
 
 def test_builtin_mode_ignores_scale_mode_with_warning():
     with pytest.warns(UserWarning, match="scale_mode"):
-        s = S.CyclicalLearningRate(0.0, 1.0, 2, mode="triangular2",
-                                   scale_mode="iterations")
+        s = S.CyclicalLearningRate(
+            0.0, 1.0, 2, mode="triangular2", scale_mode="iterations"
+        )
     assert value(s, 6) == pytest.approx(0.5)  # Still per cycle, like torch.
 
 
@@ -1171,12 +1624,13 @@ def test_builtin_mode_ignores_scale_mode_with_warning():
 
 def test_schedule_values_int_and_iterable():
     s = S.linear_with_warmup(10.0, 2, 10)
-    np.testing.assert_allclose(S.schedule_values(s, 5),
-                               [0.0, 5.0, 10.0, 8.75, 7.5])
-    np.testing.assert_allclose(S.schedule_values(s, [3, 0, BIG]),
-                               [8.75, 0.0, 0.0])
-    np.testing.assert_allclose(S.schedule_values(s, range(2, 4)),
-                               [10.0, 8.75])
+    np.testing.assert_allclose(
+        S.schedule_values(s, 5), [0.0, 5.0, 10.0, 8.75, 7.5]
+    )
+    np.testing.assert_allclose(
+        S.schedule_values(s, [3, 0, BIG]), [8.75, 0.0, 0.0]
+    )
+    np.testing.assert_allclose(S.schedule_values(s, range(2, 4)), [10.0, 8.75])
     assert S.schedule_values(s, 0).shape == (0,)
     np.testing.assert_allclose(S.schedule_values(0.25, 3), [0.25] * 3)
     with pytest.raises(ValueError, match="`steps`"):

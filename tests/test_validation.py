@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 from conftest import mlp
 
-from keras_lrx import (
-    LRX,
-    LearningRateMetric,
-    MultiplierMap,
-    SetLearningRate,
-    layerwise_decay,
-    unwrap_learning_rates,
-)
+from keras_lrx import LRX
+from keras_lrx import LearningRateMetric
+from keras_lrx import MultiplierMap
+from keras_lrx import SetLearningRate
 from keras_lrx import _validation
+from keras_lrx import layerwise_decay
+from keras_lrx import unwrap_learning_rates
 
 
 def sgd():
@@ -29,72 +27,192 @@ def sgd():
 
 def stack():
     return keras.Sequential(
-        [keras.Input((4,))] + [keras.layers.Dense(4, name=f"b{i}") for i in range(3)]
+        [keras.Input((4,))]
+        + [keras.layers.Dense(4, name=f"b{i}") for i in range(3)]
     )
 
 
 # (call, exception type, argument named in the message)
 CASES = {
-    "lrx optimizer not an optimizer": (lambda: LRX(3.0), TypeError, "optimizer"),
-    "lrx schedule string": (lambda: LRX(sgd(), schedule="1e-3"), TypeError, "schedule"),
-    "lrx schedule bool": (lambda: LRX(sgd(), schedule=True), TypeError, "schedule"),
-    "lrx schedule nan": (lambda: LRX(sgd(), schedule=math.nan), ValueError, "schedule"),
-    "lrx schedule inf": (lambda: LRX(sgd(), schedule=math.inf), ValueError, "schedule"),
-    "lrx schedule negative": (lambda: LRX(sgd(), schedule=-1e-3), ValueError, "schedule"),
-    "lrx multipliers number": (lambda: LRX(sgd(), multipliers=0.1), TypeError, "multipliers"),
+    "lrx optimizer not an optimizer": (
+        lambda: LRX(3.0),
+        TypeError,
+        "optimizer",
+    ),
+    "lrx schedule string": (
+        lambda: LRX(sgd(), schedule="1e-3"),
+        TypeError,
+        "schedule",
+    ),
+    "lrx schedule bool": (
+        lambda: LRX(sgd(), schedule=True),
+        TypeError,
+        "schedule",
+    ),
+    "lrx schedule nan": (
+        lambda: LRX(sgd(), schedule=math.nan),
+        ValueError,
+        "schedule",
+    ),
+    "lrx schedule inf": (
+        lambda: LRX(sgd(), schedule=math.inf),
+        ValueError,
+        "schedule",
+    ),
+    "lrx schedule negative": (
+        lambda: LRX(sgd(), schedule=-1e-3),
+        ValueError,
+        "schedule",
+    ),
+    "lrx multipliers number": (
+        lambda: LRX(sgd(), multipliers=0.1),
+        TypeError,
+        "multipliers",
+    ),
     "lrx multiplier string": (
-        lambda: LRX(sgd(), multipliers={"b0": "x"}), TypeError, "multipliers"),
+        lambda: LRX(sgd(), multipliers={"b0": "x"}),
+        TypeError,
+        "multipliers",
+    ),
     "lrx multiplier negative": (
-        lambda: LRX(sgd(), multipliers={"b0": -1.0}), ValueError, "multipliers"),
+        lambda: LRX(sgd(), multipliers={"b0": -1.0}),
+        ValueError,
+        "multipliers",
+    ),
     "lrx multiplier nan": (
-        lambda: LRX(sgd(), multipliers={"b0": math.nan}), ValueError, "multipliers"),
+        lambda: LRX(sgd(), multipliers={"b0": math.nan}),
+        ValueError,
+        "multipliers",
+    ),
     "lrx multiplier inf": (
-        lambda: LRX(sgd(), multipliers={"b0": math.inf}), ValueError, "multipliers"),
-    "lrx key int": (lambda: LRX(sgd(), multipliers={3: 0.1}), TypeError, "multipliers"),
-    "lrx key empty": (lambda: LRX(sgd(), multipliers={"": 0.1}), ValueError, "multipliers"),
+        lambda: LRX(sgd(), multipliers={"b0": math.inf}),
+        ValueError,
+        "multipliers",
+    ),
+    "lrx key int": (
+        lambda: LRX(sgd(), multipliers={3: 0.1}),
+        TypeError,
+        "multipliers",
+    ),
+    "lrx key empty": (
+        lambda: LRX(sgd(), multipliers={"": 0.1}),
+        ValueError,
+        "multipliers",
+    ),
     "lrx key variable": (
-        lambda: LRX(sgd(), multipliers={(1, 2): 0.1}), TypeError, "multipliers"),
+        lambda: LRX(sgd(), multipliers={(1, 2): 0.1}),
+        TypeError,
+        "multipliers",
+    ),
     "lrx wd flag string": (
         lambda: LRX(sgd(), weight_decay_follows_multiplier="no"),
-        TypeError, "weight_decay_follows_multiplier"),
+        TypeError,
+        "weight_decay_follows_multiplier",
+    ),
     "lrx strict int": (lambda: LRX(sgd(), strict=1), TypeError, "strict"),
-    "lrx base argument": (lambda: LRX(sgd(), clipnorm=1.0), ValueError, "clipnorm"),
-    "map list not pairs": (lambda: MultiplierMap([("b0",)]), TypeError, "multipliers"),
+    "lrx base argument": (
+        lambda: LRX(sgd(), clipnorm=1.0),
+        ValueError,
+        "clipnorm",
+    ),
+    "map list not pairs": (
+        lambda: MultiplierMap([("b0",)]),
+        TypeError,
+        "multipliers",
+    ),
     "map saved key malformed": (
-        lambda: MultiplierMap([[{"layer": 3}, 0.1]]), TypeError, "multipliers"),
-    "decay model not a layer": (lambda: layerwise_decay("net", 0.5), TypeError, "model"),
-    "decay string": (lambda: layerwise_decay(stack(), "0.5"), TypeError, "decay"),
+        lambda: MultiplierMap([[{"layer": 3}, 0.1]]),
+        TypeError,
+        "multipliers",
+    ),
+    "decay model not a layer": (
+        lambda: layerwise_decay("net", 0.5),
+        TypeError,
+        "model",
+    ),
+    "decay string": (
+        lambda: layerwise_decay(stack(), "0.5"),
+        TypeError,
+        "decay",
+    ),
     "decay zero": (lambda: layerwise_decay(stack(), 0.0), ValueError, "decay"),
-    "decay above one": (lambda: layerwise_decay(stack(), 1.5), ValueError, "decay"),
-    "decay nan": (lambda: layerwise_decay(stack(), math.nan), ValueError, "decay"),
+    "decay above one": (
+        lambda: layerwise_decay(stack(), 1.5),
+        ValueError,
+        "decay",
+    ),
+    "decay nan": (
+        lambda: layerwise_decay(stack(), math.nan),
+        ValueError,
+        "decay",
+    ),
     "decay blocks not a list": (
-        lambda: layerwise_decay(stack(), 0.5, blocks=3), TypeError, "blocks"),
+        lambda: layerwise_decay(stack(), 0.5, blocks=3),
+        TypeError,
+        "blocks",
+    ),
     "decay blocks empty": (
-        lambda: layerwise_decay(stack(), 0.5, blocks=[]), ValueError, "blocks"),
+        lambda: layerwise_decay(stack(), 0.5, blocks=[]),
+        ValueError,
+        "blocks",
+    ),
     "decay blocks unknown name": (
-        lambda: layerwise_decay(stack(), 0.5, blocks=["b9"]), ValueError, "blocks"),
+        lambda: layerwise_decay(stack(), 0.5, blocks=["b9"]),
+        ValueError,
+        "blocks",
+    ),
     "decay head wrong item": (
-        lambda: layerwise_decay(stack(), 0.5, head=[1.0]), TypeError, "head"),
+        lambda: layerwise_decay(stack(), 0.5, head=[1.0]),
+        TypeError,
+        "head",
+    ),
     "decay no blocks": (
-        lambda: layerwise_decay(keras.Sequential([keras.Input((2,)),
-                                                   keras.layers.Dense(1)]), 0.5),
-        ValueError, "model"),
+        lambda: layerwise_decay(
+            keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), 0.5
+        ),
+        ValueError,
+        "model",
+    ),
     "metric optimizer string": (
-        lambda: LearningRateMetric("adam"), TypeError, "optimizer"),
+        lambda: LearningRateMetric("adam"),
+        TypeError,
+        "optimizer",
+    ),
     "metric groups number": (
-        lambda: LearningRateMetric(sgd(), groups=3), TypeError, "groups"),
+        lambda: LearningRateMetric(sgd(), groups=3),
+        TypeError,
+        "groups",
+    ),
     "set_lr layer not a layer": (
-        lambda: SetLearningRate("dense", 0.1), TypeError, "layer"),
+        lambda: SetLearningRate("dense", 0.1),
+        TypeError,
+        "layer",
+    ),
     "set_lr multiplier string": (
-        lambda: SetLearningRate(keras.layers.Dense(2), "0.1"), TypeError, "multiplier"),
+        lambda: SetLearningRate(keras.layers.Dense(2), "0.1"),
+        TypeError,
+        "multiplier",
+    ),
     "set_lr multiplier negative": (
-        lambda: SetLearningRate(keras.layers.Dense(2), -0.1), ValueError, "multiplier"),
+        lambda: SetLearningRate(keras.layers.Dense(2), -0.1),
+        ValueError,
+        "multiplier",
+    ),
     "set_lr multiplier nan": (
-        lambda: SetLearningRate(keras.layers.Dense(2), math.nan), ValueError, "multiplier"),
+        lambda: SetLearningRate(keras.layers.Dense(2), math.nan),
+        ValueError,
+        "multiplier",
+    ),
     "set_lr adaptive string": (
         lambda: SetLearningRate(keras.layers.Dense(2), 0.1, adaptive="yes"),
-        TypeError, "adaptive"),
-    "unwrap not a model": (lambda: unwrap_learning_rates("model"), TypeError, "model"),
+        TypeError,
+        "adaptive",
+    ),
+    "unwrap not a model": (
+        lambda: unwrap_learning_rates("model"),
+        TypeError,
+        "model",
+    ),
 }
 
 
@@ -121,16 +239,55 @@ def test_refused_multipliers_leave_the_optimizer_unbuilt_and_slotless():
 @pytest.mark.parametrize(
     "check, args, error, pattern",
     [
-        (_validation.check_bool, ("flag", "no"), TypeError,
-         r"Argument `flag` must be a bool \(True or False\)\. Received: flag='no'"),
-        (_validation.check_float, ("rate", "1"), TypeError, r"`rate` must be a number"),
-        (_validation.check_float, ("rate", math.nan), ValueError, r"`rate` must be a finite"),
-        (_validation.check_float, ("rate", -1.0, 0.0), ValueError, r"`rate` must be >= 0"),
-        (_validation.check_int, ("steps", 2.5), ValueError, r"`steps` must be an integer"),
-        (_validation.check_int, ("steps", True), TypeError, r"`steps` must be an integer"),
-        (_validation.check_int, ("steps", 0, 1), ValueError, r"`steps` must be >= 1"),
-        (_validation.check_choice, ("mode", "x", ("a", "b")), ValueError,
-         r"`mode` must be one of 'a', 'b'"),
+        (
+            _validation.check_bool,
+            ("flag", "no"),
+            TypeError,
+            r"Argument `flag` must be a bool \(True or False\)\. "
+            r"Received: flag='no'",
+        ),
+        (
+            _validation.check_float,
+            ("rate", "1"),
+            TypeError,
+            r"`rate` must be a number",
+        ),
+        (
+            _validation.check_float,
+            ("rate", math.nan),
+            ValueError,
+            r"`rate` must be a finite",
+        ),
+        (
+            _validation.check_float,
+            ("rate", -1.0, 0.0),
+            ValueError,
+            r"`rate` must be >= 0",
+        ),
+        (
+            _validation.check_int,
+            ("steps", 2.5),
+            ValueError,
+            r"`steps` must be an integer",
+        ),
+        (
+            _validation.check_int,
+            ("steps", True),
+            TypeError,
+            r"`steps` must be an integer",
+        ),
+        (
+            _validation.check_int,
+            ("steps", 0, 1),
+            ValueError,
+            r"`steps` must be >= 1",
+        ),
+        (
+            _validation.check_choice,
+            ("mode", "x", ("a", "b")),
+            ValueError,
+            r"`mode` must be one of 'a', 'b'",
+        ),
     ],
 )
 def test_validation_messages(check, args, error, pattern):
