@@ -259,7 +259,7 @@ def _write_plots(out, found, rows):
             "(pip install keras-lrx[plot])"
         )
         return
-    from keras_lrx.plotting import plot_schedule
+    from keras_lrx.schedules import plot_schedule
 
     ax = found.plot(method="steepest")
     ax.figure.savefig(os.path.join(out, "finder.png"), dpi=100)

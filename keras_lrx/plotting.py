@@ -1,9 +1,15 @@
-"""Plots for keras-lrx. matplotlib is an optional extra, imported lazily."""
+"""Drawing for keras-lrx: arrays in, matplotlib `Axes` out.
 
-import numbers
+A leaf module: it imports nothing of keras-lrx. Schedules, the finder and
+`BatchHistory` compute their values and hand them over. matplotlib is an
+optional extra, imported only when something is drawn.
+"""
+
+import numpy as np
 
 
-def _import_pyplot():
+def import_pyplot():
+    """Returns `matplotlib.pyplot`, or an `ImportError` saying how to get it."""
     try:
         import matplotlib.pyplot as plt
     except ImportError as e:
@@ -14,26 +20,24 @@ def _import_pyplot():
     return plt
 
 
-def _label(schedule):
-    if isinstance(schedule, numbers.Real):
-        return f"constant {schedule:g}"
-    return getattr(schedule, "name", None) or type(schedule).__name__
-
-
-def plot_schedule(schedules, steps, ax=None):
-    """Plots learning-rate schedules against the optimizer step.
+def plot_lines(
+    x, lines, ax=None, xlabel=None, ylabel=None, legend=None, log_x=False
+):
+    """Plots each `(label, y)` of `lines` against `x`.
 
     Args:
-        schedules: A `keras.optimizers.schedules.LearningRateSchedule`, a
-            list of them, or a dict mapping labels to them. Floats are
-            plotted as constant learning rates.
-        steps: Int `N`, meaning `range(N)`, or an iterable of int steps.
+        x: 1-D array of x values, shared by every line.
+        lines: List of `(label, y)` pairs, each `y` as long as `x`.
         ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning the
-            current axes of a new figure.
+            axes of a new figure.
+        xlabel: String. Label of the x axis. Defaults to `None` (none).
+        ylabel: String. Label of the y axis. Defaults to `None` (none).
+        legend: Bool. Whether to draw a legend. Defaults to `None`, meaning
+            when there are several lines.
+        log_x: Bool. Whether the x axis is logarithmic. Defaults to `False`.
 
     Returns:
-        The matplotlib `Axes`, with one line per schedule; a legend is drawn
-        when there are several schedules or a dict of labels.
+        The matplotlib `Axes`.
 
     Raises:
         ImportError: If matplotlib is not installed.
@@ -42,37 +46,35 @@ def plot_schedule(schedules, steps, ax=None):
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from keras_lrx import schedules
-    >>> ax = plot_schedule(
-    ...     {"linear": schedules.linear_with_warmup(1.0, 10, 100),
-    ...      "cosine": schedules.cosine_with_warmup(1.0, 10, 100)},
-    ...     steps=100)
-    >>> len(ax.get_lines())
-    2
+    >>> ax = plot_lines([0, 1, 2], [("a", [1, 2, 3]), ("b", [3, 2, 1])])
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['a', 'b']
     """
-    plt = _import_pyplot()
-    from keras_lrx.schedules import _as_steps
-    from keras_lrx.schedules import schedule_values
-
-    if isinstance(schedules, dict):
-        items = [(str(label), s) for label, s in schedules.items()]
-        legend = True
-    elif isinstance(schedules, (list, tuple)):
-        items = [(_label(s), s) for s in schedules]
-        legend = len(items) > 1
-    else:
-        items = [(_label(schedules), schedules)]
-        legend = False
-    steps = _as_steps(steps)
     if ax is None:
-        _, ax = plt.subplots()
-    for label, schedule in items:
-        ax.plot(steps, schedule_values(schedule, steps), label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning_rate")
-    if legend:
+        _, ax = import_pyplot().subplots()
+    x = np.asarray(x)
+    for label, y in lines:
+        ax.plot(x, np.asarray(y, dtype="float64"), label=label)
+    if log_x:
+        ax.set_xscale("log")
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if legend if legend is not None else len(lines) > 1:
         ax.legend()
     return ax
+
+
+def _spans_decades(xs):
+    """Whether the positive, finite `xs` span more than a factor of 10."""
+    finite = xs[np.isfinite(xs)]
+    positive = finite[finite > 0]
+    return (
+        positive.size > 0
+        and positive.size == finite.size
+        and positive.max() > 10 * positive.min()
+    )
 
 
 def plot_columns(columns, x, ys, ax=None, log_x=None):
@@ -82,26 +84,15 @@ def plot_columns(columns, x, ys, ax=None, log_x=None):
     `x` is `"learning_rate"` and its positive values span more than a factor
     of 10. Returns the matplotlib `Axes`.
     """
-    import numpy as np
-
-    plt = _import_pyplot()
     xs = np.asarray(columns[x], dtype="float64")
-    if ax is None:
-        _, ax = plt.subplots()
-    for key in ys:
-        ax.plot(xs, np.asarray(columns[key], dtype="float64"), label=key)
     if log_x is None:
-        positive = xs[np.isfinite(xs) & (xs > 0)]
-        log_x = (
-            x == "learning_rate"
-            and positive.size > 0
-            and positive.size == np.isfinite(xs).sum()
-            and positive.max() > 10 * positive.min()
-        )
-    if log_x:
-        ax.set_xscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(ys[0] if len(ys) == 1 else "value")
-    if len(ys) > 1:
-        ax.legend()
-    return ax
+        log_x = x == "learning_rate" and _spans_decades(xs)
+    return plot_lines(
+        xs,
+        [(key, columns[key]) for key in ys],
+        ax=ax,
+        xlabel=x,
+        ylabel=ys[0] if len(ys) == 1 else "value",
+        legend=len(ys) > 1,
+        log_x=log_x,
+    )

@@ -1,5 +1,7 @@
 """Shared fixtures: tiny models and data. One pytest process per backend."""
 
+import copy
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +45,39 @@ def regression_data(n=32, inputs=6, outputs=1, seed=0):
     w = rng.normal(size=(inputs, outputs)).astype("float32")
     y = np.tanh(x @ w).astype("float32")
     return x, y
+
+
+def _as_json(value):
+    """`value` through JSON: raises for anything that is not plain data."""
+    return json.loads(json.dumps(value))
+
+
+def assert_round_trip(obj, custom_objects=None, keras_object=True):
+    """The one serialization round trip every serializable object passes.
+
+    `get_config()` is plain JSON; `type(obj).from_config(config)` gives an
+    object of the same class whose `get_config()` is equal; and so does
+    Keras's own `serialize_keras_object` -> JSON -> `deserialize_keras_object`
+    (which finds the class by its registered name). `keras_object=False`
+    skips the latter for objects Keras does not serialize itself (a
+    `MultiplierMap` is a list inside LRX's config). Returns the copies.
+    """
+    config = _as_json(obj.get_config())  # Tuples read back as lists.
+    clone = type(obj).from_config(copy.deepcopy(obj.get_config()))
+    assert type(clone) is type(obj)
+    assert _as_json(clone.get_config()) == config
+    if not keras_object:
+        return (clone,)
+    serialized = json.loads(
+        json.dumps(keras.saving.serialize_keras_object(obj))
+    )
+    assert serialized["registered_name"].startswith("keras_lrx>"), serialized
+    restored = keras.saving.deserialize_keras_object(
+        serialized, custom_objects=custom_objects
+    )
+    assert type(restored) is type(obj)
+    assert _as_json(restored.get_config()) == config
+    return clone, restored
 
 
 @pytest.fixture(autouse=True)
