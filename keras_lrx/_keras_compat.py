@@ -486,3 +486,51 @@ def fresh_train_function(model):
             object.__delattr__(model, "train_step")
         else:
             set_untracked_attribute(model, "train_step", own)
+
+
+# ---------------------------------------------------------------------------
+# The JAX trainer's optimizer call (keras_lrx.metrics).
+# ---------------------------------------------------------------------------
+def before_stateless_apply(optimizer, hook):
+    """Calls `hook(values)` with the optimizer's input state on each step.
+
+    Keras's JAX trainer runs `optimizer.stateless_apply(state, grads, vars)`
+    and the metrics in one traced function, where the optimizer state is not
+    otherwise visible. This wraps that method of this one optimizer so that
+    `hook` first receives the state values (`Variable`s mapped by a
+    `StatelessScope` read as their mapped values).
+    """
+    original = optimizer.stateless_apply
+
+    def stateless_apply(optimizer_variables, grads, trainable_variables):
+        hook(
+            [
+                v.value if isinstance(v, keras.Variable) else v
+                for v in optimizer_variables
+            ]
+        )
+        return original(optimizer_variables, grads, trainable_variables)
+
+    object.__setattr__(optimizer, "stateless_apply", stateless_apply)
+
+
+# ---------------------------------------------------------------------------
+# Wrapper optimizers (keras_lrx.reparam).
+# ---------------------------------------------------------------------------
+def innermost_optimizer(optimizer):
+    """Follows wrapper optimizers (LossScaleOptimizer, LRX, ...) inwards.
+
+    A wrapper is recognised by an `inner_optimizer`, `optimizer` or
+    `base_optimizer` attribute holding another Keras optimizer.
+    """
+    for _ in range(8):
+        inner = None
+        for attr in ("inner_optimizer", "optimizer", "base_optimizer"):
+            candidate = getattr(optimizer, attr, None)
+            if isinstance(candidate, keras.optimizers.Optimizer):
+                inner = candidate
+                break
+        if inner is None or inner is optimizer:
+            return optimizer
+        optimizer = inner
+    return optimizer

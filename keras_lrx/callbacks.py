@@ -45,6 +45,25 @@ def _to_python(value):
         return None
 
 
+def _read_history_csv(f, where):
+    """The columns of a CSV written by `BatchHistory.save`, as lists."""
+    reader = csv.reader(f)
+    keys = next(reader, [])
+    history = {k: [] for k in keys}
+    for number, row in enumerate(reader, start=1):
+        if not row:  # a blank line
+            continue
+        if len(row) != len(keys):
+            raise ValueError(
+                f"{where} is not a history CSV: row {number} (line "
+                f"{reader.line_num}) has {len(row)} cells but the header has "
+                f"{len(keys)} columns ({keys})."
+            )
+        for key, cell in zip(keys, row):
+            history[key].append(_parse_number(cell))
+    return history
+
+
 class BatchHistory(keras.callbacks.Callback):
     """Records the loss, the metrics and the learning rate of every batch.
 
@@ -104,12 +123,12 @@ class BatchHistory(keras.callbacks.Callback):
     # ------------------------------------------------------------------ #
     def _optimizer_step(self):
         """The optimizer's raw step counter, or None without an optimizer."""
-        optimizer = getattr(self.model, "optimizer", None)
-        counter = getattr(
-            compat.unwrap_loss_scale(optimizer), "_iterations", None
+        optimizer = compat.unwrap_loss_scale(
+            getattr(self.model, "optimizer", None)
         )
-        if counter is None:
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
             return None
+        counter = compat.raw_iterations(optimizer)
         return int(ops.convert_to_numpy(ops.convert_to_tensor(counter)))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -225,21 +244,7 @@ class BatchHistory(keras.callbacks.Callback):
             if kind == "json":
                 history = json.load(f)
             else:
-                reader = csv.reader(f)
-                keys = next(reader, [])
-                history = {k: [] for k in keys}
-                for number, row in enumerate(reader, start=1):
-                    if not row:  # a blank line
-                        continue
-                    if len(row) != len(keys):
-                        raise ValueError(
-                            f"{where} is not a history CSV: row {number} "
-                            f"(line {reader.line_num}) has {len(row)} cells "
-                            "but the "
-                            f"header has {len(keys)} columns ({keys})."
-                        )
-                    for key, cell in zip(keys, row):
-                        history[key].append(_parse_number(cell))
+                history = _read_history_csv(f, where)
         if not isinstance(history, dict):
             raise ValueError(
                 f"{where} does not hold a history (a dict of lists): it "

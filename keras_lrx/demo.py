@@ -136,24 +136,8 @@ def run_variant(
     }
 
 
-def run(out="keras_lrx_demo", verbose=1):
-    """Runs the demo; returns the result rows and writes plots to `out`."""
-    os.makedirs(out, exist_ok=True)
-    say = print if verbose else (lambda *a, **k: None)
-    fit_verbose = 2 if verbose else 0
-
-    say(
-        f"keras-lrx demo on the {keras.backend.backend()} backend; "
-        f"output in {out}/"
-    )
-    pre, train, test = load_data()
-    say(f"\n1. Pretraining on digits 0-4 ({len(pre[0])} images)")
-    pretrained = pretrain(pre, verbose=0)
-
-    say(
-        f"\n2. LR range test on the fine-tuning model "
-        f"({len(train[0])} images of 5-9)"
-    )
+def _find_head_rate(pretrained, train, say):
+    """Step 2: the LR range test on the fine-tuning model."""
     model = fine_tune_model(pretrained)
     model.compile(
         optimizer=LRX(
@@ -178,11 +162,11 @@ def run(out="keras_lrx_demo", verbose=1):
         f"   steepest descent at learning_rate={learning_rate:.3g} (valley: "
         f"{float(found.suggest('valley')):.3g}); the head trains at it"
     )
+    return found, learning_rate
 
-    say(
-        "\n3. Fine-tuning: body at 0.1x the head's rate "
-        "(progress shows the rate)"
-    )
+
+def _compare_variants(pretrained, learning_rate, train, test, fit_verbose):
+    """Step 3: each variant over every seed; one row (mean) per variant."""
     variants = [
         ("LRX: body 0.1x, head 1x", {b: 0.1 for b in BODY}, fit_verbose),
         ("one global rate", None, 0),
@@ -204,17 +188,19 @@ def run(out="keras_lrx_demo", verbose=1):
             for seed in SEEDS
         ]
         accuracies = [r["test_accuracy"] for r in runs]
+        seconds = float(np.mean([r["train_seconds"] for r in runs]))
         rows.append(
             dict(
                 runs[0],
                 test_accuracy=float(np.mean(accuracies)),
                 test_accuracy_runs=accuracies,
-                train_seconds=float(
-                    np.mean([r["train_seconds"] for r in runs])
-                ),
+                train_seconds=seconds,
             )
         )
+    return rows
 
+
+def _print_table(rows, test, say):
     say(
         f"\nTest accuracy on {len(test[0])} held-out images of 5-9, mean "
         f"(min-max) over {len(SEEDS)} seeds of head init and data order:"
@@ -228,21 +214,44 @@ def run(out="keras_lrx_demo", verbose=1):
             f"({min(runs):.3f}-{max(runs):.3f}) | {row['train_seconds']:.1f} |"
         )
 
+
+def run(out="keras_lrx_demo", verbose=1):
+    """Runs the demo; returns the result rows and writes plots to `out`."""
+    os.makedirs(out, exist_ok=True)
+    say = print if verbose else (lambda *a, **k: None)
+    say(
+        f"keras-lrx demo on the {keras.backend.backend()} backend; "
+        f"output in {out}/"
+    )
+    pre, train, test = load_data()
+    say(f"\n1. Pretraining on digits 0-4 ({len(pre[0])} images)")
+    pretrained = pretrain(pre, verbose=0)
+    say(
+        f"\n2. LR range test on the fine-tuning model "
+        f"({len(train[0])} images of 5-9)"
+    )
+    found, learning_rate = _find_head_rate(pretrained, train, say)
+    say(
+        "\n3. Fine-tuning: body at 0.1x the head's rate "
+        "(progress shows the rate)"
+    )
+    fit_verbose = 2 if verbose else 0
+    rows = _compare_variants(
+        pretrained, learning_rate, train, test, fit_verbose
+    )
+    _print_table(rows, test, say)
     _write_plots(out, found, rows)
     summary = [
         {k: v for k, v in row.items() if k not in ("history", "schedule")}
         for row in rows
     ]
+    results = {
+        "backend": keras.backend.backend(),
+        "suggested_learning_rate": learning_rate,
+        "variants": summary,
+    }
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(
-            {
-                "backend": keras.backend.backend(),
-                "suggested_learning_rate": learning_rate,
-                "variants": summary,
-            },
-            f,
-            indent=2,
-        )
+        json.dump(results, f, indent=2)
     say(f"\nWrote {out}/finder.png, schedule.png, loss.png and results.json")
     return summary
 

@@ -37,6 +37,8 @@ How Keras's own learning-rate callbacks act on a scheduled `LRX`:
   after them, `History` among them, see that value instead of this metric's.
 """
 
+import weakref
+
 import keras
 from keras import ops
 
@@ -49,7 +51,7 @@ _RECORDERS_ATTRIBUTE = "_lrx_learning_rate_recorders"
 
 def _multiplier_keys(optimizer):
     """`(label, multiplier)` per key of an LRX's multiplier dict, else None."""
-    multiplier_map = getattr(optimizer, "_multiplier_map", None)
+    multiplier_map = getattr(optimizer, "multiplier_map", None)
     if multiplier_map is None:
         return None
     if multiplier_map.function is not None:
@@ -76,21 +78,13 @@ def _install_recorder(optimizer, metric):
     """
     recorders = optimizer.__dict__.get(_RECORDERS_ATTRIBUTE)
     if recorders is None:
-        import weakref
-
         recorders = weakref.WeakSet()
-        original = optimizer.stateless_apply
 
-        def stateless_apply(optimizer_variables, grads, trainable_variables):
-            values = [
-                v.value if isinstance(v, keras.Variable) else v
-                for v in optimizer_variables
-            ]
+        def record(values):
             for recorder in list(recorders):
                 recorder._record(values)
-            return original(optimizer_variables, grads, trainable_variables)
 
-        object.__setattr__(optimizer, "stateless_apply", stateless_apply)
+        compat.before_stateless_apply(optimizer, record)
         object.__setattr__(optimizer, _RECORDERS_ATTRIBUTE, recorders)
     recorders.add(metric)
 
@@ -208,7 +202,7 @@ class LearningRateMetric(keras.metrics.Metric):
         self._step = self.add_variable(
             shape=(),
             initializer="zeros",
-            dtype=self._optimizer._iterations.dtype,
+            dtype=compat.raw_iterations(self._optimizer).dtype,
             aggregation="only_first_replica",
             name="step",
         )
@@ -272,7 +266,9 @@ class LearningRateMetric(keras.metrics.Metric):
             mapping = list(zip(optimizer.variables, recorded))
             with keras.StatelessScope(state_mapping=mapping):
                 rate = self._base_rate()
-                step = ops.convert_to_tensor(optimizer._iterations) + 1
+                step = (
+                    ops.convert_to_tensor(compat.raw_iterations(optimizer)) + 1
+                )
             self._rate.assign(rate)
             self._step.assign(step)
             return
@@ -280,7 +276,7 @@ class LearningRateMetric(keras.metrics.Metric):
             # A compiled JAX test step: the optimizer state is not part of
             # it (reading it would bake in values). Keep the value.
             return
-        step = ops.convert_to_tensor(optimizer._iterations)
+        step = ops.convert_to_tensor(compat.raw_iterations(optimizer))
         rate = compat.learning_rate_at_last_step(optimizer, as_float=False)
         advanced = ops.not_equal(step, ops.convert_to_tensor(self._step))
         self._rate.assign(

@@ -378,28 +378,31 @@ class MultiplierMap:
             if key.regex is not None
         }
         used = set()
-        resolutions = []
-        for variable in variables:
-            best = None
-            for key in self.keys:
-                found = key.candidate(
-                    variable, prefix_groups, pattern_groups.get(key.order)
-                )
-                if found is None:
-                    continue
-                used.add(key.order)
-                if best is None or found.beats(best):
-                    best = found
-            if best is None:
-                resolutions.append(Resolution(variable.path, 1.0, "default"))
-            else:
-                source = f"{best.key.label()} ({_KIND_NAMES[best.kind]})"
-                resolutions.append(
-                    Resolution(variable.path, best.key.value, source)
-                )
+        resolutions = [
+            self._resolve_one(v, prefix_groups, pattern_groups, used)
+            for v in variables
+        ]
         unused = [k for k in self.keys if k.order not in used]
         self._check_unused(unused, variables, list(other_variables), strict)
         return resolutions
+
+    def _resolve_one(self, variable, prefix_groups, pattern_groups, used):
+        """The most specific key's `Resolution` for `variable`; adds every
+        key that selects it to `used`."""
+        best = None
+        for key in self.keys:
+            found = key.candidate(
+                variable, prefix_groups, pattern_groups.get(key.order)
+            )
+            if found is None:
+                continue
+            used.add(key.order)
+            if best is None or found.beats(best):
+                best = found
+        if best is None:
+            return Resolution(variable.path, 1.0, "default")
+        source = f"{best.key.label()} ({_KIND_NAMES[best.kind]})"
+        return Resolution(variable.path, best.key.value, source)
 
     def _check_unused(self, unused, variables, other_variables, strict):
         if not unused:
@@ -423,10 +426,10 @@ class MultiplierMap:
             raise ValueError(
                 f"Argument `multipliers`: key(s) {names} match no "
                 "trainable variable. A key is an exact variable path, a layer "
-                "name "
-                "(one or more '/'-separated path segments), a layer object, "
-                "or a regular expression matched with re.fullmatch against "
-                f"the whole path. Trainable variable paths are: {shown}{more}"
+                "name (one or more '/'-separated path segments), a layer "
+                "object, or a regular expression matched with re.fullmatch "
+                "against the whole path. Trainable variable paths are: "
+                f"{shown}{more}"
             )
         if strict and frozen_only:
             names = ", ".join(k.label() for k in frozen_only)

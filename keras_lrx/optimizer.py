@@ -252,6 +252,11 @@ class LRX(keras.optimizers.Optimizer):
         return self.inner_optimizer.iterations
 
     @property
+    def multiplier_map(self):
+        """The `MultiplierMap` that resolves this optimizer's `multipliers`."""
+        return self._multiplier_map
+
+    @property
     def variable_multipliers(self):
         """Dict of variable path -> multiplier (after `build`)."""
         if self._resolutions is None:

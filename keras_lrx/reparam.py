@@ -80,6 +80,7 @@ from keras_lrx import _validation
 from keras_lrx._keras_compat import (
     clone_model_uncompiled as _clone_model_uncompiled,
 )
+from keras_lrx._keras_compat import innermost_optimizer as _innermost_optimizer
 from keras_lrx._keras_compat import is_functional as _is_functional
 from keras_lrx._keras_compat import no_autocast_scope as _no_autocast_scope
 from keras_lrx._keras_compat import parameter_variables as _parameter_variables
@@ -148,26 +149,11 @@ def _check_representable(name, theta, scale, multiplier):
 _PARAMETER_SCALED_OPTIMIZERS = ("Lamb", "Adafactor")
 
 
-def _unwrap_optimizer(optimizer):
-    """Follows wrapper optimizers (LossScaleOptimizer, LRX) to the inner one."""
-    for _ in range(8):
-        inner = None
-        for attr in ("inner_optimizer", "optimizer", "base_optimizer"):
-            candidate = getattr(optimizer, attr, None)
-            if isinstance(candidate, keras.optimizers.Optimizer):
-                inner = candidate
-                break
-        if inner is None or inner is optimizer:
-            return optimizer
-        optimizer = inner
-    return optimizer
-
-
 def _resolve_adaptive(adaptive):
     if isinstance(adaptive, (bool, np.bool_)):
         return bool(adaptive)
     if isinstance(adaptive, keras.optimizers.Optimizer):
-        optimizer = _unwrap_optimizer(adaptive)
+        optimizer = _innermost_optimizer(adaptive)
         names = {cls.__name__ for cls in type(optimizer).__mro__}
         if names.intersection(_PARAMETER_SCALED_OPTIMIZERS):
             warnings.warn(
@@ -222,6 +208,18 @@ class _ThetaConstraint:
         if wrapper._frozen:
             return theta
         return ops.divide(theta, ops.cast(wrapper.scale, theta.dtype))
+
+
+def _is_plain_embedding(layer):
+    """Whether `layer` is a stock `Embedding` (no LoRA, quantization, own
+    `call` or activity regularizer): its lookup can gather from phi."""
+    return (
+        isinstance(layer, keras.layers.Embedding)
+        and not getattr(layer, "lora_enabled", False)
+        and layer.dtype_policy.quantization_mode is None
+        and type(layer).call is keras.layers.Embedding.call
+        and layer.activity_regularizer is None
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")
@@ -424,46 +422,46 @@ class SetLearningRate(keras.layers.Wrapper):
                 f"{type(self.layer).__name__}) has none. Wrap a layer with "
                 "weights (Dense, Conv2D, Embedding, ...)."
             )
-        # Every phi is computed (and checked) before any variable changes;
-        # a refused layer is left as it was, free to be wrapped again.
+        phis = self._checked_phis(params)
+        self._scaled_ids = frozenset(id(v) for v in params)
+        if not self._identity:
+            for v, phi in zip(params, phis):
+                self._move_to_phi(v, phi)
+        self._fast_embedding = _is_plain_embedding(self.layer)
+        self._phi_ready = True
+
+    def _checked_phis(self, params):
+        """phi for each of `params` (None where phi = theta), all checked.
+
+        Every phi is computed (and checked) before any variable changes; a
+        refused layer is left as it was, free to be wrapped again.
+        """
+        if self._identity or self.scale == 1.0:
+            return [None] * len(params)
         try:
-            phis = [
+            return [
                 _check_representable(
                     self.layer.name,
                     ops.convert_to_numpy(v),
                     self.scale,
                     self._multiplier,
                 )
-                if not self._identity and self.scale != 1.0
-                else None
                 for v in params
             ]
         except ValueError:
             if getattr(self.layer, "_lrx_wrapper_name", None) == self.name:
                 self.layer._lrx_wrapper_name = None
             raise
-        self._scaled_ids = frozenset(id(v) for v in params)
-        if not self._identity:
-            for v, phi in zip(params, phis):
-                if phi is not None:
-                    v.assign(phi)
-                if v.regularizer is not None:
-                    v.regularizer = _ThetaRegularizer(v.regularizer, self)
-                if v.constraint is not None:
-                    v.constraint = _ThetaConstraint(v.constraint, self)
-        layer = self.layer
-        plain_embedding = (
-            isinstance(layer, keras.layers.Embedding)
-            and not getattr(layer, "lora_enabled", False)
-            and layer.dtype_policy.quantization_mode is None
-        )
-        self._fast_embedding = (
-            plain_embedding
-            and type(layer).call is keras.layers.Embedding.call
-            and layer.activity_regularizer is None
-        )
 
-        self._phi_ready = True
+    def _move_to_phi(self, variable, phi):
+        """Stores phi in `variable`; its regularizer and constraint then see
+        theta."""
+        if phi is not None:
+            variable.assign(phi)
+        if variable.regularizer is not None:
+            variable.regularizer = _ThetaRegularizer(variable.regularizer, self)
+        if variable.constraint is not None:
+            variable.constraint = _ThetaConstraint(variable.constraint, self)
 
     # -- theta / phi ---------------------------------------------------------
     def _theta(self, phi):

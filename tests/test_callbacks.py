@@ -183,7 +183,8 @@ def test_a_loaded_history_keeps_counting_steps(tmp_path):
 
 
 def test_plot_returns_its_axes(tmp_path):
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
