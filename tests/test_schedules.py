@@ -1468,6 +1468,14 @@ CONSTRUCTORS += [
     ),
 ]
 
+# The snake_case names are the classes themselves: one row set per class.
+CONSTRUCTORS = [
+    row
+    for row in CONSTRUCTORS
+    if not (row[0][0].islower() and row[1] is getattr(S, row[1].__name__))
+]
+assert len({id(fn) for _, fn, _, _ in CONSTRUCTORS}) == len(CONSTRUCTORS)
+
 _NOT_A_NUMBER = [
     ("1.0", TypeError),
     (True, TypeError),
