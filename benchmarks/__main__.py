@@ -12,7 +12,12 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).parent
-SCRIPTS = ["bench_optimizer.py", "bench_reparam.py", "bench_finder.py"]
+SCRIPTS = [
+    "bench_optimizer.py",
+    "bench_reparam.py",
+    "bench_finder.py",
+    "bench_suggestion.py",
+]
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 

@@ -50,6 +50,16 @@ def raw_iterations(optimizer):
     return optimizer._iterations
 
 
+def share_step_counter(wrapper, optimizer):
+    """Makes `wrapper` count its steps with `optimizer`'s counter variable.
+
+    The wrapper's own counter (made by `Optimizer.__init__`) is untracked, so
+    it is neither saved nor restored.
+    """
+    wrapper._untrack_variable(wrapper._iterations)
+    object.__setattr__(wrapper, "_iterations", optimizer._iterations)
+
+
 def untrack_variable(optimizer, variable):
     optimizer._untrack_variable(variable)
 
@@ -305,6 +315,16 @@ def set_trainable_variables(optimizer, variables):
     object.__setattr__(optimizer, "_trainable_variables_indices", indices)
     object.__setattr__(optimizer, "_trainable_variables", list(variables))
     optimizer.built = True
+
+
+def built_variables(optimizer):
+    """The variables `optimizer` was built with, in order."""
+    return list(optimizer._trainable_variables)
+
+
+def own_variables(optimizer):
+    """The variables `optimizer` made itself (not a wrapped optimizer's)."""
+    return list(optimizer._variables)
 
 
 # Used by keras_lrx.reparam (SetLearningRate).

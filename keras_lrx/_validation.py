@@ -31,12 +31,15 @@ def is_number(value):
     )
 
 
-def check_bool(name, value):
+def check_bool(name, value, allow_none=False):
     """Returns `value` if it is a bool (or NumPy bool); else `TypeError`."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
+    rule = "a bool (True or False)" + (" or None" if allow_none else "")
     raise TypeError(
-        f"Argument `{name}` must be a bool (True or False). "
+        f"Argument `{name}` must be {rule}. "
         + _received(name, value, show_type=True)
     )
 
@@ -104,6 +107,57 @@ def check_int(name, value, low=None, high=None, allow_none=False):
             f"Argument `{name}` must be <= {high}. " + _received(name, value)
         )
     return number
+
+
+def check_count(name, value, low=0, allow_none=False):
+    """Returns `value` if it is an int (not a float, not a bool) >= `low`.
+
+    For counts of steps, points and batches, where `10.0` is a mistake.
+    """
+    if value is None and allow_none:
+        return None
+    rule = "an int" + (" or None" if allow_none else "")
+    check_type(name, value, (numbers.Integral, np.integer), rule)
+    return check_int(name, value, low=low)
+
+
+def check_float_array(name, values):
+    """Returns `values` (a sequence or array of numbers) as 1-D float64."""
+    if (
+        isinstance(values, (str, bytes, dict))
+        or values is None
+        or isinstance(values, (bool, np.bool_))
+    ):
+        raise TypeError(
+            f"Argument `{name}` must be a sequence or array of numbers. "
+            + _received(name, values, show_type=True)
+        )
+    try:
+        array = np.asarray(values, dtype="float64")
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"Argument `{name}` must be a sequence or array of numbers. "
+            + _received(name, values)
+        ) from e
+    return array.reshape(-1)
+
+
+def check_learning_rates(name, values):
+    """Returns `values` as a non-empty float64 array of finite rates > 0."""
+    rates = check_float_array(name, values)
+    if not rates.size:
+        raise ValueError(
+            f"Argument `{name}` must hold at least one rate, not be empty. "
+            + _received(name, values)
+        )
+    bad = np.flatnonzero(~(np.isfinite(rates) & (rates > 0)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"Argument `{name}` must hold finite learning rates > 0. "
+            f"Received: {name}[{i}]={float(rates[i])!r}"
+        )
+    return rates
 
 
 def _check_number_type(name, value, rule, allow_none):

@@ -1,5 +1,6 @@
 """LRX: per-variable learning rates for any Keras 3 optimizer."""
 
+import contextlib
 import math
 import numbers
 
@@ -107,17 +108,7 @@ class LRX(keras.optimizers.Optimizer):
         strict=False,
         **kwargs,
     ):
-        misplaced = [k for k in kwargs if k in compat.BASE_OPTIMIZER_ARGUMENTS]
-        if misplaced:
-            raise ValueError(
-                f"Argument(s) {', '.join(f'`{k}`' for k in misplaced)} belong "
-                "to the wrapped optimizer, not to LRX: set them there, e.g. "
-                f"LRX(keras.optimizers.AdamW({misplaced[0]}=...)). "
-                "Received: "
-                + ", ".join(f"{k}={kwargs[k]!r}" for k in misplaced)
-            )
-        if kwargs:
-            raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        _check_no_extra_arguments(kwargs)
         weight_decay_follows_multiplier = _validation.check_bool(
             "weight_decay_follows_multiplier", weight_decay_follows_multiplier
         )
@@ -131,10 +122,7 @@ class LRX(keras.optimizers.Optimizer):
         if schedule is None:
             self._learning_rate = None
         # One step counter: the wrapped optimizer's.
-        compat.untrack_variable(self, self._iterations)
-        compat.set_untracked_attribute(
-            self, "_iterations", compat.raw_iterations(optimizer)
-        )
+        compat.share_step_counter(self, optimizer)
         self.inner_optimizer = optimizer
         # The wrapped optimizer's `learning_rate` reads LRX's base rate, so
         # code that unwraps `inner_optimizer` (Keras's TensorBoard) logs the
@@ -245,7 +233,7 @@ class LRX(keras.optimizers.Optimizer):
 
     @property
     def variables(self):
-        return self._variables[:] + self.inner_optimizer.variables
+        return compat.own_variables(self) + self.inner_optimizer.variables
 
     @property
     def iterations(self):
@@ -275,7 +263,7 @@ class LRX(keras.optimizers.Optimizer):
         if isinstance(schedule, keras.Variable):
             return schedule
         # LearningRateSchedule or callable of the step.
-        return schedule(self._iterations)
+        return schedule(compat.raw_iterations(self))
 
     def _get_current_learning_rate(self):
         lr = self._unscaled_learning_rate()
@@ -325,11 +313,38 @@ class LRX(keras.optimizers.Optimizer):
             raise ValueError(
                 "Cannot rescale the schedule to learning_rate="
                 f"{value!r}: the schedule's value at step "
-                f"{int(ops.convert_to_numpy(self._iterations))} is 0 "
+                f"{int(ops.convert_to_numpy(self.iterations))} is 0 "
                 "(e.g. the first warmup step). Assign the rate at a step "
                 "where the schedule is non-zero, or assign a new schedule."
             )
         self._lr_scale.assign(value / current)
+
+    @contextlib.contextmanager
+    def override_learning_rate(self, learning_rate):
+        """Trains at base rate `learning_rate` inside the block; then undoes it.
+
+        The rate (a `LearningRateSchedule` or a callable of the step)
+        replaces the base rate as it is, without the scale that assigning a
+        float to a scheduled LRX leaves; the multipliers still apply. On
+        exit the previous rate, schedule and scale are back. The range test
+        (`find_lr`) sweeps the base rate this way.
+
+        Example:
+
+        >>> opt = LRX(keras.optimizers.SGD(0.1))
+        >>> with opt.override_learning_rate(lambda step: 0.5):
+        ...     print(round(float(opt.learning_rate), 3))
+        0.5
+        >>> round(float(opt.learning_rate), 3)
+        0.1
+        """
+        scale = ops.convert_to_numpy(self._lr_scale).copy()
+        self._lr_scale.assign(1.0)
+        try:
+            with compat.learning_rate_override(self, learning_rate):
+                yield
+        finally:
+            self._lr_scale.assign(scale)
 
     def effective_learning_rates(self):
         """Dict of multiplier group -> current effective rate (after build).
@@ -355,7 +370,7 @@ class LRX(keras.optimizers.Optimizer):
                     "must already be built on a list of variables. Call "
                     "`optimizer.build(trainable_variables)` first."
                 )
-            trainable_variables = self._trainable_variables
+            trainable_variables = compat.built_variables(self)
         else:
             trainable_variables = list(trainable_variables)
             if not self.built:
@@ -370,13 +385,13 @@ class LRX(keras.optimizers.Optimizer):
             )
         active_grads, active_vars = [], []
         for grad, var in zip(grads, trainable_variables):
-            if not self._frozen[self._get_variable_index(var)]:
+            if not self._frozen[compat.variable_index(self, var)]:
                 active_grads.append(grad)
                 active_vars.append(var)
         if active_vars:
             self.inner_optimizer.apply(active_grads, active_vars)
         else:
-            self._iterations.assign_add(1)
+            compat.raw_iterations(self).assign_add(1)
 
     def _groups(self, variables):
         """Positions of `variables` grouped by multiplier, first-seen first."""
@@ -473,7 +488,7 @@ class LRX(keras.optimizers.Optimizer):
         averages = iter(compat.ema_averages(inner))
         stand_ins = self.__dict__.setdefault("_frozen_ema_stand_ins", {})
         result = []
-        for v, frozen in zip(self._trainable_variables, self._frozen):
+        for v, frozen in zip(compat.built_variables(self), self._frozen):
             if not frozen:
                 result.append(next(averages))
                 continue
@@ -524,7 +539,7 @@ class LRX(keras.optimizers.Optimizer):
         self._check_built("describe()")
         base = float(ops.convert_to_numpy(self.learning_rate))
         rows = []
-        for variable, r in zip(self._trainable_variables, self._resolutions):
+        for variable, r in zip(compat.built_variables(self), self._resolutions):
             rows.append(
                 {
                     "path": r.path,
@@ -603,3 +618,16 @@ class LRX(keras.optimizers.Optimizer):
         return cls(
             optimizer, schedule=schedule, multipliers=multipliers, **config
         )
+
+
+def _check_no_extra_arguments(kwargs):
+    misplaced = [k for k in kwargs if k in compat.BASE_OPTIMIZER_ARGUMENTS]
+    if misplaced:
+        raise ValueError(
+            f"Argument(s) {', '.join(f'`{k}`' for k in misplaced)} belong "
+            "to the wrapped optimizer, not to LRX: set them there, e.g. "
+            f"LRX(keras.optimizers.AdamW({misplaced[0]}=...)). "
+            "Received: " + ", ".join(f"{k}={kwargs[k]!r}" for k in misplaced)
+        )
+    if kwargs:
+        raise ValueError(f"Argument(s) not recognized: {kwargs}")

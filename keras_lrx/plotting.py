@@ -27,7 +27,9 @@ def plot_lines(
 
     Args:
         x: 1-D array of x values, shared by every line.
-        lines: List of `(label, y)` pairs, each `y` as long as `x`.
+        lines: List of `(label, y)` pairs, each `y` as long as `x`, or
+            `(label, y, style)` with a dict of matplotlib line properties
+            (e.g. `{"alpha": 0.3}`).
         ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning the
             axes of a new figure.
         xlabel: String. Label of the x axis. Defaults to `None` (none).
@@ -53,8 +55,9 @@ def plot_lines(
     if ax is None:
         _, ax = import_pyplot().subplots()
     x = np.asarray(x)
-    for label, y in lines:
-        ax.plot(x, np.asarray(y, dtype="float64"), label=label)
+    for label, y, *style in lines:
+        style = style[0] if style else {}
+        ax.plot(x, np.asarray(y, dtype="float64"), label=label, **style)
     if log_x:
         ax.set_xscale("log")
     if xlabel is not None:
@@ -63,6 +66,13 @@ def plot_lines(
         ax.set_ylabel(ylabel)
     if legend if legend is not None else len(lines) > 1:
         ax.legend()
+    return ax
+
+
+def mark_point(ax, x, y, label):
+    """Marks the point `(x, y)` on `ax` with a red dot, in the legend."""
+    ax.plot([x], [y], "o", color="red", label=label)
+    ax.legend()
     return ax
 
 

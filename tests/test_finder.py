@@ -13,6 +13,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import assert_round_trip
 
 from keras_lrx import LRX
 from keras_lrx import finder as finder_module
@@ -26,6 +27,7 @@ from keras_lrx.finder import suggest_minimum
 from keras_lrx.finder import suggest_steepest
 from keras_lrx.finder import suggest_valley
 from keras_lrx.finder import sweep_learning_rates
+from keras_lrx.suggestions import suggest_centered
 
 BACKEND = keras.backend.backend()
 
@@ -173,8 +175,12 @@ class TestSweepHelpers:
         # Clamped outside the sweep.
         assert float(np_copy(s(0))) == pytest.approx(1e-4, rel=1e-5)
         assert float(np_copy(s(1000))) == pytest.approx(1.0, rel=1e-5)
-        again = LRSweep.from_config(s.get_config())
-        assert again.get_config() == s.get_config()
+        for again in assert_round_trip(s):
+            np.testing.assert_allclose(
+                [float(np_copy(again(k))) for k in range(5, 14)],
+                values,
+                rtol=1e-6,
+            )
 
 
 class TestSuggestions:
@@ -237,7 +243,10 @@ class TestSuggestions:
         result = LRFinderResult(self.lrs, loss, loss)
         assert result.suggest("minimum") == suggest_minimum(self.lrs, loss)
         assert result.suggest("steepest") == suggest_steepest(self.lrs, loss)
-        assert result.suggested_learning_rate == suggest_valley(self.lrs, loss)
+        assert result.suggest("valley") == suggest_valley(self.lrs, loss)
+        assert result.suggested_learning_rate == suggest_centered(
+            self.lrs, loss
+        )
         with pytest.raises(
             ValueError, match="`method`.*Received: method='best'"
         ):
@@ -732,7 +741,8 @@ class TestLRX:
 
 class TestDigits:
     def test_suggestion_beats_much_smaller_and_larger_rates(self):
-        datasets = pytest.importorskip("sklearn.datasets")
+        from sklearn import datasets
+
         x, y = datasets.load_digits(return_X_y=True)
         # 1792 = 28 batches of 64: no odd-sized last batch to compile for.
         x = (x[:1792] / 16.0).astype("float32")
@@ -829,7 +839,8 @@ class TestResult:
         assert s.max_learning_rate == result.suggest("minimum")
 
     def test_plot_returns_its_axes(self):
-        matplotlib = pytest.importorskip("matplotlib")
+        import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
@@ -839,11 +850,11 @@ class TestResult:
             assert result.plot(ax=ax) is ax
             assert ax.get_xscale() == "log"
             labels = [line.get_label() for line in ax.get_lines()]
-            assert any(label.startswith("valley") for label in labels)
+            assert any(label.startswith("centered") for label in labels)
             marker = [
                 line
                 for line in ax.get_lines()
-                if line.get_label().startswith("valley")
+                if line.get_label().startswith("centered")
             ][0]
             assert marker.get_xdata()[0] == result.suggested_learning_rate
             ax2 = result.plot(method=None, show_raw=False)
@@ -923,7 +934,8 @@ class TestInputs:
 
     @pytest.mark.parametrize("cardinality", ["known", "unknown"])
     def test_tf_dataset(self, cardinality):
-        tf = pytest.importorskip("tensorflow")
+        import tensorflow as tf
+
         x, y = zeros_data(24)
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
         if cardinality == "unknown":
@@ -932,7 +944,8 @@ class TestInputs:
         check_sweep(self.run(ds), self.num_steps)
 
     def test_torch_dataloader(self):
-        torch = pytest.importorskip("torch")
+        import torch
+
         x, y = zeros_data(24)
         loader = torch.utils.data.DataLoader(
             torch.utils.data.TensorDataset(
@@ -1344,7 +1357,13 @@ BAD_INPUTS = [
         ValueError,
         "skip_start",
     ),
-    (lambda: synthetic_result().suggest(skip_end=1.5), TypeError, "skip_end"),
+    (
+        lambda: synthetic_result().suggest("valley", skip_end=1.5),
+        TypeError,
+        "skip_end",
+    ),
+    # "centered" averages the whole curve: nothing to skip.
+    (lambda: synthetic_result().suggest(skip_end=2), ValueError, "skip_end"),
     (
         lambda: synthetic_result().clr_bounds(fall_fraction=1.0),
         ValueError,
@@ -1402,6 +1421,9 @@ BAD_INPUTS = [
     (lambda: suggest_valley(_LRS, _LOSS[:5]), ValueError, "losses"),
     (lambda: clr_bounds(_LRS[:5], _LOSS), ValueError, "losses"),
     (lambda: suggest_valley([], []), ValueError, "learning_rates"),
+    (lambda: suggest_centered("abc", _LOSS), TypeError, "learning_rates"),
+    (lambda: suggest_centered(_LRS, _LOSS[:5]), ValueError, "losses"),
+    (lambda: suggest_centered(_LRS, None), TypeError, "losses"),
     (lambda: smooth_losses("abc"), TypeError, "losses"),
     (lambda: smooth_losses(None), TypeError, "losses"),
     (lambda: smooth_losses([1.0, "x"]), TypeError, "losses"),
@@ -1461,7 +1483,14 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
 @pytest.mark.parametrize(
-    "helper", [suggest_steepest, suggest_minimum, suggest_valley, clr_bounds]
+    "helper",
+    [
+        suggest_steepest,
+        suggest_minimum,
+        suggest_valley,
+        suggest_centered,
+        clr_bounds,
+    ],
 )
 def test_helpers_refuse_non_positive_rates(helper, bad):
     # The module helpers made the same -1.0 (or NaN, or negative bounds)

@@ -1,0 +1,432 @@
+"""`LRFinderResult`: what a range test recorded, and the rates read off it.
+
+The result holds the curve (rates, smoothed and raw losses, the rates of each
+multiplier group of an `LRX`), why the sweep stopped, and turns the curve
+into a suggestion (`keras_lrx.suggestions`), cyclical bounds, a schedule, a
+plot, or a JSON-friendly dict.
+"""
+
+import warnings
+
+import numpy as np
+
+from keras_lrx import plotting
+from keras_lrx import schedules
+from keras_lrx._validation import check_bool
+from keras_lrx._validation import check_choice
+from keras_lrx._validation import check_count
+from keras_lrx._validation import check_float
+from keras_lrx._validation import check_float_array
+from keras_lrx._validation import check_learning_rates
+from keras_lrx._validation import check_type
+from keras_lrx.suggestions import DEFAULT_METHOD
+from keras_lrx.suggestions import MODES
+from keras_lrx.suggestions import SUGGESTERS
+from keras_lrx.suggestions import clr_bounds
+from keras_lrx.suggestions import curve_is_flat
+from keras_lrx.suggestions import suggest_centered
+
+__all__ = ["LRFinderResult"]
+
+_FLAT_ADVICE = (
+    "Run the range test longer (`num_steps`), on more data, from a lower "
+    "`start_learning_rate` or up to a higher `end_learning_rate`."
+)
+_FLAT_MESSAGE = (
+    "The range test's loss fell by less than its batch-to-batch noise "
+    "(`result.is_flat`), so the suggested learning rate is not a "
+    "measurement. " + _FLAT_ADVICE
+)
+
+#: Why a sweep ended (`LRFinderResult.stop_reason`).
+STOP_REASONS = ("completed", "diverged", "non_finite", "incomplete")
+
+
+def _check_curve(name, values, n):
+    """`values` as a float64 array of one value per rate (`n`)."""
+    array = check_float_array(name, values)
+    if array.size != n:
+        raise ValueError(
+            f"Argument `{name}` must have one value per learning rate ({n}), "
+            f"like `learning_rates`. Received: {name} of length {array.size}"
+        )
+    return array
+
+
+def _check_group_rates(group_learning_rates, lrs):
+    """`{multiplier: rates}` checked; `{1.0: lrs}` for None."""
+    if group_learning_rates is None:
+        return {1.0: lrs}
+    check_type(
+        "group_learning_rates",
+        group_learning_rates,
+        dict,
+        "a dict mapping multipliers to rates, or None",
+    )
+    groups = {}
+    for m, r in group_learning_rates.items():
+        multiplier = check_float("group_learning_rates", m, low=0.0)
+        rates = check_float_array("group_learning_rates", r)
+        if rates.size != lrs.size:
+            raise ValueError(
+                "Argument `group_learning_rates` must map each multiplier to "
+                f"{lrs.size} rates, like `learning_rates`. Received: "
+                f"{rates.size} rates for multiplier {m!r}"
+            )
+        if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+            raise ValueError(
+                "Argument `group_learning_rates` must hold finite rates >= 0. "
+                f"Received: group_learning_rates={{{m!r}: {r!r}}}"
+            )
+        groups[multiplier] = rates
+    return groups
+
+
+class LRFinderResult:
+    """What a range test recorded, and the learning rates read off it.
+
+    Attributes:
+        learning_rates: Float64 array, the (base) rate of each recorded
+            batch.
+        losses: Float64 array, the smoothed loss of each batch (see
+            `smooth_losses`). Suggestions are made on these.
+        raw_losses: Float64 array, the loss of each batch as trained.
+        group_learning_rates: Dict mapping each multiplier of an `LRX`
+            optimizer to the array of rates its variables trained at
+            (`learning_rates * multiplier`); `{1.0: learning_rates}` for
+            other optimizers.
+        stop_reason: String. `"completed"` (all `num_steps` batches),
+            `"diverged"` (the smoothed loss exceeded `divergence_threshold`
+            times its lowest value), `"non_finite"` (a loss was NaN or
+            infinite; that batch is the last point) or `"incomplete"` (the
+            data or `fit` ended first).
+        mode: String. `"exponential"` or `"linear"`.
+
+    Example:
+
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> loss = np.r_[np.full(10, 2.0), np.linspace(2, 0, 21)[1:],
+    ...              np.linspace(0.2, 3, 11)]
+    >>> result = LRFinderResult(lrs, loss, loss)
+    >>> result.suggested_learning_rate == result.suggest("centered")
+    True
+    >>> result.clr_bounds() == (lrs[11], lrs[29])
+    True
+    """
+
+    def __init__(
+        self,
+        learning_rates,
+        losses,
+        raw_losses,
+        group_learning_rates=None,
+        stop_reason="completed",
+        mode="exponential",
+    ):
+        lrs = check_learning_rates("learning_rates", learning_rates)
+        losses = _check_curve("losses", losses, lrs.size)
+        raw_losses = _check_curve("raw_losses", raw_losses, lrs.size)
+        groups = _check_group_rates(group_learning_rates, lrs)
+        stop_reason = check_choice("stop_reason", stop_reason, STOP_REASONS)
+        mode = check_choice("mode", mode, MODES)
+        self.learning_rates = lrs
+        self.losses = losses
+        self.raw_losses = raw_losses
+        self.group_learning_rates = groups
+        self.stop_reason = stop_reason
+        self.mode = mode
+
+    def __len__(self):
+        return int(self.learning_rates.size)
+
+    def __repr__(self):
+        return (
+            f"<LRFinderResult: {len(self)} points, "
+            f"{self.learning_rates[0] if len(self) else float('nan'):.3g} .. "
+            f"{self.learning_rates[-1] if len(self) else float('nan'):.3g}, "
+            f"stop_reason={self.stop_reason!r}"
+            f"{', flat' if len(self) and self.is_flat else ''}>"
+        )
+
+    # -- suggestions ---------------------------------------------------- #
+
+    @property
+    def is_flat(self):
+        """Whether the loss fell by less than its noise (`curve_is_flat`).
+
+        A flat curve says nothing about which rate is best: `suggest` warns,
+        `clr_bounds` refuses. Run the test longer, on more data, from a
+        lower `start_learning_rate` or up to a higher `end_learning_rate`.
+        """
+        return curve_is_flat(self.learning_rates, self.raw_losses)
+
+    def suggest(self, method=DEFAULT_METHOD, skip_start=None, skip_end=None):
+        """A learning rate read off the loss curve, within the swept range.
+
+        Args:
+            method: String. `"centered"` (the default: a thirtieth of the
+                rate where the lag-free average of the raw losses is lowest,
+                the rule that trains best in the grid-search benchmark; see
+                `suggest_centered`), `"valley"` (halfway along the longest
+                descent of the smoothed loss, fastai's default; see
+                `suggest_valley`), `"steepest"` (where the smoothed loss
+                falls fastest per decade, pytorch-lr-finder's; see
+                `suggest_steepest`) or `"minimum"` (a tenth of the rate at
+                the lowest smoothed loss, fastai's; see `suggest_minimum`).
+                Defaults to `"centered"`.
+            skip_start: Int. Points left out at the start, for `"valley"`,
+                `"steepest"` and `"minimum"`. Defaults to `None` (a tenth of
+                the points).
+            skip_end: Int. Points left out at the end, likewise. Defaults to
+                `None` (a twentieth of the points).
+
+        Returns:
+            A float, the suggested (base) learning rate.
+
+        Raises:
+            ValueError: for an unknown method, `skip_start`/`skip_end` with
+                `"centered"` (it skips nothing), or fewer than 2 finite
+                points.
+
+        Warns:
+            UserWarning: when the curve is flat (`is_flat`): the number is
+                then noise, not a measurement.
+        """
+        method = check_choice("method", method, tuple(SUGGESTERS))
+        if method == "centered":
+            if skip_start is not None or skip_end is not None:
+                raise ValueError(
+                    "Arguments `skip_start` and `skip_end` are not used by "
+                    'method="centered" (it averages the whole curve). '
+                    f"Received: skip_start={skip_start!r}, "
+                    f"skip_end={skip_end!r}"
+                )
+            lr = suggest_centered(self.learning_rates, self.raw_losses)
+        else:
+            lr = SUGGESTERS[method](
+                self.learning_rates, self.losses, skip_start, skip_end
+            )
+        if self.is_flat:
+            warnings.warn(_FLAT_MESSAGE, UserWarning, stacklevel=2)
+        return lr
+
+    @property
+    def suggested_learning_rate(self):
+        """`suggest()`: the default suggestion (`"centered"`)."""
+        return self.suggest(DEFAULT_METHOD)
+
+    def clr_bounds(self, fall_fraction=0.1):
+        """`(base_learning_rate, max_learning_rate)` for a cyclical schedule.
+
+        See the module function `clr_bounds` for the rule (Smith, 2017): the
+        base is where the smoothed loss has made `fall_fraction` of its total
+        drop, the max is the rate at its minimum.
+
+        Raises:
+            ValueError: on a flat curve (`is_flat`), whose minimum is noise.
+        """
+        if self.is_flat:
+            raise ValueError(
+                "The loss fell by less than its batch-to-batch noise, so "
+                "there are no cyclical-rate bounds to read off (they would "
+                "be noise). " + _FLAT_ADVICE
+            )
+        return clr_bounds(self.learning_rates, self.losses, fall_fraction)
+
+    def to_schedule(
+        self,
+        kind="one_cycle",
+        total_steps=None,
+        *,
+        method=None,
+        step_size=None,
+        **kwargs,
+    ):
+        """A `keras_lrx.schedules` schedule built from this range test.
+
+        - `"one_cycle"`: `OneCycle(max_learning_rate=self.suggest(method),
+          total_steps=total_steps, **kwargs)` -- the suggestion is the peak,
+          as fastai's `fit_one_cycle(lr_max=...)` uses it.
+        - `"cyclical"`: `CyclicalLearningRate(*self.clr_bounds(),
+          step_size=step_size, **kwargs)`; `step_size` defaults to
+          `max(1, total_steps // 8)`, i.e. four full cycles in `total_steps`
+          (Smith recommends 2 to 10 epochs per half cycle).
+
+        For an `LRX` optimizer the schedule is the base rate: pass it as
+        `LRX(optimizer, schedule=...)` and the multipliers apply on top.
+
+        Args:
+            kind: String. `"one_cycle"` or `"cyclical"`. Defaults to
+                `"one_cycle"`.
+            total_steps: Int. Total number of training steps. Required for
+                `"one_cycle"`, and for `"cyclical"` without `step_size`.
+            method: String. The suggestion method for `"one_cycle"`.
+                Defaults to `None`, meaning `"centered"`.
+            step_size: Int. Steps per half cycle for `"cyclical"`. Defaults
+                to `None` (see above).
+            **kwargs: Further arguments of the schedule (e.g. `pct_start`,
+                `div_factor`, `mode`).
+
+        Returns:
+            A `keras.optimizers.schedules.LearningRateSchedule`.
+        """
+        kind = check_choice("kind", kind, ("one_cycle", "cyclical"))
+        if total_steps is not None:
+            total_steps = check_count("total_steps", total_steps, 1)
+        if step_size is not None:
+            step_size = check_count("step_size", step_size, 1)
+        if method is not None:
+            method = check_choice("method", method, tuple(SUGGESTERS))
+        if kind == "one_cycle":
+            if total_steps is None:
+                raise ValueError(
+                    'Argument `total_steps` is required for kind="one_cycle". '
+                    "Received: total_steps=None"
+                )
+            lr = self.suggest(method or DEFAULT_METHOD)
+            return schedules.OneCycle(lr, total_steps=total_steps, **kwargs)
+        if kind == "cyclical":
+            if method is not None:
+                raise ValueError(
+                    'Argument `method` is not used with kind="cyclical" (its '
+                    "bounds come from `clr_bounds()`). "
+                    f"Received: method={method!r}"
+                )
+            if step_size is None:
+                if total_steps is None:
+                    raise ValueError(
+                        'kind="cyclical" needs `step_size` or `total_steps`. '
+                        "Received: step_size=None, total_steps=None"
+                    )
+                step_size = max(1, total_steps // 8)
+            base, top = self.clr_bounds()
+            return schedules.CyclicalLearningRate(
+                base, top, step_size=step_size, **kwargs
+            )
+        raise ValueError(
+            'Argument `kind` must be "one_cycle" or "cyclical". '
+            f"Received: kind={kind!r}"
+        )
+
+    # -- plotting ------------------------------------------------------- #
+
+    def plot(
+        self, ax=None, method=DEFAULT_METHOD, show_raw=True, log_scale=None
+    ):
+        """Plots the loss against the learning rate and marks a suggestion.
+
+        Args:
+            ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning a
+                new figure.
+            method: String. The suggestion to mark (see `suggest`), or None
+                for none. Defaults to `"centered"`.
+            show_raw: Bool. Whether to draw the raw losses faintly behind
+                the smoothed curve. Defaults to True.
+            log_scale: Bool. Log scale for the learning rate axis. Defaults
+                to `None`, meaning log for an exponential sweep.
+
+        Returns:
+            The matplotlib `Axes`.
+
+        Raises:
+            ImportError: if matplotlib is not installed.
+
+        Example:
+
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> lrs = np.logspace(-4, 0, 41)
+        >>> loss = (np.log10(lrs) + 1) ** 2
+        >>> ax = LRFinderResult(lrs, loss, loss).plot()
+        >>> ax.get_xlabel()
+        'learning_rate'
+        """
+        show_raw = check_bool("show_raw", show_raw)
+        log_scale = check_bool("log_scale", log_scale, allow_none=True)
+        if method is not None:
+            method = check_choice("method", method, tuple(SUGGESTERS))
+        if log_scale is None:
+            log_scale = self.mode == "exponential"
+        lines = [("loss", self.raw_losses, {"alpha": 0.3})] if show_raw else []
+        lines.append(("smoothed loss", self.losses))
+        ax = plotting.plot_lines(
+            self.learning_rates,
+            lines,
+            ax=ax,
+            xlabel="learning_rate",
+            ylabel="loss",
+            legend=True,
+            log_x=log_scale,
+        )
+        lr = self._suggestion_or_none(method)
+        if lr is not None:
+            i = int(np.argmin(np.abs(self.learning_rates - lr)))
+            plotting.mark_point(ax, lr, self.losses[i], f"{method}: {lr:.2e}")
+        return ax
+
+    def _suggestion_or_none(self, method):
+        """`suggest(method)`, or None where there is nothing to suggest."""
+        if method is None or len(self) < 2:
+            return None
+        try:
+            return self.suggest(method)
+        except ValueError:
+            return None
+
+    # -- saving --------------------------------------------------------- #
+
+    def to_dict(self):
+        """A JSON-friendly dict (lists and strings); see `from_dict`."""
+        return {
+            "learning_rates": self.learning_rates.tolist(),
+            "losses": self.losses.tolist(),
+            "raw_losses": self.raw_losses.tolist(),
+            "group_learning_rates": {
+                repr(m): r.tolist()
+                for m, r in self.group_learning_rates.items()
+            },
+            "stop_reason": self.stop_reason,
+            "mode": self.mode,
+        }
+
+    @classmethod
+    def from_dict(cls, config):
+        """Rebuilds a result from `to_dict()`.
+
+        Raises:
+            TypeError: if `config` is not a dict.
+            ValueError: if it lacks a key of `to_dict()` or has others, or
+                holds values the constructor refuses.
+        """
+        check_type("config", config, dict, "a dict from `to_dict()`")
+        config = dict(config)
+        required = {"learning_rates", "losses", "raw_losses"}
+        known = required | {"group_learning_rates", "stop_reason", "mode"}
+        missing, unknown = required - set(config), set(config) - known
+        if missing or unknown:
+            raise ValueError(
+                "Argument `config` must hold the keys of `to_dict()`: "
+                f"missing {sorted(missing)}, unknown "
+                f"{sorted(map(str, unknown))}. "
+                f"Received: config keys {sorted(map(str, config))}"
+            )
+        groups = config.pop("group_learning_rates", None)
+        if groups is not None:
+            check_type(
+                "group_learning_rates",
+                groups,
+                dict,
+                "a dict mapping multipliers to rates, or None",
+            )
+            parsed = {}
+            for m, r in groups.items():
+                try:  # to_dict() writes the multipliers as repr() strings
+                    multiplier = float(m)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        "Argument `group_learning_rates` must map numbers "
+                        f"(multipliers) to rates. Received: key {m!r}"
+                    ) from None
+                parsed[multiplier] = r
+            groups = parsed
+        return cls(group_learning_rates=groups, **config)

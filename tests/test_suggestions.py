@@ -1,0 +1,212 @@
+"""The default suggestion ("centered"), flat curves and the swept range.
+
+The quality of the suggestion (how well a model trains at it, against a
+grid search) is measured by benchmarks/bench_suggestion.py, not here: these
+tests pin the rule itself against a hand-written reference, and the
+behaviour on curves that say nothing.
+"""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lrx import LRFinderResult
+from keras_lrx import find_lr
+from keras_lrx.suggestions import centered_losses
+from keras_lrx.suggestions import clr_bounds
+from keras_lrx.suggestions import curve_is_flat
+from keras_lrx.suggestions import smooth_losses
+from keras_lrx.suggestions import suggest_centered
+from keras_lrx.suggestions import suggest_minimum
+from keras_lrx.suggestions import suggest_steepest
+from keras_lrx.suggestions import suggest_valley
+
+LRS = np.logspace(-7, 1, 100)  # find_lr's default sweep
+
+
+def reference_centered(losses, h):
+    """Mean of the 2h+1 points around each point, ends repeated."""
+    n = len(losses)
+    out = []
+    for k in range(n):
+        window = [
+            losses[min(max(j, 0), n - 1)] for j in range(k - h, k + h + 1)
+        ]
+        out.append(sum(window) / len(window))
+    return np.array(out)
+
+
+def typical_curve(seed=0, low=-2.0, noise=0.03):
+    """Flat, then a V lowest at 10**low (one loss unit per decade); noisy."""
+    x = np.log10(LRS)
+    rng = np.random.default_rng(seed)
+    loss = np.where(x < low - 2, 2.5, 0.5 + np.abs(x - low))
+    return loss + rng.normal(0, noise, LRS.size)
+
+
+class TestCentered:
+    @pytest.mark.parametrize("h", [0, 1, 3, 7])
+    def test_centered_losses_match_the_reference(self, h):
+        losses = np.random.default_rng(h).normal(size=23)
+        np.testing.assert_allclose(
+            centered_losses(losses, h), reference_centered(losses, h)
+        )
+
+    @pytest.mark.parametrize("low", [-4.0, -2.0, -1.0])
+    def test_rate_at_the_centered_minimum_over_30(self, low):
+        raw = typical_curve(low=low)
+        # 12.4 points per decade: half a decade is 3 points on each side.
+        expected = LRS[int(np.argmin(reference_centered(raw, 3)))] / 30
+        assert suggest_centered(LRS, raw) == pytest.approx(expected)
+        # Within a quarter decade of 10**low / 30.
+        got = suggest_centered(LRS, raw) * 30
+        assert abs(math.log10(got) - low) < 0.25
+
+    def test_divisor_and_window(self):
+        raw = typical_curve()
+        h = 6  # one decade = 12.4 points: 6 on each side
+        expected = LRS[int(np.argmin(reference_centered(raw, h)))] / 10
+        got = suggest_centered(LRS, raw, divisor=10, window_decades=1.0)
+        assert got == pytest.approx(expected)
+
+    def test_unlike_the_moving_average_it_does_not_lag(self):
+        # A 0.98 moving average of a loss falling until 1e-2 and then
+        # climbing reaches its minimum well after 1e-2; the centered one
+        # at it.
+        raw = typical_curve()
+        lagged = LRS[int(np.argmin(smooth_losses(raw, 0.98)))]
+        centered = suggest_centered(LRS, raw, divisor=1)
+        assert abs(math.log10(centered) + 2) < 0.25
+        assert math.log10(lagged) > math.log10(centered) + 0.5
+
+    def test_ignores_the_blow_up(self):
+        raw = typical_curve()
+        raw[80:] = np.nan
+        expected = LRS[int(np.argmin(reference_centered(raw[:80], 3)))] / 30
+        assert suggest_centered(LRS, raw) == pytest.approx(expected)
+
+    @pytest.mark.parametrize(
+        "kwargs, name",
+        [
+            ({"divisor": 0.5}, "divisor"),
+            ({"divisor": "3"}, "divisor"),
+            ({"window_decades": 0.0}, "window_decades"),
+            ({"window_decades": np.nan}, "window_decades"),
+        ],
+    )
+    def test_bad_arguments(self, kwargs, name):
+        with pytest.raises((TypeError, ValueError), match=f"`{name}`"):
+            suggest_centered(LRS, typical_curve(), **kwargs)
+
+    def test_needs_two_points(self):
+        with pytest.raises(ValueError, match="at least 2"):
+            suggest_centered(LRS[:1], [1.0])
+
+
+class TestSweptRange:
+    """A suggestion is always one of the rates the test tried, or between."""
+
+    def test_minimum_over_ten_is_clipped_to_the_first_rate(self):
+        lrs = np.logspace(-3, 0, 40)
+        loss = np.linspace(1.0, 3.0, 40)  # lowest at the very start
+        assert suggest_minimum(lrs, loss, 0, 0) == lrs[0]
+        assert suggest_centered(lrs, loss) == lrs[0]
+
+    @pytest.mark.parametrize("seed", range(5))
+    @pytest.mark.parametrize(
+        "suggest", [suggest_centered, suggest_valley, suggest_steepest]
+    )
+    def test_every_method_stays_within_the_sweep(self, suggest, seed):
+        rng = np.random.default_rng(seed)
+        lrs = np.logspace(-4, -1, 30)
+        loss = rng.normal(size=30).cumsum()
+        assert lrs[0] <= suggest(lrs, loss) <= lrs[-1]
+        assert lrs[0] <= suggest_minimum(lrs, loss) <= lrs[-1]
+
+
+class TestFlatCurves:
+    @pytest.mark.parametrize("seed", range(10))
+    def test_noise_alone_is_flat(self, seed):
+        noise = np.random.default_rng(seed).normal(0, 0.2, 100)
+        assert curve_is_flat(LRS, 2.0 + noise)
+
+    @pytest.mark.parametrize("seed", range(5))
+    def test_a_fall_of_a_few_noise_levels_is_not_flat(self, seed):
+        assert not curve_is_flat(LRS, typical_curve(seed))
+        noise = np.random.default_rng(seed).normal(0, 0.1, 100)
+        falling = 2.0 - 0.6 * (np.arange(100) > 50) + noise
+        assert not curve_is_flat(LRS, falling)
+
+    def test_a_rising_curve_is_flat(self):
+        assert curve_is_flat(LRS, np.linspace(1.0, 5.0, 100))
+
+    def flat_result(self):
+        noise = np.random.default_rng(0).normal(0, 0.2, 100)
+        return LRFinderResult(LRS, 2.0 + noise, 2.0 + noise)
+
+    def test_result_flags_warns_and_refuses_bounds(self):
+        result = self.flat_result()
+        assert result.is_flat
+        assert "flat" in repr(result)
+        for method in ("centered", "valley", "steepest", "minimum"):
+            with pytest.warns(UserWarning, match="is_flat"):
+                lr = result.suggest(method)
+            assert LRS[0] <= lr <= LRS[-1]
+        with pytest.raises(ValueError, match="noise"):
+            result.clr_bounds()
+        with pytest.raises(ValueError, match="noise"):
+            result.to_schedule("cyclical", total_steps=100)
+
+    def test_a_good_curve_warns_nothing(self):
+        raw = typical_curve()
+        result = LRFinderResult(LRS, raw, raw)
+        assert not result.is_flat
+        assert "flat" not in repr(result)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result.suggest()
+            result.clr_bounds()
+
+    def test_find_lr_on_a_model_that_cannot_learn(self):
+        # The output ignores the trainable weights: the loss is the targets'
+        # batch-to-batch noise at every rate.
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(8)(inputs)
+        zero = keras.layers.Lambda(lambda t: t * 0.0)(hidden)
+        model = keras.Model(inputs, zero)
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(640, 4)).astype("float32")
+        y = rng.normal(size=(640, 8)).astype("float32")
+        result = find_lr(model, x, y, batch_size=16, verbose=0)
+        assert result.is_flat
+        with pytest.warns(UserWarning, match="not a measurement"):
+            result.suggest()
+        with pytest.raises(ValueError, match="noise"):
+            result.clr_bounds()
+
+
+class TestResultDefault:
+    def test_default_is_centered_on_the_raw_losses(self):
+        raw = typical_curve()
+        smoothed = np.linspace(3.0, 1.0, 100)  # a different curve
+        result = LRFinderResult(LRS, smoothed, raw)
+        assert result.suggested_learning_rate == suggest_centered(LRS, raw)
+        assert result.suggest() == suggest_centered(LRS, raw)
+        assert result.suggest("valley") == suggest_valley(LRS, smoothed)
+
+    def test_skip_arguments_are_refused_by_centered(self):
+        raw = typical_curve()
+        result = LRFinderResult(LRS, raw, raw)
+        with pytest.raises(ValueError, match="skip_start"):
+            result.suggest("centered", skip_start=3)
+        assert result.suggest("valley", skip_start=3) > 0
+
+    def test_clr_bounds_unchanged_on_a_good_curve(self):
+        raw = typical_curve()
+        result = LRFinderResult(LRS, raw, raw)
+        assert result.clr_bounds() == clr_bounds(LRS, raw)
