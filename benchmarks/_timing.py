@@ -15,8 +15,8 @@ def machine():
     )
 
 
-def interleaved_medians(steps, rounds=7, block=20, warmup=10):
-    """Median seconds per call of each zero-argument function in `steps`.
+def interleaved_samples(steps, rounds=7, block=20, warmup=10):
+    """Seconds per call of each zero-argument function, one per round.
 
     The functions are run in interleaved blocks (A B C A B C ...) so that
     drift in machine load hits every variant alike.
@@ -31,6 +31,12 @@ def interleaved_medians(steps, rounds=7, block=20, warmup=10):
             for _ in range(block):
                 fn()
             samples[name].append((time.perf_counter() - start) / block)
+    return samples
+
+
+def interleaved_medians(steps, rounds=7, block=20, warmup=10):
+    """Median seconds per call of each function (see `interleaved_samples`)."""
+    samples = interleaved_samples(steps, rounds, block, warmup)
     return {name: statistics.median(s) for name, s in samples.items()}
 
 

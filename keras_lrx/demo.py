@@ -156,11 +156,12 @@ def _find_head_rate(pretrained, train, say):
         verbose=0,
     )
     # The head starts from scratch: take the steepest descent of the loss
-    # (Smith's choice) rather than the more cautious default "valley".
+    # (Smith's choice), shown beside the default suggestion ("centered").
     learning_rate = float(found.suggest("steepest"))
     say(
-        f"   steepest descent at learning_rate={learning_rate:.3g} (valley: "
-        f"{float(found.suggest('valley')):.3g}); the head trains at it"
+        f"   steepest descent at learning_rate={learning_rate:.3g} (default "
+        f"suggestion: {float(found.suggested_learning_rate):.3g}); the head "
+        "trains at it"
     )
     return found, learning_rate
 
