@@ -17,6 +17,7 @@ SCRIPTS = [
     "bench_reparam.py",
     "bench_finder.py",
     "bench_suggestion.py",
+    "bench_groups.py",
 ]
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 

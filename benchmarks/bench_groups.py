@@ -1,7 +1,9 @@
 """Train-step time vs the number of multiplier groups (layer-wise decay).
 
 Run for one backend:  KERAS_BACKEND=torch python benchmarks/bench_groups.py
-(`--rounds N` sets the interleaved rounds, 9 by default).
+(`--rounds N` sets the interleaved rounds, 9 by default; `--apply-only`
+times `optimizer.apply` on fixed gradients instead of a whole train step,
+which leaves the forward and backward pass and their noise out).
 
 A 48-layer MLP (128 wide, 98 trainable variables, batch 64) trained with
 AdamW. Layer i of 48 belongs to group `i * G // 48` and trains at
@@ -78,11 +80,17 @@ def multipliers_for(model, groups):
     return {v.path: of(v.path) for v in model.trainable_variables}
 
 
-def keras_step(make_optimizer, data):
+def keras_step(make_optimizer, data, apply_only=False):
     keras.utils.set_random_seed(0)
     model = mlp()
+    optimizer = make_optimizer(model)
+    if apply_only:
+        model.build((None, WIDTH))
+        variables = model.trainable_variables
+        grads = [keras.ops.full(v.shape, 1e-3, v.dtype) for v in variables]
+        return lambda: optimizer.apply(grads, variables)
     model.compile(
-        optimizer=make_optimizer(model),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     x, y = data
@@ -101,7 +109,7 @@ def multi_optimizer(model, groups):
     return keras.optimizers.MultiOptimizer(select)
 
 
-def torch_step(groups, data):
+def torch_step(groups, data, apply_only=False):
     import torch
 
     torch.manual_seed(0)
@@ -134,6 +142,11 @@ def torch_step(groups, data):
         loss.backward()
         optimizer.step()
 
+    if apply_only:
+        for p in net.parameters():
+            p.grad = torch.full_like(p, 1e-3)
+        step = optimizer.step
+
     return step, len(param_groups)
 
 
@@ -156,6 +169,7 @@ def count_groups(groups):
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--apply-only", action="store_true")
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
     rng = np.random.default_rng(0)
@@ -163,19 +177,23 @@ def main(argv=None):
         rng.normal(size=(BATCH, WIDTH)).astype("float32"),
         rng.integers(0, CLASSES, size=(BATCH,)),
     )
-    steps = {"bare": keras_step(lambda m: keras.optimizers.AdamW(LR), data)}
+    only = args.apply_only
+    steps = {
+        "bare": keras_step(lambda m: keras.optimizers.AdamW(LR), data, only)
+    }
     for g in GROUPS:
         steps[f"LRX {g}"] = keras_step(
             lambda m, g=g: LRX(
                 keras.optimizers.AdamW(LR), multipliers=multipliers_for(m, g)
             ),
             data,
+            only,
         )
         steps[f"Multi {g}"] = keras_step(
-            lambda m, g=g: multi_optimizer(m, g), data
+            lambda m, g=g: multi_optimizer(m, g), data, only
         )
         if backend == "torch":
-            steps[f"torch {g}"] = torch_step(g, data)[0]
+            steps[f"torch {g}"] = torch_step(g, data, only)[0]
     samples = interleaved_samples(steps, args.rounds)
     rows = []
     for g in GROUPS:
@@ -203,10 +221,11 @@ def main(argv=None):
             "torch extra ms",
         ]
     bare = statistics.median(samples["bare"]) * 1e3
+    what = "optimizer.apply time" if only else "Train-step time"
     print_table(
-        f"Step time vs multiplier groups, {DEPTH}x{WIDTH} MLP (98 variables),"
+        f"{what} vs multiplier groups, {DEPTH}x{WIDTH} MLP (98 variables),"
         f" batch {BATCH}, AdamW, backend={backend}, keras {keras.__version__},"
-        f" {machine()}; bare AdamW {bare:.2f} ms/step (median);"
+        f" {machine()}; bare AdamW {bare:.2f} ms (median);"
         f" {args.rounds} rounds",
         header,
         rows,

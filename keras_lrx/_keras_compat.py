@@ -134,7 +134,7 @@ def apply_weight_decay_per_group(optimizer, original, groups):
     decay rule of its own (an `_apply_weight_decay` override, e.g. Muon) is
     called as it is.
     """
-    if backend.backend() != "tensorflow" or _overrides_weight_decay(optimizer):
+    if backend.backend() != "tensorflow" or overrides_weight_decay(optimizer):
         for rate, variables in groups:
             with learning_rate_override(optimizer, rate()):
                 original(variables)
@@ -160,11 +160,24 @@ def apply_weight_decay_per_group(optimizer, original, groups):
     )
 
 
-def _overrides_weight_decay(optimizer):
-    from keras.src.backend.tensorflow.optimizer import TFOptimizer
+def overrides_weight_decay(optimizer):
+    """Whether `optimizer` decays by a rule of its own, not Keras's stock one.
 
+    Keras's stock decay is its TensorFlow or torch optimizer's
+    `_apply_weight_decay` (`v -= v * weight_decay * lr`); an optimizer such
+    as Muon overrides it.
+    """
+    name = backend.backend()
+    if name == "tensorflow":
+        from keras.src.backend.tensorflow.optimizer import TFOptimizer as stock
+    elif name == "torch":
+        from keras.src.backend.torch.optimizers.torch_optimizer import (
+            TorchOptimizer as stock,
+        )
+    else:
+        from keras.src.optimizers.base_optimizer import BaseOptimizer as stock
     own = type(optimizer)._apply_weight_decay
-    return own is not TFOptimizer._apply_weight_decay
+    return own is not stock._apply_weight_decay
 
 
 def uses_weight_decay(optimizer, variable):
@@ -275,6 +288,69 @@ def install_update_hooks(optimizer, update_step, apply_weight_decay):
 
     object.__setattr__(optimizer, "_backend_update_step", _backend_update_step)
     object.__setattr__(optimizer, "_apply_weight_decay", _apply_weight_decay)
+
+
+#: Keras's own torch implementations (keras/src/backend/torch/optimizers)
+#: of its stock optimizers, and where each keeps its per-variable slots, by
+#: the role `keras_lrx._torch_fused` gives them.
+_TORCH_STOCK_SLOTS = {
+    "SGD": {"momentum": "momentums"},
+    "Adam": {"m": "_momentums", "v": "_velocities", "v_hat": "_velocity_hats"},
+    "AdamW": {"m": "_momentums", "v": "_velocities", "v_hat": "_velocity_hats"},
+    "Adamax": {"m": "_m", "u": "_u"},
+    "Adagrad": {"accumulator": "_accumulators"},
+    "Lion": {"m": "_momentums"},
+    "Nadam": {"m": "_momentums", "v": "_velocities"},
+    "RMSprop": {
+        "velocity": "_velocities",
+        "momentum": "_momentums",
+        "average_gradient": "_average_gradients",
+    },
+    "Adadelta": {
+        "accumulated_grad": "_accumulated_grads",
+        "accumulated_delta": "_accumulated_delta_vars",
+    },
+}
+_TORCH_OPTIMIZERS_MODULE = "keras.src.backend.torch.optimizers."
+
+
+def stock_torch_optimizer(optimizer):
+    """The Keras class name of a stock torch-backend optimizer, else None.
+
+    Keras's torch backend swaps `keras.optimizers.Adam(...)` (and the other
+    classes in `_TORCH_STOCK_SLOTS`) for its own `foreach` implementation;
+    a subclass or a user's optimizer is not swapped, and None is returned
+    for it, as for a built optimizer whose slots are not where this Keras
+    release is known to keep them.
+    """
+    if backend.backend() != "torch":
+        return None
+    cls = type(optimizer)
+    name = cls.__name__
+    if not cls.__module__.startswith(_TORCH_OPTIMIZERS_MODULE):
+        return None
+    slots = _TORCH_STOCK_SLOTS.get(name)
+    if slots is None:
+        return None
+    for role, attribute in slots.items():
+        if role == "v_hat" and not optimizer.amsgrad:
+            continue  # Adam makes these only with amsgrad=True
+        if not isinstance(getattr(optimizer, attribute, None), list):
+            return None
+    return name
+
+
+def slot_tensors(optimizer, role, variables):
+    """The torch tensors of `optimizer`'s slot `role` for `variables`."""
+    slots = getattr(
+        optimizer, _TORCH_STOCK_SLOTS[type(optimizer).__name__][role]
+    )
+    return [slots[optimizer._get_variable_index(v)].value for v in variables]
+
+
+def nadam_u_product(optimizer):
+    """Nadam's running product of momentum schedule values (a Variable)."""
+    return optimizer._u_product
 
 
 def snapshot(variables):

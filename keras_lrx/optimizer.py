@@ -146,6 +146,11 @@ class LRX(keras.optimizers.Optimizer):
         self._frozen = None
         self._active_multipliers = None
         self._step_state = []
+        self._fused_update = None
+        self._fused_decay = None
+        # Grouping of each variable list the wrapped optimizer is called
+        # with, worked out once: it is fixed at build.
+        compat.set_untracked_attribute(self, "_plans", {})
 
     # ------------------------------------------------------------------ #
     # Argument checks.
@@ -227,6 +232,13 @@ class LRX(keras.optimizers.Optimizer):
         with compat.record_step_state(self.inner_optimizer) as state:
             self.inner_optimizer.build(active)
         self._step_state = list(state)
+        if keras.backend.backend() == "torch":
+            from keras_lrx import _torch_fused
+
+            self._fused_update = _torch_fused.update_rule(self.inner_optimizer)
+            self._fused_decay = _torch_fused.weight_decay_rule(
+                self.inner_optimizer
+            )
         compat.install_update_hooks(
             self.inner_optimizer, self._grouped_update, self._grouped_decay
         )
@@ -383,29 +395,56 @@ class LRX(keras.optimizers.Optimizer):
                 f"Received {len(grads)} gradients for "
                 f"{len(trainable_variables)} variables."
             )
-        active_grads, active_vars = [], []
-        for grad, var in zip(grads, trainable_variables):
-            if not self._frozen[compat.variable_index(self, var)]:
-                active_grads.append(grad)
-                active_vars.append(var)
-        if active_vars:
-            self.inner_optimizer.apply(active_grads, active_vars)
+        active = self._plan(trainable_variables, "active")
+        if len(active) < len(trainable_variables):
+            grads = [grads[p] for p in active]
+            trainable_variables = [trainable_variables[p] for p in active]
+        if active:
+            self.inner_optimizer.apply(grads, trainable_variables)
         else:
             compat.raw_iterations(self).assign_add(1)
 
+    def _plan(self, variables, kind):
+        """`kind` of plan for this list of variables, worked out once.
+
+        "active": positions of the variables not frozen (of LRX's own list);
+        "groups": positions grouped by multiplier, first-seen first, and
+        the multiplier of each position (of the wrapped optimizer's list).
+        """
+        key = (kind,) + tuple(map(id, variables))
+        plan = self._plans.get(key)
+        if plan is None:
+            if kind == "active":
+                plan = [
+                    p
+                    for p, v in enumerate(variables)
+                    if not self._frozen[compat.variable_index(self, v)]
+                ]
+            else:
+                plan = self._groups(variables)
+            self._plans[key] = plan
+        return plan
+
     def _groups(self, variables):
-        """Positions of `variables` grouped by multiplier, first-seen first."""
+        """(positions by multiplier, first-seen first; each multiplier)."""
         inner = self.inner_optimizer
+        multipliers = [
+            self._active_multipliers[compat.variable_index(inner, v)]
+            for v in variables
+        ]
         groups = {}
-        for position, variable in enumerate(variables):
-            m = self._active_multipliers[compat.variable_index(inner, variable)]
+        for position, m in enumerate(multipliers):
             groups.setdefault(m, []).append(position)
-        return groups
+        return groups, multipliers
 
     def _grouped_update(self, original, grads, variables, learning_rate):
         del learning_rate  # the wrapped optimizer's reading of the base rate
         base = self._get_current_learning_rate()
-        groups = self._groups(variables)
+        groups, multipliers = self._plan(variables, "groups")
+        if len(groups) > 1 and self._fused_update is not None:
+            # One pass for all groups (torch: see keras_lrx._torch_fused).
+            self._fused_update(grads, variables, base, multipliers)
+            return
         saved = None
         if len(groups) > 1 and self._step_state:
             saved = compat.snapshot(self._step_state)
@@ -431,7 +470,12 @@ class LRX(keras.optimizers.Optimizer):
         if not variables:
             return
         if self.weight_decay_follows_multiplier:
-            groups = self._groups(variables).items()
+            groups, multipliers = self._plan(variables, "groups")
+            if len(groups) > 1 and self._fused_decay is not None:
+                base = self._get_current_learning_rate()
+                self._fused_decay(variables, base, multipliers)
+                return
+            groups = groups.items()
         else:
             groups = [(1.0, range(len(variables)))]
 

@@ -69,3 +69,26 @@ def test_step_state_detection_finds_nadams_u_product_only():
     assert state == []
     # The recording wrappers are gone afterwards.
     assert "add_variable_from_reference" not in vars(adam)
+
+
+@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=lambda c: c.__name__)
+def test_stock_torch_optimizers_are_recognised_with_their_slots(cls):
+    # LRX's one-pass torch update (keras_lrx/_torch_fused.py) runs only for
+    # the optimizers Keras's torch backend swaps for its own foreach update,
+    # and finds their slots by attribute; a Keras release that moves them
+    # must fail here, not silently fall back to one call per group.
+    kwargs = {"amsgrad": True} if cls in (keras.optimizers.Adam,) else {}
+    optimizer = cls(**kwargs)
+    optimizer.build([keras.Variable([[1.0, 2.0]], name="w")])
+    own_foreach = keras.backend.backend() == "torch" and hasattr(
+        optimizer, "_parallel_update_step"
+    )
+    expected = cls.__name__ if own_foreach else None
+    assert compat.stock_torch_optimizer(optimizer) == expected
+    if own_foreach:
+        assert not compat.overrides_weight_decay(optimizer)
+
+    class Mine(cls):
+        pass
+
+    assert compat.stock_torch_optimizer(Mine(**kwargs)) is None

@@ -34,20 +34,31 @@ class SignSGD(keras.optimizers.Optimizer):
         self.assign_sub(variable, lr * keras.ops.sign(gradient))
 
 
+class PlainAdam(keras.optimizers.Adam):
+    """A user's subclass: Keras's torch backend does not swap it for its own."""
+
+
 OPTIMIZERS = {
     "sgd": lambda lr: keras.optimizers.SGD(lr),
+    "sgd_momentum_decay": lambda lr: keras.optimizers.SGD(
+        lr, momentum=0.9, weight_decay=0.02
+    ),
     "sgd_nesterov": lambda lr: keras.optimizers.SGD(
         lr, momentum=0.9, nesterov=True
     ),
     "adam": lambda lr: keras.optimizers.Adam(lr),
     "adam_amsgrad": lambda lr: keras.optimizers.Adam(lr, amsgrad=True),
     "adamw": lambda lr: keras.optimizers.AdamW(lr, weight_decay=0.05),
+    "adamw_amsgrad": lambda lr: keras.optimizers.AdamW(
+        lr, weight_decay=0.05, amsgrad=True
+    ),
     "adamax": lambda lr: keras.optimizers.Adamax(lr),
     "nadam": lambda lr: keras.optimizers.Nadam(lr),
     "rmsprop": lambda lr: keras.optimizers.RMSprop(lr),
     "rmsprop_centered_momentum": lambda lr: keras.optimizers.RMSprop(
         lr, centered=True, momentum=0.5
     ),
+    "rmsprop_momentum": lambda lr: keras.optimizers.RMSprop(lr, momentum=0.9),
     "adagrad": lambda lr: keras.optimizers.Adagrad(lr),
     "adadelta": lambda lr: keras.optimizers.Adadelta(lr * 100),
     "adafactor": lambda lr: keras.optimizers.Adafactor(lr),
@@ -55,7 +66,13 @@ OPTIMIZERS = {
     "lion": lambda lr: keras.optimizers.Lion(lr, weight_decay=0.01),
     "lamb": lambda lr: keras.optimizers.Lamb(lr),
     "user_subclass": lambda lr: SignSGD(lr),
+    "adam_subclass": lambda lr: PlainAdam(lr),
 }
+#: Those that Keras's torch backend runs as its own `foreach` update.
+TORCH_STOCK = sorted(
+    set(OPTIMIZERS)
+    - {"adafactor", "ftrl", "lamb", "user_subclass", "adam_subclass"}
+)
 
 
 def make_problem(seed=0, steps=6):
@@ -424,28 +441,60 @@ def test_mixed_float16_wraps_lrx_in_a_loss_scale_optimizer():
     assert int(to_np(model.optimizer.iterations)) == 8
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="torch fused update")
-def test_torch_runs_one_fused_update_per_multiplier_group():
-    inits, grads = make_problem(steps=2)
+def _count_update_calls(name, multipliers, steps=2):
+    """Applies `steps` steps; returns how many variables each call of the
+    wrapped optimizer's own update saw."""
+    inits, grads = make_problem(steps=steps)
     variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
-    optimizer = LRX(
-        keras.optimizers.Adam(LR),
-        multipliers={"v0": 0.1, "v1": 0.1, "v2": 0.0, "v3": 2.0},
-    )
+    optimizer = LRX(OPTIMIZERS[name](LR), multipliers=multipliers)
     optimizer.build(variables)
     inner = optimizer.inner_optimizer
     calls = []
-    fused = inner._parallel_update_step
+    own = (
+        "_parallel_update_step"
+        if hasattr(inner, "_parallel_update_step")
+        else "update_step"
+    )
+    update = getattr(inner, own)
 
     def counting(grads, variables, learning_rate):
-        calls.append(len(variables))
-        return fused(grads, variables, learning_rate)
+        calls.append(len(variables) if isinstance(variables, list) else 1)
+        return update(grads, variables, learning_rate)
 
-    object.__setattr__(inner, "_parallel_update_step", counting)
-    optimizer.apply(
-        [keras.ops.convert_to_tensor(g) for g in grads[0]], variables
+    object.__setattr__(inner, own, counting)
+    for step in grads:
+        optimizer.apply(
+            [keras.ops.convert_to_tensor(g) for g in step], variables
+        )
+    return calls
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's one-pass update")
+@pytest.mark.parametrize("name", TORCH_STOCK)
+def test_torch_updates_every_group_in_one_pass(name):
+    # Three groups (0.1, 2.0 and 1.0) and a frozen variable: Keras's own
+    # per-call update, whose cost on torch is per call, never runs; LRX's
+    # one-pass rule does (its result: the equality tests above).
+    calls = _count_update_calls(name, {"v0": 0.1, "v2": 0.0, "v3": 2.0})
+    assert calls == []
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's one-pass update")
+def test_torch_one_group_is_the_wrapped_optimizers_own_call():
+    # One group (even at a multiplier other than 1) needs no rule of LRX's.
+    assert _count_update_calls("adam", {"v2": 0.0}) == [3, 3]
+    assert _count_update_calls("adam", {"v.": 0.5}) == [4, 4]
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's one-pass update")
+def test_torch_other_optimizers_keep_one_call_per_group():
+    calls = _count_update_calls(
+        "adam_subclass", {"v0": 0.1, "v1": 0.1, "v2": 0.0, "v3": 2.0}, steps=1
     )
-    assert sorted(calls) == [1, 2]
+    assert sorted(calls) == [1, 1, 1]  # per variable: Keras's base loop
+    assert _count_update_calls(
+        "user_subclass", {"v0": 0.1, "v2": 0.0}, steps=1
+    ) == [1, 1, 1]
 
 
 def test_save_load_resume_equals_an_uninterrupted_run(tmp_path):
