@@ -10,10 +10,9 @@ For the optimizers Keras ships for torch (`keras.optimizers.SGD`, `Adam`,
 `AdamW`, `Adamax`, `Adagrad`, `Lion`, `Nadam`, `RMSprop`, `Adadelta`, which
 its torch backend runs as `foreach` updates over all variables at once), the
 learning rate enters the update as one scalar factor of a tensor list. The
-rules below are those updates with that factor made per variable: the list is
-multiplied by the rate (one 0-d tensor), then by the list of the variables'
-multipliers (constants fixed at build), so every group updates in one pass and
-each variable still follows its optimizer's rule at `rate * m`. The slots,
+rules below are those updates with that factor made per variable (`rate * m`,
+see `Multipliers`), so every group updates in one pass and each variable still
+follows its optimizer's rule at `rate * m`. The slots,
 the step count and Nadam's `u_product` advance exactly as Keras advances them.
 The decoupled weight decay `v <- v * (1 - weight_decay * rate * m)` is one pass
 likewise.
@@ -29,11 +28,42 @@ from keras import ops
 from keras_lrx import _keras_compat as compat
 
 
-def _scaled(tensors, rate, multipliers):
-    """`[t * rate * m]` for each tensor `t` and its variable's multiplier."""
-    out = torch._foreach_mul(tensors, rate)
-    torch._foreach_mul_(out, multipliers)
-    return out
+class Multipliers:
+    """The multiplier of each variable in a list, as the rules apply them.
+
+    On the CPU a `foreach` op is a loop over the tensors in C++, and every
+    pass over the weights costs memory bandwidth: `rate * m` is made as one
+    small vector (one op), split into 0-d tensors, and multiplies each
+    tensor in the same pass that Keras's rule multiplies by the rate. On an
+    accelerator, where a `foreach` op over same-typed tensors is one kernel
+    launch only with a scalar or a list of Python scalars, the tensors are
+    multiplied by the rate and then by the multipliers (constants fixed at
+    build), two launches whatever the number of tensors.
+    """
+
+    def __init__(self, multipliers, device, per_tensor=None):
+        self.floats = [float(m) for m in multipliers]
+        if per_tensor is None:
+            per_tensor = device.type == "cpu"
+        self.per_tensor = per_tensor
+        if per_tensor:
+            self.vector = torch.tensor(self.floats, device=device)
+
+    def scale(self, tensors, rate):
+        """`[t * rate * m]` for each tensor `t` and its multiplier `m`."""
+        if self.per_tensor:
+            return torch._foreach_mul(tensors, torch.unbind(rate * self.vector))
+        out = torch._foreach_mul(tensors, rate)
+        torch._foreach_mul_(out, self.floats)
+        return out
+
+    def decay_(self, values, rate, weight_decay):
+        """`v <- v - v * weight_decay * rate * m`, in place."""
+        if self.per_tensor:
+            factors = 1 - weight_decay * rate * self.vector
+            torch._foreach_mul_(values, torch.unbind(factors))
+            return
+        torch._foreach_sub_(values, self.scale(values, rate * weight_decay))
 
 
 def _ema_(averages, values, decay):
@@ -42,8 +72,8 @@ def _ema_(averages, values, decay):
     torch._foreach_add_(averages, values, alpha=1 - decay)
 
 
-def _sgd(optimizer, grads, variables, values, rate, multipliers):
-    steps = _scaled(grads, rate, multipliers)
+def _sgd(optimizer, step, grads, variables, values, rate, multipliers):
+    steps = multipliers.scale(grads, rate)
     if optimizer.momentum == 0:
         torch._foreach_sub_(values, steps)
         return
@@ -57,17 +87,29 @@ def _sgd(optimizer, grads, variables, values, rate, multipliers):
         torch._foreach_add_(values, buffers)
 
 
+def _once(step, key, compute):
+    """`compute()`, once per step: the rules run once per chunk of variables
+    (see `_chunks`) and share the step's scalars through the dict `step`."""
+    if key not in step:
+        step[key] = compute()
+    return step[key]
+
+
 def _powers(optimizer, dtype, *bases):
     """`base ** t` at this step `t` (counted from 1), for each base."""
-    step = ops.cast(optimizer.iterations + 1, dtype)
-    return [ops.power(ops.cast(b, dtype), step) for b in bases]
+    t = ops.cast(optimizer.iterations + 1, dtype)
+    return [ops.power(ops.cast(b, dtype), t) for b in bases]
 
 
-def _adam(optimizer, grads, variables, values, rate, multipliers):
+def _adam_alpha(optimizer, rate):
     beta_1_power, beta_2_power = _powers(
         optimizer, rate.dtype, optimizer.beta_1, optimizer.beta_2
     )
-    alpha = rate * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    return rate * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+
+
+def _adam(optimizer, step, grads, variables, values, rate, multipliers):
+    alpha = _once(step, "alpha", lambda: _adam_alpha(optimizer, rate))
     m = compat.slot_tensors(optimizer, "m", variables)
     v = compat.slot_tensors(optimizer, "v", variables)
     _ema_(m, grads, optimizer.beta_1)
@@ -78,12 +120,14 @@ def _adam(optimizer, grads, variables, values, rate, multipliers):
         v = v_hat
     denominators = torch._foreach_add(torch._foreach_sqrt(v), optimizer.epsilon)
     torch._foreach_sub_(
-        values, torch._foreach_div(_scaled(m, alpha, multipliers), denominators)
+        values, torch._foreach_div(multipliers.scale(m, alpha), denominators)
     )
 
 
-def _adamax(optimizer, grads, variables, values, rate, multipliers):
-    (beta_1_power,) = _powers(optimizer, rate.dtype, optimizer.beta_1)
+def _adamax(optimizer, step, grads, variables, values, rate, multipliers):
+    (beta_1_power,) = _once(
+        step, "powers", lambda: _powers(optimizer, rate.dtype, optimizer.beta_1)
+    )
     m = compat.slot_tensors(optimizer, "m", variables)
     u = compat.slot_tensors(optimizer, "u", variables)
     _ema_(m, grads, optimizer.beta_1)
@@ -93,11 +137,11 @@ def _adamax(optimizer, grads, variables, values, rate, multipliers):
         torch._foreach_add(u, optimizer.epsilon), 1 - beta_1_power
     )
     torch._foreach_sub_(
-        values, torch._foreach_div(_scaled(m, rate, multipliers), denominators)
+        values, torch._foreach_div(multipliers.scale(m, rate), denominators)
     )
 
 
-def _adagrad(optimizer, grads, variables, values, rate, multipliers):
+def _adagrad(optimizer, step, grads, variables, values, rate, multipliers):
     accumulators = compat.slot_tensors(optimizer, "accumulator", variables)
     torch._foreach_add_(accumulators, torch._foreach_mul(grads, grads))
     denominators = torch._foreach_sqrt(
@@ -105,32 +149,23 @@ def _adagrad(optimizer, grads, variables, values, rate, multipliers):
     )
     torch._foreach_sub_(
         values,
-        torch._foreach_div(_scaled(grads, rate, multipliers), denominators),
+        torch._foreach_div(multipliers.scale(grads, rate), denominators),
     )
 
 
-def _lion(optimizer, grads, variables, values, rate, multipliers):
+def _lion(optimizer, step, grads, variables, values, rate, multipliers):
     m = compat.slot_tensors(optimizer, "m", variables)
     directions = torch._foreach_mul(m, optimizer.beta_1)
     torch._foreach_add_(directions, grads, alpha=1 - optimizer.beta_1)
     torch._foreach_sign_(directions)
-    torch._foreach_sub_(values, _scaled(directions, rate, multipliers))
+    torch._foreach_sub_(values, multipliers.scale(directions, rate))
     _ema_(m, grads, optimizer.beta_2)
 
 
-def _nadam(optimizer, grads, variables, values, rate, multipliers):
-    dtype = rate.dtype
-    beta_1 = ops.cast(optimizer.beta_1, dtype)
-    decay = ops.cast(0.96, dtype)
-    step = ops.cast(optimizer.iterations + 1, dtype)
-    u_t = beta_1 * (1.0 - 0.5 * ops.power(decay, step))
-    u_t_1 = beta_1 * (1.0 - 0.5 * ops.power(decay, step + 1))
-    u_product = compat.nadam_u_product(optimizer)
-    u_product_t = ops.cast(u_product.value, dtype) * u_t
-    u_product_t_1 = u_product_t * u_t_1
-    (beta_2_power,) = _powers(optimizer, dtype, optimizer.beta_2)
-    u_product.assign(u_product_t)  # once per step, for every group
-
+def _nadam(optimizer, step, grads, variables, values, rate, multipliers):
+    u_t, u_t_1, u_product_t, u_product_t_1, beta_2_power = _once(
+        step, "nadam", lambda: _nadam_step(optimizer, rate.dtype)
+    )
     m = compat.slot_tensors(optimizer, "m", variables)
     v = compat.slot_tensors(optimizer, "v", variables)
     _ema_(m, grads, optimizer.beta_1)
@@ -145,11 +180,25 @@ def _nadam(optimizer, grads, variables, values, rate, multipliers):
     )
     torch._foreach_sub_(
         values,
-        torch._foreach_div(_scaled(m_hat, rate, multipliers), denominators),
+        torch._foreach_div(multipliers.scale(m_hat, rate), denominators),
     )
 
 
-def _rmsprop(optimizer, grads, variables, values, rate, multipliers):
+def _nadam_step(optimizer, dtype):
+    """Nadam's momentum schedule at this step; advances its `u_product`."""
+    beta_1 = ops.cast(optimizer.beta_1, dtype)
+    decay = ops.cast(0.96, dtype)
+    t = ops.cast(optimizer.iterations + 1, dtype)
+    u_t = beta_1 * (1.0 - 0.5 * ops.power(decay, t))
+    u_t_1 = beta_1 * (1.0 - 0.5 * ops.power(decay, t + 1))
+    u_product = compat.nadam_u_product(optimizer)
+    u_product_t = ops.cast(u_product.value, dtype) * u_t
+    (beta_2_power,) = _powers(optimizer, dtype, optimizer.beta_2)
+    u_product.assign(u_product_t)  # once per step, for every group
+    return u_t, u_t_1, u_product_t, u_product_t * u_t_1, beta_2_power
+
+
+def _rmsprop(optimizer, step, grads, variables, values, rate, multipliers):
     rho = optimizer.rho
     velocities = compat.slot_tensors(optimizer, "velocity", variables)
     _ema_(velocities, torch._foreach_mul(grads, grads), rho)
@@ -162,7 +211,7 @@ def _rmsprop(optimizer, grads, variables, values, rate, multipliers):
         )
     torch._foreach_sqrt_(denominators)
     increments = torch._foreach_div(
-        _scaled(grads, rate, multipliers), denominators
+        multipliers.scale(grads, rate), denominators
     )
     if optimizer.momentum > 0:
         momentums = compat.slot_tensors(optimizer, "momentum", variables)
@@ -172,7 +221,7 @@ def _rmsprop(optimizer, grads, variables, values, rate, multipliers):
     torch._foreach_sub_(values, increments)
 
 
-def _adadelta(optimizer, grads, variables, values, rate, multipliers):
+def _adadelta(optimizer, step, grads, variables, values, rate, multipliers):
     rho, epsilon = optimizer.rho, optimizer.epsilon
     grad_averages = compat.slot_tensors(
         optimizer, "accumulated_grad", variables
@@ -190,7 +239,7 @@ def _adadelta(optimizer, grads, variables, values, rate, multipliers):
     )
     torch._foreach_neg_(deltas)
     _ema_(delta_averages, torch._foreach_mul(deltas, deltas), rho)
-    torch._foreach_add_(values, _scaled(deltas, rate, multipliers))
+    torch._foreach_add_(values, multipliers.scale(deltas, rate))
 
 
 _RULES = {
@@ -212,19 +261,80 @@ def update_rule(optimizer):
     None unless `optimizer` is one of Keras's stock torch optimizers. The
     update applies `optimizer`'s rule to every variable at `rate * m` (`rate`
     the base learning rate, `multipliers` one float per variable) in one
-    pass. The variables must share one dtype.
+    pass.
     """
     rule = _RULES.get(compat.stock_torch_optimizer(optimizer))
     if rule is None:
         return None
+    chunked = _chunks_cache()
 
     def update(grads, variables, rate, multipliers):
         values = [v.value for v in variables]
         rate = ops.cast(rate, values[0].dtype)
+        step = {}
         with torch.no_grad():
-            rule(optimizer, grads, variables, values, rate, multipliers)
+            for part, scale in chunked(multipliers, values):
+                rule(
+                    optimizer,
+                    step,
+                    grads[part],
+                    variables[part],
+                    values[part],
+                    rate,
+                    scale,
+                )
 
     return update
+
+
+#: Elements per chunk of the one-pass update on the CPU (see `_chunks`).
+CPU_CHUNK_ELEMENTS = 1 << 17
+
+
+def _chunks(values, limit):
+    """Consecutive slices of `values` of about `limit` elements each.
+
+    On the CPU each `foreach` op streams its whole list through the caches;
+    Keras's rules make ~10 such passes, so a list far larger than the cache
+    is read from memory ~10 times. Running the rule chunk by chunk keeps
+    each chunk's weights, slots and temporaries in cache across the passes.
+    A tensor larger than `limit` is a chunk of its own.
+    """
+    parts, start, size = [], 0, 0
+    for i, value in enumerate(values):
+        size += value.numel()
+        if size >= limit:
+            parts.append(slice(start, i + 1))
+            start, size = i + 1, 0
+    if start < len(values):
+        parts.append(slice(start, len(values)))
+    return parts
+
+
+def _chunks_cache():
+    """`[(slice, Multipliers)]` of each list of floats (the caller keeps it).
+
+    One chunk off the CPU, where a `foreach` op is one kernel launch.
+    """
+    made = {}
+
+    def chunked(floats, values):
+        device = values[0].device
+        key = (id(floats), device)
+        if key not in made:
+            cpu = device.type == "cpu"
+            parts = (
+                _chunks(values, CPU_CHUNK_ELEMENTS)
+                if cpu
+                else [slice(0, len(values))]
+            )
+            made[key] = (
+                floats,
+                [(p, Multipliers(floats[p], device)) for p in parts],
+            )
+        return made[key][1]
+
+    return chunked
 
 
 def weight_decay_rule(optimizer):
@@ -239,14 +349,15 @@ def weight_decay_rule(optimizer):
         optimizer
     ) is None or compat.overrides_weight_decay(optimizer):
         return None
+    made = {}
 
     def decay(variables, rate, multipliers):
         values = [v.value for v in variables]
         rate = ops.cast(rate, values[0].dtype)
+        key = (id(multipliers), values[0].device)
+        if key not in made:
+            made[key] = (multipliers, Multipliers(multipliers, key[1]))
         with torch.no_grad():
-            torch._foreach_sub_(
-                values,
-                _scaled(values, rate * optimizer.weight_decay, multipliers),
-            )
+            made[key][1].decay_(values, rate, optimizer.weight_decay)
 
     return decay

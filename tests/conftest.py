@@ -1,6 +1,7 @@
 """Shared fixtures: tiny models and data. One pytest process per backend."""
 
 import copy
+import gc
 import json
 import os
 import subprocess
@@ -78,6 +79,16 @@ def assert_round_trip(obj, custom_objects=None, keras_object=True):
     assert type(restored) is type(obj)
     assert _as_json(restored.get_config()) == config
     return clone, restored
+
+
+def pytest_collection_finish(session):
+    # Every test starts with `keras.utils.clear_session()`, whose full
+    # garbage collection otherwise walks every object the imports made
+    # (TensorFlow, JAX, torch, keras-hub: millions) before each of ~1000
+    # tests. Frozen objects are left out of collections; what the tests
+    # make is still collected.
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)

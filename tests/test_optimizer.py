@@ -480,6 +480,30 @@ def test_torch_updates_every_group_in_one_pass(name):
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch's one-pass update")
+@pytest.mark.parametrize("form", ["two_passes", "chunks"])
+@pytest.mark.parametrize("name", TORCH_STOCK)
+def test_torch_other_forms_of_the_one_pass_update(name, form, monkeypatch):
+    # Off the CPU the multipliers are applied as a second foreach pass of
+    # Python scalars (one kernel launch); on the CPU a long list runs in
+    # chunks (the step's scalars, Nadam's u_product, once per step). Force
+    # each form here and check it against the separate optimizers too.
+    from keras_lrx import _torch_fused
+
+    if form == "chunks":
+        monkeypatch.setattr(_torch_fused, "CPU_CHUNK_ELEMENTS", 5)
+        values = [keras.Variable(np.zeros(s)).value for s in SHAPES]
+        assert len(_torch_fused._chunks(values, 5)) == 3
+    else:
+
+        class TwoPasses(_torch_fused.Multipliers):
+            def __init__(self, multipliers, device):
+                super().__init__(multipliers, device, per_tensor=False)
+
+        monkeypatch.setattr(_torch_fused, "Multipliers", TwoPasses)
+    test_each_variable_matches_a_separate_optimizer_at_lr_times_m(name)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's one-pass update")
 def test_torch_one_group_is_the_wrapped_optimizers_own_call():
     # One group (even at a multiplier other than 1) needs no rule of LRX's.
     assert _count_update_calls("adam", {"v2": 0.0}) == [3, 3]
