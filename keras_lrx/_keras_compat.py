@@ -18,7 +18,9 @@ tf.distribute, its torch backend replaces it by one fused
 `_parallel_update_step` over all variables, and Nadam overrides it to advance
 its `u_product` once per step. LRX therefore hooks exactly the two calls whose
 learning rate must differ per variable, on the wrapped optimizer instance, and
-leaves everything else to Keras.
+leaves everything else to Keras. On torch, for Keras's stock optimizers, LRX
+runs their rule itself once for all groups (`keras_lrx._torch_fused`), reading
+their slots through `stock_torch_optimizer` / `slot_tensors` below.
 """
 
 import contextlib

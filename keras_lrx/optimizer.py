@@ -32,8 +32,9 @@ class LRX(keras.optimizers.Optimizer):
     `gradient_accumulation_steps` Keras's convention of the raw counter is
     kept) and `scale` is 1 until `learning_rate` is assigned while a schedule
     is in use (see below). Variables with equal multipliers form one group and
-    are updated in one call of the wrapped optimizer (one fused call per group
-    on the torch backend). A multiplier of 0 freezes a variable: it never
+    are updated in one call of the wrapped optimizer; on the torch backend
+    Keras's stock optimizers update all groups in one pass
+    (`keras_lrx._torch_fused`). A multiplier of 0 freezes a variable: it never
     changes and the wrapped optimizer allocates no slot variables for it.
 
     Everything else the wrapped optimizer does keeps working unchanged:
