@@ -4,7 +4,7 @@ Each call of a Keras optimizer's update costs the torch backend some 0.1-0.2
 ms of Python, casts and kernel dispatch, whatever the number of variables it
 updates. Calling the wrapped optimizer once per multiplier group (12-48 groups
 under layer-wise decay) therefore makes LRX's step grow with the number of
-groups, where PyTorch's own param groups cost a few microseconds each.
+groups (PyTorch's own param groups cost some 0.04 ms each on this CPU).
 
 For the optimizers Keras ships for torch (`keras.optimizers.SGD`, `Adam`,
 `AdamW`, `Adamax`, `Adagrad`, `Lion`, `Nadam`, `RMSprop`, `Adadelta`, which
@@ -12,8 +12,9 @@ its torch backend runs as `foreach` updates over all variables at once), the
 learning rate enters the update as one scalar factor of a tensor list. The
 rules below are those updates with that factor made per variable (`rate * m`,
 see `Multipliers`), so every group updates in one pass and each variable still
-follows its optimizer's rule at `rate * m`. The slots,
-the step count and Nadam's `u_product` advance exactly as Keras advances them.
+follows its optimizer's rule at `rate * m`. On the CPU the pass runs in
+cache-sized chunks of variables (`_chunks`). The slots, the step count and
+Nadam's `u_product` advance exactly as Keras advances them, once per step.
 The decoupled weight decay `v <- v * (1 - weight_decay * rate * m)` is one pass
 likewise.
 
