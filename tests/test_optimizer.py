@@ -511,7 +511,9 @@ def test_torch_one_group_is_the_wrapped_optimizers_own_call():
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch's one-pass update")
-def test_torch_other_optimizers_keep_one_call_per_group():
+def test_torch_other_optimizers_run_their_own_update():
+    # A subclass or a user's optimizer is not run by LRX's one-pass rule:
+    # its own update runs (per variable here, Keras's base-class loop).
     calls = _count_update_calls(
         "adam_subclass", {"v0": 0.1, "v1": 0.1, "v2": 0.0, "v3": 2.0}, steps=1
     )
