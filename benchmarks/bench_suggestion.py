@@ -2,7 +2,16 @@
 
 Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_suggestion.py
 (`--quick` runs a quarter of the cases; `--no-schedules` skips the one-cycle
-and cyclical rows).
+and cyclical rows; `--datasets diabetes` a subset; `--verbose` one line per
+case; `--dump FILE` each case's grid and curves as JSON).
+
+Two reference rows that are not the finder: `--validation-grid` adds "grid by
+validation", a 12-run grid search as it is done without the test split (each
+rate trained on 80% of the training data, the best on the other 20% picked),
+which says how much of a worst case is the test split's noise; `--folds K`
+scores every case by K-fold cross-validation (each score and each grid point
+the mean over K train/test splits, the finder run on each split's training
+data) instead of the single 75/25 split.
 
 For every case -- a data set that ships with scikit-learn (digits,
 breast_cancer, wine: accuracy; diabetes: mean squared error), an optimizer
@@ -26,6 +35,7 @@ with the constant-rate grid.
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -38,6 +48,7 @@ import numpy as np  # noqa: E402
 from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
 from sklearn import datasets  # noqa: E402
+from sklearn.model_selection import KFold  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from keras_lrx import find_lr  # noqa: E402
@@ -55,17 +66,27 @@ SHAPES = {"64-64": (64, 64), "256": (256,)}
 SEEDS = (0, 1)
 
 
-def load(name):
-    """(x_train, x_test, y_train, y_test, classes): standardized, split."""
+def load(name, fold=0, folds=1):
+    """(x_train, x_test, y_train, y_test, classes): standardized, split.
+
+    `folds=1` is the benchmark's single 75/25 split; `folds=K` the `fold`-th
+    split of a shuffled K-fold cross-validation (each sample is a test
+    sample in exactly one fold).
+    """
     loader = getattr(datasets, f"load_{name}")
     x, y = loader(return_X_y=True)
     x = x.astype("float32")
     regression = name == "diabetes"
     if regression:
         y = ((y - y.mean()) / y.std()).astype("float32").reshape(-1, 1)
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=0.25, random_state=0
-    )
+    if folds == 1:
+        x_tr, x_te, y_tr, y_te = train_test_split(
+            x, y, test_size=0.25, random_state=0
+        )
+    else:
+        splits = KFold(folds, shuffle=True, random_state=0).split(x)
+        train, test = list(splits)[fold]
+        x_tr, x_te, y_tr, y_te = x[train], x[test], y[train], y[test]
     mean, std = x_tr.mean(0), x_tr.std(0) + 1e-8
     classes = None if regression else int(y.max()) + 1
     return (x_tr - mean) / std, (x_te - mean) / std, y_tr, y_te, classes
@@ -91,12 +112,29 @@ class Case:
         self.optimizer = OPTIMIZERS[optimizer]()
         self.model.compile(self.optimizer, loss, metrics=[self.metric])
         self.optimizer.build(self.model.trainable_variables)
-        steps_per_epoch = -(-len(self.x) // BATCH)
-        self.epochs = -(-BUDGET_STEPS // steps_per_epoch)
         self.variables = list(self.model.variables) + list(
             self.optimizer.variables
         )
         self.initial = [np.array(v.numpy()) for v in self.variables]
+
+    @property
+    def epochs(self):
+        """Epochs of the budget: `BUDGET_STEPS` batches, rounded up."""
+        return -(-BUDGET_STEPS // -(-len(self.x) // BATCH))
+
+    @contextlib.contextmanager
+    def validation_split(self, fraction=0.2):
+        """Within: trains on `1 - fraction` of the training data, scores on
+        the rest (the test split is not used)."""
+        kept = self.x, self.y, self.x_test, self.y_test
+        x_tr, x_va, y_tr, y_va = train_test_split(
+            self.x, self.y, test_size=fraction, random_state=0
+        )
+        self.x, self.y, self.x_test, self.y_test = x_tr, y_tr, x_va, y_va
+        try:
+            yield
+        finally:
+            self.x, self.y, self.x_test, self.y_test = kept
 
     def reset(self):
         for v, value in zip(self.variables, self.initial):
@@ -162,34 +200,96 @@ def best_of(case, values):
     return max(finite)
 
 
-def run_case(case, schedules, dump, label):
-    """Ratios of every method (and schedule) for one case, and the costs."""
-    grid = [case.score(lr)[0] for lr in GRID]
+class Fold:
+    """Every score of one fold's runs (one train/test split)."""
+
+    def __init__(self, case, schedules, validation_grid):
+        #: the held-out score at each constant rate of GRID
+        self.grid = [case.score(lr)[0] for lr in GRID]
+        #: the same for OneCycle at each peak of GRID (with schedules)
+        self.peaks = None
+        #: {method or schedule: (held-out score, its learning rate)}
+        self.scores = {}
+        self.result, find_seconds = case.find()
+        self._suggestions(case)
+        if validation_grid:
+            self._validation_grid(case)
+        if schedules:
+            self.peaks, rows = schedule_scores(case, self.result)
+            self.scores.update(rows)
+        #: find_lr's seconds / one training run's
+        self.cost = find_seconds / case.fresh_fit_seconds()
+
+    def _suggestions(self, case):
+        for method in SUGGESTERS:
+            try:
+                lr = self.result.suggest(method)
+            except ValueError:
+                self.scores[method] = (np.nan, np.nan)
+                continue
+            self.scores[method] = (case.score(lr)[0], lr)
+
+    def _validation_grid(self, case):
+        """A 12-run grid search done as it is without a test split.
+
+        Each rate is trained on 80% of the training data and scored on the
+        other 20%; the best of those is the pick, scored as trained on all
+        of the training data (its grid point).
+        """
+        with case.validation_split():
+            picks = [case.score(lr)[0] for lr in GRID]
+        i = best_index(case, picks)
+        self.scores["grid by validation"] = (self.grid[i], float(GRID[i]))
+
+
+def best_index(case, values):
+    values = np.asarray(values, dtype="float64")
+    if case.metric == "mse":
+        return int(np.nanargmin(values))
+    return int(np.nanargmax(values))
+
+
+def _mean(values):
+    """Mean over folds; NaN (a diverged run) if any fold is NaN."""
+    values = np.asarray(values, dtype="float64")
+    return float(values.mean()) if np.all(np.isfinite(values)) else np.nan
+
+
+def _geomean(rates):
+    rates = np.asarray(rates, dtype="float64")
+    rates = rates[np.isfinite(rates)]
+    return float(np.exp(np.log(rates).mean())) if rates.size else np.nan
+
+
+def run_case(fold_cases, schedules, validation_grid, dump, label):
+    """Ratios of every method (and schedule) for one case, and the costs.
+
+    With several folds each score is the mean over the folds (each fold's
+    own finder run and suggestion), and so is each grid point's, so the
+    ratio compares the cross-validated score at the suggestion with the best
+    cross-validated grid point.
+    """
+    folds = [Fold(c, schedules, validation_grid) for c in fold_cases]
+    case = fold_cases[0]
+    grid = [_mean(values) for values in zip(*(f.grid for f in folds))]
     best = best_of(case, grid)
-    result, find_seconds = case.find()
     dump[label] = {
         "grid": [case.ratio(v, best) for v in grid],
-        "result": result.to_dict(),
+        "results": [f.result.to_dict() for f in folds],
     }
     row = {}
-    for method in SUGGESTERS:
-        try:
-            lr = result.suggest(method)
-        except ValueError:
-            row[method] = (0.0, float("nan"))
-            continue
-        value, _ = case.score(lr)
-        row[method] = (case.ratio(value, best), lr)
-    row["grid best"] = (
-        1.0,
-        float(GRID[int(np.nanargmax([case.ratio(v, best) for v in grid]))]),
-    )
-    if schedules:
-        row.update(schedule_rows(case, result, best))
-    return row, find_seconds / case.fresh_fit_seconds()
+    for name in folds[0].scores:
+        values, rates = zip(*(f.scores[name] for f in folds))
+        reference = best
+        if name == "one_cycle":  # against the grid of one-cycle peaks
+            peaks = zip(*(f.peaks for f in folds))
+            reference = best_of(case, [_mean(v) for v in peaks])
+        row[name] = (case.ratio(_mean(values), reference), _geomean(rates))
+    row["grid best"] = (1.0, float(GRID[best_index(case, grid)]))
+    return row, [f.cost for f in folds]
 
 
-def schedule_rows(case, result, best):
+def schedule_scores(case, result):
     total = case.epochs * -(-len(case.x) // BATCH)
     inner = type(case.optimizer)
     config = case.optimizer.get_config()
@@ -203,30 +303,29 @@ def schedule_rows(case, result, best):
         case.score(optimizer=optimizer(schedules.OneCycle(p, total)))[0]
         for p in GRID
     ]
-    best_peak = best_of(case, peaks)
-    rows = {}
+    scores = {}
     try:
         one_cycle = result.to_schedule("one_cycle", total_steps=total)
         value = case.score(optimizer=optimizer(one_cycle))[0]
-        rows["one_cycle"] = (
-            case.ratio(value, best_peak),
-            one_cycle.max_learning_rate,
-        )
+        scores["one_cycle"] = (value, one_cycle.max_learning_rate)
     except ValueError:
-        rows["one_cycle"] = (0.0, float("nan"))
+        scores["one_cycle"] = (np.nan, np.nan)
     try:
         cyclical = result.to_schedule("cyclical", total_steps=total)
         value = case.score(optimizer=optimizer(cyclical))[0]
-        rows["cyclical"] = (case.ratio(value, best), cyclical.max_learning_rate)
+        scores["cyclical"] = (value, cyclical.max_learning_rate)
     except ValueError:
-        rows["cyclical"] = (0.0, float("nan"))
-    return rows
+        scores["cyclical"] = (np.nan, np.nan)
+    return peaks, scores
 
 
-def cases(quick):
-    names = ["digits", "breast_cancer", "wine", "diabetes"]
-    for name in names:
-        data = load(name)
+DATASETS = ("digits", "breast_cancer", "wine", "diabetes")
+
+
+def cases(quick, datasets=DATASETS, folds=1):
+    """(label, [Case spec per fold]) for every case."""
+    for name in datasets:
+        data = [load(name, fold, folds) for fold in range(folds)]
         for opt in OPTIMIZERS:
             for shape in SHAPES:
                 for seed in SEEDS[:1] if quick else SEEDS:
@@ -234,12 +333,7 @@ def cases(quick):
                         continue
                     yield (
                         f"{name}/{opt}/{shape}/s{seed}",
-                        (
-                            data,
-                            opt,
-                            SHAPES[shape],
-                            seed,
-                        ),
+                        [(d, opt, SHAPES[shape], seed) for d in data],
                     )
 
 
@@ -249,11 +343,41 @@ def main(argv=None):
     parser.add_argument("--no-schedules", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--dump", help="write each case's grid and curve")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help="comma-separated subset of " + ",".join(DATASETS),
+    )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=1,
+        help="score each case by K-fold cross-validation (default 1: the "
+        "single 75/25 split)",
+    )
+    parser.add_argument(
+        "--validation-grid",
+        action="store_true",
+        help="add the row of a 12-run grid search picked on a validation "
+        "split of the training data",
+    )
     args = parser.parse_args(argv)
+    names = [n for n in args.datasets.split(",") if n]
+    if not names or set(names) - set(DATASETS):
+        parser.error(f"--datasets: each one of {DATASETS}; got {names}")
+    if args.folds < 1:
+        parser.error(f"--folds must be >= 1; got {args.folds}")
     ratios, costs, dump = {}, [], {}
-    for label, spec in cases(args.quick):
-        row, cost = run_case(Case(*spec), not args.no_schedules, dump, label)
-        costs.append(cost)
+    for label, specs in cases(args.quick, names, args.folds):
+        row, case_costs = run_case(
+            [Case(*spec) for spec in specs],
+            not args.no_schedules,
+            args.validation_grid,
+            dump,
+            label,
+        )
+        costs += case_costs
+        cost = statistics.median(case_costs)
         for method, (r, lr) in row.items():
             ratios.setdefault(method, []).append((r, label, lr))
         if args.verbose:
@@ -281,15 +405,19 @@ def main(argv=None):
                 worst[1],
             ]
         )
+    folds = "" if args.folds == 1 else f" ({args.folds}-fold cross-validated)"
+    n_cases = len(ratios["grid best"])
     print_table(
-        f"Suggestion / best of a {len(GRID)}-point grid, {len(costs)} cases, "
+        f"Suggestion / best of a {len(GRID)}-point grid, {n_cases} cases"
+        f"{folds}, "
         f"{BUDGET_STEPS} steps of batch {BATCH}, backend="
         f"{keras.backend.backend()}, keras {keras.__version__}, {machine()}",
         ["method", "mean ratio", "worst ratio", "worst case"],
         rows,
     )
     print(
-        f"find_lr / one training run: median {statistics.median(costs):.2f}, "
+        f"find_lr / one training run ({len(costs)} runs): median "
+        f"{statistics.median(costs):.2f}, "
         f"max {max(costs):.2f}"
     )
 

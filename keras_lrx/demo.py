@@ -156,7 +156,7 @@ def _find_head_rate(pretrained, train, say):
         verbose=0,
     )
     # The head starts from scratch: take the steepest descent of the loss
-    # (Smith's choice), shown beside the default suggestion ("centered").
+    # (Smith's choice), shown beside the default suggestion ("descent").
     learning_rate = float(found.suggest("steepest"))
     say(
         f"   steepest descent at learning_rate={learning_rate:.3g} (default "

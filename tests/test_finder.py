@@ -28,6 +28,7 @@ from keras_lrx.finder import suggest_steepest
 from keras_lrx.finder import suggest_valley
 from keras_lrx.finder import sweep_learning_rates
 from keras_lrx.suggestions import suggest_centered
+from keras_lrx.suggestions import suggest_descent
 
 BACKEND = keras.backend.backend()
 
@@ -244,9 +245,10 @@ class TestSuggestions:
         assert result.suggest("minimum") == suggest_minimum(self.lrs, loss)
         assert result.suggest("steepest") == suggest_steepest(self.lrs, loss)
         assert result.suggest("valley") == suggest_valley(self.lrs, loss)
-        assert result.suggested_learning_rate == suggest_centered(
+        assert result.suggested_learning_rate == suggest_descent(
             self.lrs, loss
         )
+        assert result.suggest("centered") == suggest_centered(self.lrs, loss)
         with pytest.raises(
             ValueError, match="`method`.*Received: method='best'"
         ):
@@ -850,11 +852,11 @@ class TestResult:
             assert result.plot(ax=ax) is ax
             assert ax.get_xscale() == "log"
             labels = [line.get_label() for line in ax.get_lines()]
-            assert any(label.startswith("centered") for label in labels)
+            assert any(label.startswith("descent") for label in labels)
             marker = [
                 line
                 for line in ax.get_lines()
-                if line.get_label().startswith("centered")
+                if line.get_label().startswith("descent")
             ][0]
             assert marker.get_xdata()[0] == result.suggested_learning_rate
             ax2 = result.plot(method=None, show_raw=False)
@@ -1362,8 +1364,13 @@ BAD_INPUTS = [
         TypeError,
         "skip_end",
     ),
-    # "centered" averages the whole curve: nothing to skip.
+    # "descent" and "centered" average the whole curve: nothing to skip.
     (lambda: synthetic_result().suggest(skip_end=2), ValueError, "skip_end"),
+    (
+        lambda: synthetic_result().suggest("centered", skip_start=2),
+        ValueError,
+        "skip_start",
+    ),
     (
         lambda: synthetic_result().clr_bounds(fall_fraction=1.0),
         ValueError,
@@ -1424,6 +1431,9 @@ BAD_INPUTS = [
     (lambda: suggest_centered("abc", _LOSS), TypeError, "learning_rates"),
     (lambda: suggest_centered(_LRS, _LOSS[:5]), ValueError, "losses"),
     (lambda: suggest_centered(_LRS, None), TypeError, "losses"),
+    (lambda: suggest_descent("abc", _LOSS), TypeError, "learning_rates"),
+    (lambda: suggest_descent(_LRS, _LOSS[:5]), ValueError, "losses"),
+    (lambda: suggest_descent(_LRS, None), TypeError, "losses"),
     (lambda: smooth_losses("abc"), TypeError, "losses"),
     (lambda: smooth_losses(None), TypeError, "losses"),
     (lambda: smooth_losses([1.0, "x"]), TypeError, "losses"),
@@ -1489,6 +1499,7 @@ BAD_INPUTS = [
         suggest_minimum,
         suggest_valley,
         suggest_centered,
+        suggest_descent,
         clr_bounds,
     ],
 )

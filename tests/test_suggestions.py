@@ -1,4 +1,4 @@
-"""The default suggestion ("centered"), flat curves and the swept range.
+"""The default suggestion ("descent"), "centered", flat curves, the range.
 
 The quality of the suggestion (how well a model trains at it, against a
 grid search) is measured by benchmarks/bench_suggestion.py, not here: these
@@ -20,6 +20,7 @@ from keras_lrx.suggestions import clr_bounds
 from keras_lrx.suggestions import curve_is_flat
 from keras_lrx.suggestions import smooth_losses
 from keras_lrx.suggestions import suggest_centered
+from keras_lrx.suggestions import suggest_descent
 from keras_lrx.suggestions import suggest_minimum
 from keras_lrx.suggestions import suggest_steepest
 from keras_lrx.suggestions import suggest_valley
@@ -106,6 +107,93 @@ class TestCentered:
             suggest_centered(LRS[:1], [1.0])
 
 
+def reference_descent(lrs, raw, fraction=0.75, divisor=10.0, h=3):
+    """First rate where the centered loss is `fraction` of the way down."""
+    centered = reference_centered(list(raw), h)
+    start = float(np.median(raw[: max(3, len(raw) // 10)]))
+    low = min(range(len(centered)), key=lambda k: centered[k])
+    level = start - fraction * (start - centered[low])
+    for k in range(low + 1):
+        if centered[k] <= level:
+            return lrs[k] / divisor
+    raise AssertionError("the minimum itself is below the level")
+
+
+def falling_curve(seed=0, fall_at=-3.0, noise=0.03):
+    """2.5 until 10**(fall_at - 1), one unit per decade down to 0.5, then a
+    floor that rises two units per decade after 10**(fall_at + 2.5)."""
+    x = np.log10(LRS)
+    rng = np.random.default_rng(seed)
+    loss = np.clip(2.5 - (x - (fall_at - 1)), 0.5, 2.5)
+    loss = loss + 2.0 * np.clip(x - (fall_at + 2.5), 0, None)
+    return loss + rng.normal(0, noise, LRS.size)
+
+
+class TestDescent:
+    @pytest.mark.parametrize("seed", range(3))
+    @pytest.mark.parametrize("fall_at", [-5.0, -3.0, -2.0])
+    def test_matches_the_reference(self, fall_at, seed):
+        raw = falling_curve(seed, fall_at)
+        assert suggest_descent(LRS, raw) == pytest.approx(
+            reference_descent(LRS, raw)
+        )
+
+    @pytest.mark.parametrize("fall_at", [-5.0, -3.0, -2.0])
+    def test_a_tenth_of_three_quarters_down(self, fall_at):
+        # The loss falls from 2.5 to 0.5 over the two decades from
+        # 10**(fall_at - 1): three quarters down is 1.0, at 10**(fall_at
+        # + 0.5).
+        got = suggest_descent(LRS, falling_curve(0, fall_at)) * 10
+        assert abs(math.log10(got) - (fall_at + 0.5)) < 0.15
+
+    def test_a_noisy_floor_does_not_move_it(self):
+        # The same descent with a long, noisy floor: where the floor's
+        # minimum lies is noise and moves "centered" by decades between
+        # seeds; the level crossing stays put.
+        x = np.log10(LRS)
+        crossings, minima = [], []
+        for seed in range(6):
+            rng = np.random.default_rng(seed)
+            raw = np.clip(2.5 - (x + 5), 0.5, 2.5) + rng.normal(0, 0.1, 100)
+            raw[x > 0.5] += 5.0  # divergence at the end
+            crossings.append(math.log10(suggest_descent(LRS, raw)))
+            minima.append(math.log10(suggest_centered(LRS, raw)))
+        assert max(crossings) - min(crossings) < 0.3
+        assert max(minima) - min(minima) > 1.0
+
+    def test_fraction_divisor_and_window(self):
+        raw = falling_curve()
+        got = suggest_descent(
+            LRS, raw, fraction=0.5, divisor=3.0, window_decades=1.0
+        )
+        assert got == pytest.approx(reference_descent(LRS, raw, 0.5, 3.0, 6))
+
+    def test_ignores_the_blow_up(self):
+        raw = falling_curve()
+        raw[85:] = np.inf
+        assert suggest_descent(LRS, raw) == pytest.approx(
+            reference_descent(LRS[:85], raw[:85])
+        )
+
+    @pytest.mark.parametrize(
+        "kwargs, name",
+        [
+            ({"fraction": 0.0}, "fraction"),
+            ({"fraction": 1.5}, "fraction"),
+            ({"fraction": "0.5"}, "fraction"),
+            ({"divisor": 0.5}, "divisor"),
+            ({"window_decades": -1.0}, "window_decades"),
+        ],
+    )
+    def test_bad_arguments(self, kwargs, name):
+        with pytest.raises((TypeError, ValueError), match=f"`{name}`"):
+            suggest_descent(LRS, falling_curve(), **kwargs)
+
+    def test_needs_two_points(self):
+        with pytest.raises(ValueError, match="at least 2"):
+            suggest_descent(LRS[:1], [1.0])
+
+
 class TestSweptRange:
     """A suggestion is always one of the rates the test tried, or between."""
 
@@ -114,10 +202,12 @@ class TestSweptRange:
         loss = np.linspace(1.0, 3.0, 40)  # lowest at the very start
         assert suggest_minimum(lrs, loss, 0, 0) == lrs[0]
         assert suggest_centered(lrs, loss) == lrs[0]
+        assert suggest_descent(lrs, loss) == lrs[0]
 
     @pytest.mark.parametrize("seed", range(5))
     @pytest.mark.parametrize(
-        "suggest", [suggest_centered, suggest_valley, suggest_steepest]
+        "suggest",
+        [suggest_descent, suggest_centered, suggest_valley, suggest_steepest],
     )
     def test_every_method_stays_within_the_sweep(self, suggest, seed):
         rng = np.random.default_rng(seed)
@@ -191,12 +281,13 @@ class TestFlatCurves:
 
 
 class TestResultDefault:
-    def test_default_is_centered_on_the_raw_losses(self):
-        raw = typical_curve()
+    def test_default_is_descent_on_the_raw_losses(self):
+        raw = falling_curve()
         smoothed = np.linspace(3.0, 1.0, 100)  # a different curve
         result = LRFinderResult(LRS, smoothed, raw)
-        assert result.suggested_learning_rate == suggest_centered(LRS, raw)
-        assert result.suggest() == suggest_centered(LRS, raw)
+        assert result.suggested_learning_rate == suggest_descent(LRS, raw)
+        assert result.suggest() == suggest_descent(LRS, raw)
+        assert result.suggest("centered") == suggest_centered(LRS, raw)
         assert result.suggest("valley") == suggest_valley(LRS, smoothed)
 
     def test_skip_arguments_are_refused_by_centered(self):
