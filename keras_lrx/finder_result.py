@@ -24,6 +24,7 @@ from keras_lrx.suggestions import MODES
 from keras_lrx.suggestions import SUGGESTERS
 from keras_lrx.suggestions import clr_bounds
 from keras_lrx.suggestions import curve_is_flat
+from keras_lrx.suggestions import descent_clr_bounds
 from keras_lrx.suggestions import suggest_centered
 from keras_lrx.suggestions import suggest_descent
 
@@ -114,7 +115,10 @@ class LRFinderResult:
     >>> result = LRFinderResult(lrs, loss, loss)
     >>> result.suggested_learning_rate == result.suggest("descent")
     True
-    >>> result.clr_bounds() == (lrs[11], lrs[29])
+    >>> result.clr_bounds(method="smith") == (lrs[11], lrs[29])
+    True
+    >>> lr = result.suggested_learning_rate
+    >>> result.clr_bounds() == (lr / 2, lr * 2)
     True
     """
 
@@ -191,8 +195,8 @@ class LRFinderResult:
 
         Raises:
             ValueError: for an unknown method, `skip_start`/`skip_end` with
-                `"descent"` or `"centered"` (they skip nothing), or fewer than 2 finite
-                points.
+                `"descent"` or `"centered"` (they skip nothing), or fewer
+                than 2 finite points.
 
         Warns:
             UserWarning: when the curve is flat (`is_flat`): the number is
@@ -221,22 +225,41 @@ class LRFinderResult:
         """`suggest()`: the default suggestion (`"descent"`)."""
         return self.suggest(DEFAULT_METHOD)
 
-    def clr_bounds(self, fall_fraction=0.1):
+    def clr_bounds(self, method="descent", fall_fraction=None):
         """`(base_learning_rate, max_learning_rate)` for a cyclical schedule.
 
-        See the module function `clr_bounds` for the rule (Smith, 2017): the
-        base is where the smoothed loss has made `fall_fraction` of its total
-        drop, the max is the rate at its minimum.
+        Args:
+            method: String. `"descent"` (the default: from half to twice the
+                default suggestion, see `descent_clr_bounds`; they train as
+                well as the best constant rate in the grid-search benchmark)
+                or `"smith"` (Smith, 2017, see the module function
+                `clr_bounds`: the base where the smoothed loss has made
+                `fall_fraction` of its total drop, the max at its minimum,
+                which can be a rate that diverges). Defaults to
+                `"descent"`.
+            fall_fraction: Float in `(0, 1)`, for `"smith"` only. Defaults
+                to `None` (0.1).
 
         Raises:
-            ValueError: on a flat curve (`is_flat`), whose minimum is noise.
+            ValueError: on a flat curve (`is_flat`), whose minimum is noise;
+                for an unknown method, or `fall_fraction` with `"descent"`.
         """
+        method = check_choice("method", method, ("descent", "smith"))
+        if method == "descent" and fall_fraction is not None:
+            raise ValueError(
+                'Argument `fall_fraction` is only used by method="smith". '
+                f"Received: fall_fraction={fall_fraction!r}"
+            )
         if self.is_flat:
             raise ValueError(
                 "The loss fell by less than its batch-to-batch noise, so "
                 "there are no cyclical-rate bounds to read off (they would "
                 "be noise). " + _FLAT_ADVICE
             )
+        if method == "descent":
+            return descent_clr_bounds(self.learning_rates, self.raw_losses)
+        if fall_fraction is None:
+            fall_fraction = 0.1
         return clr_bounds(self.learning_rates, self.losses, fall_fraction)
 
     def to_schedule(

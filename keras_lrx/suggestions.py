@@ -28,6 +28,7 @@ __all__ = [
     "suggest_minimum",
     "suggest_valley",
     "clr_bounds",
+    "descent_clr_bounds",
 ]
 
 #: Spacings of the sweep's rates.
@@ -40,6 +41,10 @@ CENTERED_DIVISOR = 30.0
 #: `suggest_descent`'s fraction of the fall and divisor, chosen the same way.
 DESCENT_FRACTION = 0.75
 DESCENT_DIVISOR = 10.0
+#: `descent_clr_bounds`: the cycle's peak over the suggestion, and the peak
+#: over the base (Smith's rule of thumb: a base of a third to a quarter).
+CLR_PEAK_FACTOR = 2.0
+CLR_BASE_DIVISOR = 4.0
 
 
 def check_sweep(start_learning_rate, end_learning_rate, num_steps, mode):
@@ -598,6 +603,67 @@ def clr_bounds(learning_rates, losses, fall_fraction=0.1):
     b = int(np.flatnonzero(losses[: m + 1] <= level)[0])
     b = min(b, m - 1)
     return float(lrs[b]), float(lrs[m])
+
+
+def descent_clr_bounds(
+    learning_rates,
+    raw_losses,
+    peak_factor=CLR_PEAK_FACTOR,
+    base_divisor=CLR_BASE_DIVISOR,
+):
+    """Cyclical-rate bounds around the default suggestion.
+
+    ```
+    max_learning_rate  = peak_factor * suggest_descent(learning_rates,
+                                                       raw_losses)
+    base_learning_rate = max_learning_rate / base_divisor
+    ```
+
+    both clipped to the swept range. The cycle runs from half to twice the
+    rate that trains best at a constant rate, its base a quarter of its peak
+    as Smith suggests ("set base_lr to 1/3 or 1/4 of max_lr"). Smith's own
+    reading of the curve (`clr_bounds`: the peak where the loss bottoms
+    out) puts the peak where training is about to diverge, and trains to 0
+    with SGD on some of `benchmarks/bench_suggestion.py`'s cases; these
+    bounds train as well as the best constant rate of its grid there
+    (README shows the table; a factor of 3, or a base divisor of 10, trains
+    about as well).
+
+    Args:
+        learning_rates: Increasing sequence of rates (> 0).
+        raw_losses: The loss of each batch as trained (not smoothed).
+        peak_factor: Float >= 1. Defaults to 2.
+        base_divisor: Float > 1. Defaults to 4.
+
+    Returns:
+        A tuple `(base_learning_rate, max_learning_rate)` with
+        `base < max`, both within the swept range.
+
+    Example:
+
+    >>> lrs = np.logspace(-5, 1, 61)
+    >>> loss = 2.0 - np.tanh(np.log10(lrs) + 2.0)
+    >>> loss[lrs > 0.1] += 30 * np.log10(lrs[lrs > 0.1] / 0.1) ** 2
+    >>> lr = suggest_descent(lrs, loss)
+    >>> descent_clr_bounds(lrs, loss) == (lr / 2, lr * 2)
+    True
+    """
+    peak_factor = check_float("peak_factor", peak_factor, low=1.0)
+    base_divisor = check_float(
+        "base_divisor", base_divisor, low=1.0, low_open=True
+    )
+    swept = _swept_range(learning_rates)
+    top = _within(
+        peak_factor * suggest_descent(learning_rates, raw_losses), swept
+    )
+    base = _within(top / base_divisor, swept)
+    if not base < top:
+        raise ValueError(
+            "The suggestion is at the first rate of the sweep, so there is "
+            "no room for a cycle below it: start the range test at a lower "
+            f"`start_learning_rate`. Received: a sweep from {swept[0]!r}"
+        )
+    return base, top
 
 
 SUGGESTERS = {

@@ -245,9 +245,7 @@ class TestSuggestions:
         assert result.suggest("minimum") == suggest_minimum(self.lrs, loss)
         assert result.suggest("steepest") == suggest_steepest(self.lrs, loss)
         assert result.suggest("valley") == suggest_valley(self.lrs, loss)
-        assert result.suggested_learning_rate == suggest_descent(
-            self.lrs, loss
-        )
+        assert result.suggested_learning_rate == suggest_descent(self.lrs, loss)
         assert result.suggest("centered") == suggest_centered(self.lrs, loss)
         with pytest.raises(
             ValueError, match="`method`.*Received: method='best'"
@@ -1372,20 +1370,26 @@ BAD_INPUTS = [
         "skip_start",
     ),
     (
-        lambda: synthetic_result().clr_bounds(fall_fraction=1.0),
+        lambda: synthetic_result().clr_bounds("smith", fall_fraction=1.0),
         ValueError,
         "fall_fraction",
     ),
     (
-        lambda: synthetic_result().clr_bounds(fall_fraction="0.1"),
+        lambda: synthetic_result().clr_bounds("smith", fall_fraction="0.1"),
         TypeError,
         "fall_fraction",
     ),
     (
-        lambda: synthetic_result().clr_bounds(fall_fraction=np.nan),
+        lambda: synthetic_result().clr_bounds("smith", fall_fraction=np.nan),
         ValueError,
         "fall_fraction",
     ),
+    (
+        lambda: synthetic_result().clr_bounds(fall_fraction=0.2),
+        ValueError,
+        "fall_fraction",
+    ),
+    (lambda: synthetic_result().clr_bounds("max"), ValueError, "method"),
     (
         lambda: synthetic_result().to_schedule("cyclical", total_steps=8.0),
         TypeError,

@@ -18,6 +18,7 @@ from keras_lrx import find_lr
 from keras_lrx.suggestions import centered_losses
 from keras_lrx.suggestions import clr_bounds
 from keras_lrx.suggestions import curve_is_flat
+from keras_lrx.suggestions import descent_clr_bounds
 from keras_lrx.suggestions import smooth_losses
 from keras_lrx.suggestions import suggest_centered
 from keras_lrx.suggestions import suggest_descent
@@ -297,7 +298,58 @@ class TestResultDefault:
             result.suggest("centered", skip_start=3)
         assert result.suggest("valley", skip_start=3) > 0
 
-    def test_clr_bounds_unchanged_on_a_good_curve(self):
+    def test_smith_clr_bounds_on_a_good_curve(self):
         raw = typical_curve()
         result = LRFinderResult(LRS, raw, raw)
-        assert result.clr_bounds() == clr_bounds(LRS, raw)
+        assert result.clr_bounds("smith") == clr_bounds(LRS, raw)
+        assert result.clr_bounds("smith", 0.3) == clr_bounds(LRS, raw, 0.3)
+
+
+class TestDescentClrBounds:
+    """The default CLR bounds: half and twice the default suggestion."""
+
+    @pytest.mark.parametrize("fall_at", [-5.0, -3.0, -2.0])
+    def test_half_and_twice_the_suggestion(self, fall_at):
+        raw = falling_curve(0, fall_at)
+        lr = reference_descent(LRS, raw)
+        base, top = descent_clr_bounds(LRS, raw)
+        assert top == pytest.approx(2 * lr)
+        assert base == pytest.approx(lr / 2)
+        result = LRFinderResult(LRS, smooth_losses(raw), raw)
+        assert result.clr_bounds() == (base, top)
+
+    def test_factors(self):
+        raw = falling_curve()
+        lr = reference_descent(LRS, raw)
+        base, top = descent_clr_bounds(LRS, raw, peak_factor=3, base_divisor=10)
+        assert (base, top) == pytest.approx((0.3 * lr, 3 * lr))
+
+    def test_below_the_peak_that_diverges(self):
+        # Smith's reading tops the cycle where the loss bottoms out; these
+        # bounds stay more than a decade below it.
+        raw = falling_curve()
+        smith_top = clr_bounds(LRS, smooth_losses(raw))[1]
+        assert descent_clr_bounds(LRS, raw)[1] < smith_top / 10
+
+    def test_clipped_to_the_sweep(self):
+        lrs = np.logspace(-3, 0, 40)
+        rising = np.linspace(1.0, 3.0, 40)  # suggestion: the first rate
+        base, top = descent_clr_bounds(lrs, rising)
+        assert base == lrs[0] and top == pytest.approx(2 * lrs[0])
+        falling = np.linspace(3.0, 1.0, 40)  # about 0.017
+        base, top = descent_clr_bounds(lrs, falling, peak_factor=100)
+        assert top == lrs[-1] and base == pytest.approx(lrs[-1] / 4)
+        with pytest.raises(ValueError, match="start_learning_rate"):
+            descent_clr_bounds(lrs, rising, peak_factor=1.0)
+
+    @pytest.mark.parametrize(
+        "kwargs, name",
+        [
+            ({"peak_factor": 0.5}, "peak_factor"),
+            ({"base_divisor": 1.0}, "base_divisor"),
+            ({"base_divisor": "4"}, "base_divisor"),
+        ],
+    )
+    def test_bad_arguments(self, kwargs, name):
+        with pytest.raises((TypeError, ValueError), match=f"`{name}`"):
+            descent_clr_bounds(LRS, falling_curve(), **kwargs)
