@@ -1,9 +1,11 @@
 """The arithmetic of the learning-rate range test, in NumPy alone.
 
 The rates of a sweep (`sweep_learning_rates`), the smoothing of its losses
-(`smooth_losses`), and the rates read off the curve: `suggest_valley`
-(fastai's default), `suggest_steepest` (pytorch-lr-finder's), `suggest_minimum`
-(fastai's "minimum / 10") and `clr_bounds` (Smith's cyclical bounds). They
+(`smooth_losses`), and the rates read off the curve: `suggest_descent` (the
+default), `suggest_centered`, `suggest_valley` (fastai's default),
+`suggest_steepest` (pytorch-lr-finder's), `suggest_minimum` (fastai's
+"minimum / 10"), `descent_clr_bounds` (the default cyclical bounds) and
+`clr_bounds` (Smith's). They
 take arrays and return floats, so they are tested without a model; the
 finder (`keras_lrx.finder`) and its result (`keras_lrx.finder_result`) call
 them.
