@@ -306,6 +306,23 @@ def _half_width(lrs, decades):
     return max(1, int(round(decades / 2 / float(np.median(steps)))))
 
 
+def _lag_free_curve(learning_rates, raw_losses, window_decades):
+    """(swept range, rates, raw losses, their centered average), checked."""
+    window_decades = check_float(
+        "window_decades", window_decades, low=0.0, low_open=True
+    )
+    swept = _swept_range(learning_rates)
+    lrs, losses = _as_curve(learning_rates, raw_losses)
+    if lrs.size < 2:
+        raise ValueError(
+            "A suggestion needs at least 2 recorded points with a finite "
+            f"loss; got {lrs.size}. Run the range test with more steps, or "
+            "start it at a lower `start_learning_rate`."
+        )
+    centered = centered_losses(losses, _half_width(lrs, window_decades))
+    return swept, lrs, losses, centered
+
+
 def suggest_centered(
     learning_rates, raw_losses, divisor=CENTERED_DIVISOR, window_decades=0.5
 ):
@@ -345,18 +362,9 @@ def suggest_centered(
     (0.003333, 0.003333)
     """
     divisor = check_float("divisor", divisor, low=1.0)
-    window_decades = check_float(
-        "window_decades", window_decades, low=0.0, low_open=True
+    swept, lrs, losses, centered = _lag_free_curve(
+        learning_rates, raw_losses, window_decades
     )
-    swept = _swept_range(learning_rates)
-    lrs, losses = _as_curve(learning_rates, raw_losses)
-    if lrs.size < 2:
-        raise ValueError(
-            "A suggestion needs at least 2 recorded points with a finite "
-            f"loss; got {lrs.size}. Run the range test with more steps, or "
-            "start it at a lower `start_learning_rate`."
-        )
-    centered = centered_losses(losses, _half_width(lrs, window_decades))
     return _within(lrs[int(np.argmin(centered))] / divisor, swept)
 
 
@@ -422,18 +430,9 @@ def suggest_descent(
         "fraction", fraction, low=0.0, high=1.0, low_open=True
     )
     divisor = check_float("divisor", divisor, low=1.0)
-    window_decades = check_float(
-        "window_decades", window_decades, low=0.0, low_open=True
+    swept, lrs, losses, centered = _lag_free_curve(
+        learning_rates, raw_losses, window_decades
     )
-    swept = _swept_range(learning_rates)
-    lrs, losses = _as_curve(learning_rates, raw_losses)
-    if lrs.size < 2:
-        raise ValueError(
-            "A suggestion needs at least 2 recorded points with a finite "
-            f"loss; got {lrs.size}. Run the range test with more steps, or "
-            "start it at a lower `start_learning_rate`."
-        )
-    centered = centered_losses(losses, _half_width(lrs, window_decades))
     low = int(np.argmin(centered))
     start = _start_level(losses)
     level = start - fraction * (start - centered[low])
