@@ -51,6 +51,10 @@ from keras_lrx._validation import check_count
 from keras_lrx._validation import check_float
 from keras_lrx.finder_result import LRFinderResult
 from keras_lrx.optimizer import LRX
+from keras_lrx.probes import PROBE_STEPS
+from keras_lrx.probes import ProbeData
+from keras_lrx.probes import probe_candidates
+from keras_lrx.probes import run_probes
 from keras_lrx.suggestions import check_smoothing
 from keras_lrx.suggestions import check_sweep
 from keras_lrx.suggestions import clr_bounds
@@ -589,13 +593,14 @@ def _fit_warnings_silenced():
 def _model_attributes_kept(model):
     """Puts back the model attributes that `fit` changes, also on errors.
 
-    `stop_training`, `history`, `train_function`, `steps_per_execution` and,
-    on torch, the module's training mode.
+    `stop_training`, `history`, `train_function`, `test_function`,
+    `steps_per_execution` and, on torch, the module's training mode.
     """
     saved = {
         "stop_training": model.stop_training,
         "history": vars(model).get("history", _MISSING),
         "train_function": model.train_function,
+        "test_function": model.test_function,
         "steps_per_execution": model.steps_per_execution,
         "training": getattr(model, "training", None),
     }
@@ -604,6 +609,7 @@ def _model_attributes_kept(model):
     finally:
         model.steps_per_execution = saved["steps_per_execution"]
         model.train_function = saved["train_function"]
+        model.test_function = saved["test_function"]
         model.stop_training = saved["stop_training"]
         if saved["history"] is _MISSING:
             vars(model).pop("history", None)
@@ -625,6 +631,9 @@ def find_lr(
     mode="exponential",
     smoothing=0.98,
     divergence_threshold=4.0,
+    validation_data=None,
+    probe=True,
+    probe_steps=PROBE_STEPS,
     verbose="auto",
 ):
     """Runs the learning-rate range test and puts the model back afterwards.
@@ -729,18 +738,32 @@ def find_lr(
             "Argument `x` is required: the range test trains on it. "
             "Received: x=None"
         )
-    x, epochs, steps_per_epoch = _fit_plan(x, batch_size, finder.num_steps)
+    probe = check_bool("probe", probe)
+    probe_steps = check_count("probe_steps", probe_steps, 1)
+    probe_data = None
+    if probe:
+        probe_data = _probe_data(x, y, batch_size, validation_data)
+    elif validation_data is not None:
+        raise ValueError(
+            "Argument `validation_data` is only used to score the probes: "
+            "pass it with `probe=True`. Received: probe=False, "
+            f"validation_data={type(validation_data).__name__}"
+        )
+    sweep_x, epochs, steps_per_epoch = _fit_plan(
+        x, batch_size, finder.num_steps
+    )
 
     callbacks = [finder]
     if verbose:
         callbacks.append(_Progress(finder, verbose))
+    probes = None
     try:
         with _model_attributes_kept(model), _fit_warnings_silenced():
             if model.steps_per_execution != 1:
                 model.steps_per_execution = 1
                 model.train_function = None
             model.fit(
-                x,
+                sweep_x,
                 y,
                 batch_size=batch_size,
                 epochs=epochs,
@@ -748,6 +771,70 @@ def find_lr(
                 verbose=0,
                 callbacks=callbacks,
             )
+            finder.restore()
+            if probe_data is not None and len(finder.learning_rates) >= 2:
+                probes = _probe(model, finder, probe_data, probe_steps)
+                if verbose:
+                    _print_probes(probes)
     finally:
         finder.restore()
-    return finder.result
+    result = finder.result
+    if probes is not None:
+        result.probes = probes
+    return result
+
+
+def _probe_data(x, y, batch_size, validation_data):
+    """`ProbeData`, or None (with a warning) for one-pass data."""
+    batches = _count_batches(x, batch_size)
+    tf = sys.modules.get("tensorflow")
+    reiterable = batches is not None or (
+        tf is not None and isinstance(x, tf.data.Dataset)
+    )
+    if not reiterable:
+        warnings.warn(
+            "The probes need data they can go through again, and `x` is a "
+            f"one-pass iterable ({type(x).__name__}): the probes were "
+            'skipped and the suggestion is the curve\'s "descent" reading. '
+            "Pass a dataset, a `keras.utils.PyDataset` or arrays, or "
+            "`probe=False` to silence this warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return ProbeData(x, y, batch_size, validation_data, batches)
+
+
+def _probe(model, finder, data, steps):
+    """Probes the candidates read off the finder's curve (see `probes`)."""
+    result = finder.result
+    anchor = result.suggest("descent") if not result.is_flat else None
+    if anchor is None:  # a flat curve has no reading to probe around
+        return None
+    ceiling = float(result.learning_rates[-1])
+    if result.stop_reason in ("diverged", "non_finite"):
+        # The last rates are where the loss blew up: stay below them.
+        ceiling = float(result.learning_rates[max(0, len(result) - 2)])
+    candidates = probe_candidates(anchor, ceiling)
+    owner = compat.unwrap_loss_scale(model.optimizer)
+    losses, trained = run_probes(
+        model, owner, candidates, data, steps, finder.restore, _fit_plan
+    )
+    return {
+        "learning_rates": [float(c) for c in candidates],
+        "losses": [float(v) for v in losses],
+        "steps": int(steps),
+        "steps_trained": int(trained),
+        "scored_on": data.scored_on,
+    }
+
+
+def _print_probes(probes):
+    rows = ", ".join(
+        f"{lr:.2e}: {loss:.4g}"
+        for lr, loss in zip(probes["learning_rates"], probes["losses"])
+    )
+    print(
+        f"Probes ({probes['steps']} steps each, loss on "
+        f"{probes['scored_on'].replace('_', ' ')}): {rows}"
+    )

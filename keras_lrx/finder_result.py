@@ -25,6 +25,7 @@ from keras_lrx.suggestions import SUGGESTERS
 from keras_lrx.suggestions import clr_bounds
 from keras_lrx.suggestions import curve_is_flat
 from keras_lrx.suggestions import descent_clr_bounds
+from keras_lrx.suggestions import pick_probe
 from keras_lrx.suggestions import suggest_centered
 from keras_lrx.suggestions import suggest_descent
 
@@ -42,6 +43,45 @@ _FLAT_MESSAGE = (
 
 #: The rules that read the raw losses (lag-free), not the smoothed ones.
 _RAW_LOSS_RULES = {"descent": suggest_descent, "centered": suggest_centered}
+
+#: Every method `suggest` takes: the curve's rules and the probes' pick.
+_METHODS = tuple(SUGGESTERS) + ("probe",)
+
+#: Where the probes were scored (`LRFinderResult.probes["scored_on"]`).
+_SCORED_ON = ("validation_data", "held_out_split", "training_data")
+
+
+def _check_probes(probes):
+    """The probes' record, checked and copied; None stays None."""
+    if probes is None:
+        return None
+    check_type("probes", probes, dict, "a dict of the probes, or None")
+    keys = {"learning_rates", "losses", "steps", "steps_trained", "scored_on"}
+    if set(probes) != keys:
+        raise ValueError(
+            f"Argument `probes` must have exactly the keys {sorted(keys)}. "
+            f"Received: probes keys {sorted(map(str, probes))}"
+        )
+    lrs = check_learning_rates("probes", probes["learning_rates"])
+    losses = check_float_array("probes", probes["losses"])
+    if losses.size != lrs.size:
+        raise ValueError(
+            "Argument `probes` must hold one loss per probed rate. Received: "
+            f"{lrs.size} rates and {losses.size} losses"
+        )
+    if np.any(np.isnan(losses)):
+        raise ValueError(
+            "Argument `probes` must hold losses that are numbers (inf for a "
+            f"probe that diverged). Received: losses={losses.tolist()}"
+        )
+    return {
+        "learning_rates": lrs.tolist(),
+        "losses": losses.tolist(),
+        "steps": check_count("probes", probes["steps"], 1),
+        "steps_trained": check_count("probes", probes["steps_trained"], 0),
+        "scored_on": check_choice("probes", probes["scored_on"], _SCORED_ON),
+    }
+
 
 #: Why a sweep ended (`LRFinderResult.stop_reason`).
 STOP_REASONS = ("completed", "diverged", "non_finite", "incomplete")
@@ -106,6 +146,13 @@ class LRFinderResult:
             infinite; that batch is the last point) or `"incomplete"` (the
             data or `fit` ended first).
         mode: String. `"exponential"` or `"linear"`.
+        probes: None, or a dict describing the probes `find_lr` ran after
+            the sweep: `"learning_rates"` (the candidates), `"losses"` (the
+            held-out loss of each after `"steps"` steps from the restored
+            start), `"steps"`, `"steps_trained"` (all probes together) and
+            `"scored_on"` (`"validation_data"`, `"held_out_split"` or
+            `"training_data"`). With probes the default suggestion is the
+            candidate of lowest loss (`default_method == "probe"`).
 
     Example:
 
@@ -130,6 +177,7 @@ class LRFinderResult:
         group_learning_rates=None,
         stop_reason="completed",
         mode="exponential",
+        probes=None,
     ):
         lrs = check_learning_rates("learning_rates", learning_rates)
         losses = _check_curve("losses", losses, lrs.size)
@@ -143,6 +191,7 @@ class LRFinderResult:
         self.group_learning_rates = groups
         self.stop_reason = stop_reason
         self.mode = mode
+        self.probes = probes
 
     def __len__(self):
         return int(self.learning_rates.size)
@@ -153,8 +202,32 @@ class LRFinderResult:
             f"{self.learning_rates[0] if len(self) else float('nan'):.3g} .. "
             f"{self.learning_rates[-1] if len(self) else float('nan'):.3g}, "
             f"stop_reason={self.stop_reason!r}"
-            f"{', flat' if len(self) and self.is_flat else ''}>"
+            f"{', flat' if len(self) and self.is_flat else ''}"
+            f"{self._probes_repr()}>"
         )
+
+    def _probes_repr(self):
+        if self.probes is None:
+            return ""
+        return (
+            f", {len(self.probes['learning_rates'])} probes of "
+            f"{self.probes['steps']} steps: {self.suggest('probe'):.3g}"
+        )
+
+    @property
+    def probes(self):
+        """The probes `find_lr` ran after the sweep (see the class), or None."""
+        return self._probes
+
+    @probes.setter
+    def probes(self, probes):
+        self._probes = _check_probes(probes)
+
+    @property
+    def default_method(self):
+        """What `suggested_learning_rate` reads: `"probe"` when probes ran
+        (the candidate with the lowest held-out loss), else `"descent"`."""
+        return "probe" if self.probes is not None else DEFAULT_METHOD
 
     # -- suggestions ---------------------------------------------------- #
 
@@ -168,11 +241,13 @@ class LRFinderResult:
         """
         return curve_is_flat(self.learning_rates, self.raw_losses)
 
-    def suggest(self, method=DEFAULT_METHOD, skip_start=None, skip_end=None):
-        """A learning rate read off the loss curve, within the swept range.
+    def suggest(self, method=None, skip_start=None, skip_end=None):
+        """A suggested learning rate: the best probe, or read off the curve.
 
         Args:
-            method: String. `"descent"` (the default: a tenth of the rate
+            method: String or None. `"probe"` (the candidate whose held-out
+                loss was lowest after the probes `find_lr` runs; see
+                `keras_lrx.probes`), `"descent"` (a tenth of the rate
                 where the lag-free average of the raw losses has made three
                 quarters of its fall, the rule that trains best in the
                 grid-search benchmark; see `suggest_descent`), `"centered"`
@@ -183,7 +258,8 @@ class LRFinderResult:
                 falls fastest per decade, pytorch-lr-finder's; see
                 `suggest_steepest`) or `"minimum"` (a tenth of the rate at
                 the lowest smoothed loss, fastai's; see `suggest_minimum`).
-                Defaults to `"descent"`.
+                Defaults to `None`, meaning `default_method` (`"probe"`
+                where probes ran, else `"descent"`).
             skip_start: Int. Points left out at the start, for `"valley"`,
                 `"steepest"` and `"minimum"`. Defaults to `None` (a tenth of
                 the points).
@@ -195,14 +271,19 @@ class LRFinderResult:
 
         Raises:
             ValueError: for an unknown method, `skip_start`/`skip_end` with
-                `"descent"` or `"centered"` (they skip nothing), or fewer
-                than 2 finite points.
+                `"probe"`, `"descent"` or `"centered"` (they skip nothing),
+                `"probe"` on a result without probes, or fewer than 2 finite
+                points.
 
         Warns:
             UserWarning: when the curve is flat (`is_flat`): the number is
                 then noise, not a measurement.
         """
-        method = check_choice("method", method, tuple(SUGGESTERS))
+        if method is None:
+            method = self.default_method
+        method = check_choice("method", method, _METHODS)
+        if method == "probe":
+            return self._probe_pick(skip_start, skip_end)
         if method in _RAW_LOSS_RULES:
             if skip_start is not None or skip_end is not None:
                 raise ValueError(
@@ -220,10 +301,27 @@ class LRFinderResult:
             warnings.warn(_FLAT_MESSAGE, UserWarning, stacklevel=2)
         return lr
 
+    def _probe_pick(self, skip_start, skip_end):
+        if skip_start is not None or skip_end is not None:
+            raise ValueError(
+                "Arguments `skip_start` and `skip_end` are not used by "
+                'method="probe". '
+                f"Received: skip_start={skip_start!r}, skip_end={skip_end!r}"
+            )
+        if self.probes is None:
+            raise ValueError(
+                'method="probe" needs the probes that `find_lr` runs after '
+                "the sweep (`probe=True`, the default); this result has none "
+                "(`result.probes` is None). Use another method, e.g. "
+                '"descent".'
+            )
+        return pick_probe(self.probes["learning_rates"], self.probes["losses"])
+
     @property
     def suggested_learning_rate(self):
-        """`suggest()`: the default suggestion (`"descent"`)."""
-        return self.suggest(DEFAULT_METHOD)
+        """The default suggestion, `suggest(self.default_method)`: the best
+        probe where `find_lr` ran probes, else the `"descent"` reading."""
+        return self.suggest(self.default_method)
 
     def clr_bounds(self, method="descent", fall_fraction=None):
         """`(base_learning_rate, max_learning_rate)` for a cyclical schedule.
@@ -290,7 +388,7 @@ class LRFinderResult:
             total_steps: Int. Total number of training steps. Required for
                 `"one_cycle"`, and for `"cyclical"` without `step_size`.
             method: String. The suggestion method for `"one_cycle"`.
-                Defaults to `None`, meaning `"descent"`.
+                Defaults to `None`, meaning `default_method`.
             step_size: Int. Steps per half cycle for `"cyclical"`. Defaults
                 to `None` (see above).
             **kwargs: Further arguments of the schedule (e.g. `pct_start`,
@@ -305,14 +403,14 @@ class LRFinderResult:
         if step_size is not None:
             step_size = check_count("step_size", step_size, 1)
         if method is not None:
-            method = check_choice("method", method, tuple(SUGGESTERS))
+            method = check_choice("method", method, _METHODS)
         if kind == "one_cycle":
             if total_steps is None:
                 raise ValueError(
                     'Argument `total_steps` is required for kind="one_cycle". '
                     "Received: total_steps=None"
                 )
-            lr = self.suggest(method or DEFAULT_METHOD)
+            lr = self.suggest(method)
             return schedules.OneCycle(lr, total_steps=total_steps, **kwargs)
         if kind == "cyclical":
             if method is not None:
@@ -339,16 +437,17 @@ class LRFinderResult:
 
     # -- plotting ------------------------------------------------------- #
 
-    def plot(
-        self, ax=None, method=DEFAULT_METHOD, show_raw=True, log_scale=None
-    ):
+    def plot(self, ax=None, method="default", show_raw=True, log_scale=None):
         """Plots the loss against the learning rate and marks a suggestion.
 
         Args:
             ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning a
                 new figure.
-            method: String. The suggestion to mark (see `suggest`), or None
-                for none. Defaults to `"descent"`.
+            method: String. The suggestion to mark (see `suggest`),
+                `"default"` for `default_method`, or None for none. With
+                probes, marking `"probe"` (or the default) also draws each
+                probed rate as a tick on the x axis. Defaults to
+                `"default"`.
             show_raw: Bool. Whether to draw the raw losses faintly behind
                 the smoothed curve. Defaults to True.
             log_scale: Bool. Log scale for the learning rate axis. Defaults
@@ -373,7 +472,9 @@ class LRFinderResult:
         show_raw = check_bool("show_raw", show_raw)
         log_scale = check_bool("log_scale", log_scale, allow_none=True)
         if method is not None:
-            method = check_choice("method", method, tuple(SUGGESTERS))
+            method = check_choice("method", method, ("default",) + _METHODS)
+            if method == "default":
+                method = self.default_method
         if log_scale is None:
             log_scale = self.mode == "exponential"
         lines = [("loss", self.raw_losses, {"alpha": 0.3})] if show_raw else []
@@ -391,6 +492,10 @@ class LRFinderResult:
         if lr is not None:
             i = int(np.argmin(np.abs(self.learning_rates - lr)))
             plotting.mark_point(ax, lr, self.losses[i], f"{method}: {lr:.2e}")
+        if method == "probe" and self.probes is not None:
+            plotting.mark_ticks(
+                ax, self.probes["learning_rates"], "probed rates"
+            )
         return ax
 
     def _suggestion_or_none(self, method):
@@ -416,6 +521,7 @@ class LRFinderResult:
             },
             "stop_reason": self.stop_reason,
             "mode": self.mode,
+            "probes": None if self.probes is None else dict(self.probes),
         }
 
     @classmethod
@@ -430,7 +536,12 @@ class LRFinderResult:
         check_type("config", config, dict, "a dict from `to_dict()`")
         config = dict(config)
         required = {"learning_rates", "losses", "raw_losses"}
-        known = required | {"group_learning_rates", "stop_reason", "mode"}
+        known = required | {
+            "group_learning_rates",
+            "stop_reason",
+            "mode",
+            "probes",
+        }
         missing, unknown = required - set(config), set(config) - known
         if missing or unknown:
             raise ValueError(

@@ -76,6 +76,22 @@ def mark_point(ax, x, y, label):
     return ax
 
 
+def mark_ticks(ax, xs, label):
+    """Marks each of `xs` with a short tick at the bottom of `ax`."""
+    transform = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    ax.plot(
+        np.asarray(xs, dtype="float64"),
+        np.zeros(len(xs)),
+        "|",
+        markersize=14,
+        color="tab:green",
+        transform=transform,
+        label=label,
+    )
+    ax.legend()
+    return ax
+
+
 def _spans_decades(xs):
     """Whether the positive, finite `xs` span more than a factor of 10."""
     finite = xs[np.isfinite(xs)]

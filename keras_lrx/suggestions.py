@@ -1,14 +1,14 @@
 """The arithmetic of the learning-rate range test, in NumPy alone.
 
 The rates of a sweep (`sweep_learning_rates`), the smoothing of its losses
-(`smooth_losses`), and the rates read off the curve: `suggest_descent` (the
-default), `suggest_centered`, `suggest_valley` (fastai's default),
-`suggest_steepest` (pytorch-lr-finder's), `suggest_minimum` (fastai's
-"minimum / 10"), `descent_clr_bounds` (the default cyclical bounds) and
-`clr_bounds` (Smith's). They
-take arrays and return floats, so they are tested without a model; the
-finder (`keras_lrx.finder`) and its result (`keras_lrx.finder_result`) call
-them.
+(`smooth_losses`), the rates read off the curve: `suggest_descent` (the
+reading the probes start from), `suggest_centered`, `suggest_valley`
+(fastai's default), `suggest_steepest` (pytorch-lr-finder's),
+`suggest_minimum` (fastai's "minimum / 10"), `descent_clr_bounds` (the
+default cyclical bounds) and `clr_bounds` (Smith's); and `pick_probe`, which
+picks among the probes `find_lr` runs (`keras_lrx.probes`). They take arrays
+and return floats, so they are tested without a model; the finder
+(`keras_lrx.finder`) and its result (`keras_lrx.finder_result`) call them.
 """
 
 import numpy as np
@@ -31,12 +31,21 @@ __all__ = [
     "suggest_valley",
     "clr_bounds",
     "descent_clr_bounds",
+    "pick_probe",
 ]
 
 #: Spacings of the sweep's rates.
 MODES = ("exponential", "linear")
-#: The suggestion `LRFinderResult.suggested_learning_rate` makes.
+#: The curve's reading `LRFinderResult.suggested_learning_rate` falls back on
+#: where no probes ran (with probes it is `pick_probe`'s choice).
 DEFAULT_METHOD = "descent"
+#: `pick_probe`'s tolerance: the lowest probed rate within 50% of the best
+#: held-out loss wins. Chosen with `benchmarks/bench_suggestion.py` (README,
+#: "How good is the number").
+PROBE_TOLERANCE = 0.5
+#: `pick_probe`'s back-off: a winner above the curve's reading is divided by
+#: sqrt(10) (half a decade), the horizon correction (see `pick_probe`).
+PROBE_BACKOFF = 10**0.5
 #: `suggest_centered`'s divisor of the rate at the minimum; chosen by
 #: `benchmarks/bench_suggestion.py` (see README, "How good is the number").
 CENTERED_DIVISOR = 30.0
@@ -438,6 +447,66 @@ def suggest_descent(
     level = start - fraction * (start - centered[low])
     k = int(np.flatnonzero(centered[: low + 1] <= level)[0])
     return _within(lrs[k] / divisor, swept)
+
+
+def pick_probe(
+    learning_rates, losses, tolerance=PROBE_TOLERANCE, backoff=PROBE_BACKOFF
+):
+    """The rate to train at, from the held-out losses of the probes.
+
+    ```
+    best   = min(losses)
+    winner = min(rate for rate, loss in zip(learning_rates, losses)
+                 if loss <= best + tolerance * |best|)
+    pick   = winner if winner == min(learning_rates) else winner / backoff
+    ```
+
+    A probe is short, so it favours rates that start fast; over a whole
+    training run a lower rate that was nearly as good catches up and
+    overfits less, and a rate that won a short probe can still diverge
+    later. So among the probes within `tolerance` of the best (in relative
+    loss) the lowest rate wins, as the one-standard-error rule takes the
+    simplest model within the noise of the best; and a winner above the
+    lowest probe (the curve's own reading) is backed off by `backoff`, the
+    horizon correction measured in `benchmarks/bench_suggestion.py` (the
+    best rate for a run of a few hundred steps lies about half a decade
+    below the best for 20). Non-finite losses (a probe that diverged) never
+    win.
+
+    Args:
+        learning_rates: The probed rates (> 0).
+        losses: The held-out loss after each probe.
+        tolerance: Float >= 0. Defaults to 0.5.
+        backoff: Float >= 1. Defaults to `sqrt(10)`.
+
+    Returns:
+        A float: the lowest probed rate, or a higher one divided by
+        `backoff`.
+
+    Example:
+
+    >>> pick_probe([1e-3, 1e-2, 1e-1], [0.62, 0.45, 0.78])  # within 50%
+    0.001
+    >>> round(pick_probe([1e-3, 1e-2, 1e-1], [1.15, 0.52, 0.17]), 5)
+    0.03162
+    """
+    lrs = check_learning_rates("learning_rates", learning_rates)
+    values = check_float_array("losses", losses)
+    if values.shape != lrs.shape:
+        raise ValueError(
+            "Arguments `learning_rates` and `losses` must have the same "
+            f"length. Received: {lrs.size} rates and {values.size} losses"
+        )
+    tolerance = check_float("tolerance", tolerance, low=0.0)
+    backoff = check_float("backoff", backoff, low=1.0)
+    finite = np.isfinite(values)
+    lowest = float(lrs.min())
+    if not finite.any():
+        return lowest  # every probe diverged: the lowest rate
+    best = values[finite].min()
+    near = finite & (values <= best + tolerance * abs(best))
+    winner = float(lrs[near].min())
+    return winner if winner == lowest else winner / backoff
 
 
 def curve_is_flat(learning_rates, raw_losses, window_decades=0.5):

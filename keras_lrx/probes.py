@@ -1,0 +1,280 @@
+"""Probes: short runs of a few candidate rates, scored on held-out data.
+
+A range test reads a rate off one curve, and how far the best training rate
+lies from the curve's landmarks depends on the regime: training from scratch
+it sits about a tenth of the way up the steep descent, while fine-tuning a
+pretrained body (with a fresh head and small multipliers on the body) wants
+rates ten to forty times higher, near where the loss turns. No fixed reading
+serves both (see README, "How good is the number"). So after the sweep,
+`find_lr` *measures*: it trains each candidate rate for a few steps from the
+restored start, keeps the lowest one whose held-out loss is within 50% of
+the best and, if that is not the curve's own reading, backs it off by half a
+decade, since a rate that wins a short probe is higher than a whole run can
+hold (`keras_lrx.suggestions.pick_probe`).
+
+- `probe_candidates(anchor, ...)`: the candidates, a decade apart from the
+  curve's `"descent"` reading upwards, never past the rates the sweep
+  survived;
+- `ProbeData`: where the probes train and where they are scored
+  (`validation_data`, a held-out fifth of array data, or the training data);
+- `run_probes(...)`: trains every candidate from the same start, scores it,
+  and restores the model (the caller's `_StateCache`).
+"""
+
+import math
+import sys
+
+import keras
+import numpy as np
+
+from keras_lrx import _keras_compat as compat
+from keras_lrx.optimizer import LRX
+
+__all__ = ["PROBE_FACTORS", "PROBE_STEPS", "probe_candidates", "ProbeData"]
+
+#: The candidates' multiples of the `"descent"` reading: the reading itself
+#: (where training from scratch does best), ten and a hundred times it
+#: (where fine-tuning a pretrained body does). Chosen with
+#: `benchmarks/bench_suggestion.py` (README, "How good is the number").
+PROBE_FACTORS = (1.0, 10.0, 100.0)
+
+#: Optimizer steps each candidate trains for.
+PROBE_STEPS = 20
+
+#: The share of array data held out to score the probes on.
+HELD_OUT_FRACTION = 0.2
+
+#: Batches of the training data the probes are scored on when there is no
+#: held-out data (at most).
+_SCORE_BATCHES = 10
+
+
+def probe_candidates(anchor, ceiling, factors=PROBE_FACTORS):
+    """The rates to probe: `anchor * factor`, none above `ceiling`.
+
+    `ceiling` is the highest rate the sweep trained at before it stopped
+    (diverged or ended): a rate past it has not been shown to train at all.
+    At least the anchor is kept.
+
+    Example:
+
+    >>> [round(c, 4) for c in probe_candidates(1e-3, 0.5)]
+    [0.001, 0.01, 0.1]
+    >>> [round(c, 4) for c in probe_candidates(1e-3, 0.02)]
+    [0.001, 0.01]
+    """
+    rates = [anchor * f for f in factors if anchor * f <= ceiling * (1 + 1e-9)]
+    return rates or [anchor]
+
+
+def _leaves(value):
+    if isinstance(value, (dict, list, tuple)):
+        return keras.tree.flatten(value)
+    return [value]
+
+
+def _is_array_data(x, y):
+    """Whether `x` (and `y`) are arrays with one shared first dimension."""
+    tf = sys.modules.get("tensorflow")
+    leaves = _leaves(x) + ([] if y is None else _leaves(y))
+    if not leaves:
+        return False
+    lengths = set()
+    for leaf in leaves:
+        if isinstance(leaf, keras.utils.PyDataset):
+            return False
+        if tf is not None and isinstance(leaf, tf.data.Dataset):
+            return False
+        shape = getattr(leaf, "shape", None)
+        if shape is None or len(shape) == 0 or shape[0] is None:
+            return False
+        lengths.add(int(shape[0]))
+    return len(lengths) == 1
+
+
+def _take(value, index):
+    return keras.tree.map_structure(lambda a: np.asarray(a)[index], value)
+
+
+class ProbeData:
+    """Where the probes train and what they are scored on.
+
+    - With `validation_data` (as `fit` takes it), the probes train on `x`
+      and are scored there (`scored_on="validation_data"`).
+    - Without it, for NumPy-like arrays (also dicts/lists of them) of at
+      least 10 examples, a random fifth (a fixed seed) is held out: the
+      probes train on the rest, in one fixed order, and are scored on it
+      (`"held_out_split"`).
+    - Otherwise (a dataset, a `PyDataset`, a `DataLoader`) they train on
+      `x` and are scored on its first batches (`"training_data"`), which
+      says how fast a rate trains but not how well it generalizes.
+
+    `batches` is the number of batches of `x` per pass (None if unknown,
+    `math.inf` for endless data).
+
+    Attributes:
+        scored_on: String, one of the three above.
+    """
+
+    def __init__(self, x, y, batch_size, validation_data=None, batches=None):
+        self.batch_size = batch_size
+        self.x, self.y = x, y
+        self.x_val = self.y_val = None
+        self.score_steps = None
+        if validation_data is not None:
+            self.scored_on = "validation_data"
+            self.x_val, self.y_val = _unpack_validation(validation_data)
+            return
+        n = None
+        if _is_array_data(x, y):
+            n = int(_leaves(x)[0].shape[0])
+        if n is not None and n >= 10:
+            order = np.random.default_rng(0).permutation(n)
+            held = max(1, int(round(n * HELD_OUT_FRACTION)))
+            val, train = order[:held], order[held:]
+            self.x, self.x_val = _take(x, train), _take(x, val)
+            if y is not None:
+                self.y, self.y_val = _take(y, train), _take(y, val)
+            self.scored_on = "held_out_split"
+            return
+        self.scored_on = "training_data"
+        self.x_val, self.y_val = x, y
+        known = batches is not None and math.isfinite(batches)
+        self.score_steps = (
+            min(batches, _SCORE_BATCHES) if known else (_SCORE_BATCHES)
+        )
+
+    @property
+    def arrays(self):
+        """Whether the probes train on arrays (passed unshuffled)."""
+        return _is_array_data(self.x, self.y)
+
+
+def _unpack_validation(validation_data):
+    if isinstance(validation_data, tuple):
+        if len(validation_data) not in (2, 3):
+            raise ValueError(
+                "Argument `validation_data` must be `(x_val, y_val)`, "
+                "`(x_val, y_val, sample_weight)` or a dataset, as in `fit`. "
+                f"Received: a tuple of length {len(validation_data)}"
+            )
+        if len(validation_data) == 3:
+            raise ValueError(
+                "Argument `validation_data` with sample weights is not "
+                "supported by the probes: pass `(x_val, y_val)` or a dataset "
+                "yielding `(x, y, sample_weight)`. Received: a tuple of "
+                "length 3"
+            )
+        return validation_data
+    return validation_data, None
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """Ends `fit` after `steps` batches."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+        self.done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        if self.done >= self.steps:
+            self.model.stop_training = True
+
+
+class _ConstantRate:
+    """Makes the optimizer train at a settable constant base rate.
+
+    Where the rate lives in an optimizer variable (an `LRX`'s scale, a plain
+    optimizer's learning-rate variable) one traced train step serves every
+    candidate; a plain optimizer with a schedule gets a fresh trace per
+    candidate.
+    """
+
+    def __init__(self, model, owner):
+        self.model = model
+        self.owner = owner
+        self.retrace = False
+
+    def __enter__(self):
+        self._override = None
+        owner = self.owner
+        if isinstance(owner, LRX):
+            self._override = owner.override_learning_rate(_unit_rate)
+            self._override.__enter__()
+        elif not isinstance(compat.own_learning_rate(owner), keras.Variable):
+            self.retrace = True
+        compat.fresh_train_function(self.model)
+        return self
+
+    def set(self, rate):
+        owner = self.owner
+        if not self.retrace:
+            owner.learning_rate = rate  # the scale or the rate variable
+            return
+        if self._override is not None:
+            self._override.__exit__(None, None, None)
+        self._override = compat.learning_rate_override(owner, float(rate))
+        self._override.__enter__()
+        compat.fresh_train_function(self.model)
+
+    def __exit__(self, *exc):
+        if self._override is not None:
+            self._override.__exit__(*exc)
+            self._override = None
+        return False
+
+
+def _unit_rate(step):
+    """The base rate 1.0, which the LRX scale then multiplies."""
+    del step
+    return 1.0
+
+
+def _fit_steps(model, data, steps, plan):
+    x, epochs, steps_per_epoch = plan(data.x, data.batch_size, steps)
+    stop = _StopAfter(steps)
+    model.fit(
+        x,
+        data.y,
+        batch_size=data.batch_size,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=not data.arrays,
+        verbose=0,
+        callbacks=[stop],
+    )
+    return stop.done
+
+
+def _score(model, data):
+    logs = model.evaluate(
+        data.x_val,
+        data.y_val,
+        batch_size=data.batch_size,
+        steps=data.score_steps,
+        verbose=0,
+        return_dict=True,
+    )
+    value = float(np.asarray(logs["loss"]))
+    return value if math.isfinite(value) else math.inf
+
+
+def run_probes(model, owner, candidates, data, steps, restore, plan):
+    """Held-out loss of each candidate after `steps` steps from the start.
+
+    `restore()` puts the model back at the start (before each candidate and
+    after the last); `plan(x, batch_size, steps)` gives `fit`'s
+    `(x, epochs, steps_per_epoch)` for `steps` batches. Returns
+    `(losses, steps trained in all)`.
+    """
+    losses, trained = [], 0
+    with _ConstantRate(model, owner) as rate:
+        for candidate in candidates:
+            restore()
+            rate.set(candidate)
+            trained += _fit_steps(model, data, steps, plan)
+            losses.append(_score(model, data))
+    restore()
+    return losses, trained
