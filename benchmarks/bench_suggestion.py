@@ -36,6 +36,7 @@ with the constant-rate grid.
 
 import argparse
 import contextlib
+import functools
 import os
 import statistics
 import sys
@@ -51,6 +52,7 @@ from sklearn import datasets  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
+from keras_lrx import LRX  # noqa: E402
 from keras_lrx import find_lr  # noqa: E402
 from keras_lrx.suggestions import SUGGESTERS  # noqa: E402
 
@@ -61,9 +63,31 @@ OPTIMIZERS = {
     "Adam": lambda: keras.optimizers.Adam(1e-3),
     "AdamW": lambda: keras.optimizers.AdamW(1e-3),
     "SGD-m": lambda: keras.optimizers.SGD(1e-2, momentum=0.9),
+    # only in the held-out cases:
+    "Nadam": lambda: keras.optimizers.Nadam(1e-3),
+    "RMSprop": lambda: keras.optimizers.RMSprop(1e-3),
+    "Lion": lambda: keras.optimizers.Lion(1e-4),
+    "SGD-nesterov": lambda: keras.optimizers.SGD(
+        1e-2, momentum=0.9, nesterov=True
+    ),
 }
-SHAPES = {"64-64": (64, 64), "256": (256,)}
+SHAPES = {"64-64": (64, 64), "256": (256,), "128": (128,), "32x3": (32,) * 3}
 SEEDS = (0, 1)
+#: Fine-tuning: epochs over the small target set (8-10 batches each).
+FINETUNE_EPOCHS = 10
+
+
+def _synthetic(name):
+    """Held-out data sets made by scikit-learn's generators (offline)."""
+    if name == "make_classification":
+        return datasets.make_classification(
+            n_samples=800,
+            n_features=20,
+            n_informative=8,
+            n_classes=3,
+            random_state=3,
+        )
+    return datasets.make_friedman1(n_samples=600, noise=1.0, random_state=3)
 
 
 def load(name, fold=0, folds=1):
@@ -73,10 +97,12 @@ def load(name, fold=0, folds=1):
     split of a shuffled K-fold cross-validation (each sample is a test
     sample in exactly one fold).
     """
-    loader = getattr(datasets, f"load_{name}")
-    x, y = loader(return_X_y=True)
+    if name.startswith("make_"):
+        x, y = _synthetic(name)
+    else:
+        x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     x = x.astype("float32")
-    regression = name == "diabetes"
+    regression = name in REGRESSION
     if regression:
         y = ((y - y.mean()) / y.std()).astype("float32").reshape(-1, 1)
     if folds == 1:
@@ -92,25 +118,49 @@ def load(name, fold=0, folds=1):
     return (x_tr - mean) / std, (x_te - mean) / std, y_tr, y_te, classes
 
 
-class Case:
-    """One model, compiled once; every run starts from the same state."""
+def _mlp(data, optimizer, shape, seed):
+    """From scratch: a fresh MLP and a plain optimizer."""
+    x, classes = data[0], data[4]
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input(x.shape[1:])]
+    layers += [keras.layers.Dense(u, activation="relu") for u in shape]
+    layers.append(keras.layers.Dense(1 if classes is None else classes))
+    return keras.Sequential(layers), OPTIMIZERS[optimizer]()
 
-    def __init__(self, data, optimizer, shape, seed):
+
+def _finetune(task, optimizer, multiplier, seed):
+    """Fine-tuning: a pretrained body at `multiplier` (LRX), a fresh head."""
+
+    def build(data):
+        model, body = task.model(seed)
+        inner = OPTIMIZERS[optimizer]()
+        return model, LRX(inner, multipliers={body: multiplier})
+
+    return build
+
+
+class Case:
+    """One model, compiled once; every run starts from the same state.
+
+    `build(data)` returns a fresh `(model, optimizer)`; `epochs` is the
+    training budget (None: `BUDGET_STEPS` batches).
+    """
+
+    def __init__(self, data, build, seed, epochs=None):
         self.x, self.x_test, self.y, self.y_test, classes = data
         self.seed = seed
-        keras.utils.set_random_seed(seed)
-        layers = [keras.Input(self.x.shape[1:])]
-        layers += [keras.layers.Dense(u, activation="relu") for u in shape]
+        self.build = build
+        self._epochs = epochs
         if classes is None:
-            layers.append(keras.layers.Dense(1))
-            loss, self.metric = "mse", "mse"
+            self.loss, self.metric = "mse", "mse"
         else:
-            layers.append(keras.layers.Dense(classes))
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            self.loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True
+            )
             self.metric = "accuracy"
-        self.model = keras.Sequential(layers)
-        self.optimizer = OPTIMIZERS[optimizer]()
-        self.model.compile(self.optimizer, loss, metrics=[self.metric])
+        self.model, self.optimizer = build(data)
+        self.data = data
+        self.model.compile(self.optimizer, self.loss, metrics=[self.metric])
         self.optimizer.build(self.model.trainable_variables)
         self.variables = list(self.model.variables) + list(
             self.optimizer.variables
@@ -120,7 +170,9 @@ class Case:
     @property
     def epochs(self):
         """Epochs of the budget: `BUDGET_STEPS` batches, rounded up."""
-        return -(-BUDGET_STEPS // -(-len(self.x) // BATCH))
+        if self._epochs is not None:
+            return self._epochs
+        return -(-BUDGET_STEPS // -(-len(self.y) // BATCH))
 
     @contextlib.contextmanager
     def validation_split(self, fraction=0.2):
@@ -152,7 +204,7 @@ class Case:
             loss = self.model.loss
             model.compile(optimizer, loss, metrics=[self.metric])
         else:
-            self.optimizer.learning_rate.assign(learning_rate)
+            self.optimizer.learning_rate = float(learning_rate)
         start = time.perf_counter()
         model.fit(
             self.x, self.y, batch_size=BATCH, epochs=self.epochs, verbose=0
@@ -167,12 +219,9 @@ class Case:
     def fresh_fit_seconds(self):
         """Seconds of one training run as a user runs it: compile, then fit."""
         self.reset()
-        model = keras.models.clone_model(self.model)
+        model, optimizer = self.build(self.data)
         model.set_weights(self.model.get_weights())
-        optimizer = type(self.optimizer).from_config(
-            self.optimizer.get_config()
-        )
-        model.compile(optimizer, self.model.loss, metrics=[self.metric])
+        model.compile(optimizer, self.loss, metrics=[self.metric])
         start = time.perf_counter()
         model.fit(
             self.x, self.y, batch_size=BATCH, epochs=self.epochs, verbose=0
@@ -221,7 +270,7 @@ class Fold:
         self.cost = find_seconds / case.fresh_fit_seconds()
 
     def _suggestions(self, case):
-        for method in SUGGESTERS:
+        for method in METHODS:
             try:
                 lr = self.result.suggest(method)
             except ValueError:
@@ -319,22 +368,89 @@ def schedule_scores(case, result):
     return peaks, scores
 
 
+#: "probe" is find_lr's default (the probes' pick); the others read the curve.
+METHODS = ("probe", *SUGGESTERS)
 DATASETS = ("digits", "breast_cancer", "wine", "diabetes")
+REGRESSION = ("diabetes", "make_friedman1")
+
+#: The case sets. "chosen": the cases the default's constants were picked
+#: on; "held-out": cases of other data, shapes, models and optimizers that
+#: were run only after the choice, to judge it.
+SETS = {
+    ("scratch", "chosen"): {
+        "datasets": DATASETS,
+        "optimizers": ("Adam", "AdamW", "SGD-m"),
+        "shapes": ("64-64", "256"),
+    },
+    ("scratch", "held-out"): {
+        "datasets": ("make_classification", "make_friedman1"),
+        "optimizers": ("Nadam", "RMSprop", "Lion"),
+        "shapes": ("128", "32x3"),
+    },
+    ("finetune", "chosen"): {
+        "tasks": ("digits_mlp", "tokens_embedding"),
+        "optimizers": ("Adam", "AdamW", "SGD-m"),
+        "multipliers": (0.1, 0.3),
+    },
+    ("finetune", "held-out"): {
+        "tasks": ("digits_conv_shift", "bert_tiny"),
+        "optimizers": ("Nadam", "RMSprop", "SGD-nesterov"),
+        "multipliers": (0.1, 0.3),
+    },
+}
 
 
-def cases(quick, datasets=DATASETS, folds=1):
-    """(label, [Case spec per fold]) for every case."""
-    for name in datasets:
+def _scratch_cases(spec, quick, datasets, folds):
+    for name in spec["datasets"]:
+        if datasets is not None and name not in datasets:
+            continue
         data = [load(name, fold, folds) for fold in range(folds)]
-        for opt in OPTIMIZERS:
-            for shape in SHAPES:
+        for opt in spec["optimizers"]:
+            for i, shape in enumerate(spec["shapes"]):
                 for seed in SEEDS[:1] if quick else SEEDS:
-                    if quick and shape != "64-64":
+                    if quick and i:
                         continue
+                    build = functools.partial(
+                        _mlp, optimizer=opt, shape=SHAPES[shape], seed=seed
+                    )
                     yield (
                         f"{name}/{opt}/{shape}/s{seed}",
-                        [(d, opt, SHAPES[shape], seed) for d in data],
+                        [(d, build, seed) for d in data],
                     )
+
+
+def _finetune_cases(spec, quick, tasks):
+    from _transfer import TASKS
+
+    for name in spec["tasks"]:
+        if tasks is not None and name not in tasks:
+            continue
+        task = TASKS[name]()
+        for opt in spec["optimizers"]:
+            for i, m in enumerate(spec["multipliers"]):
+                for seed in SEEDS[:1] if quick else SEEDS:
+                    if quick and i:
+                        continue
+                    build = _finetune(task, opt, m, seed)
+                    yield (
+                        f"{name}/{opt}/body{m:g}x/s{seed}",
+                        [(task.data(seed), build, seed, FINETUNE_EPOCHS)],
+                    )
+
+
+def cases(quick, datasets=None, folds=1, sets=(("scratch", "chosen"),)):
+    """(set, label, [Case spec per fold]) for every case of `sets`."""
+    for key in sets:
+        spec = SETS[key]
+        if key[0] == "scratch":
+            found = _scratch_cases(spec, quick, datasets, folds)
+        else:
+            found = _finetune_cases(spec, quick, datasets)
+        for label, specs in found:
+            yield key, label, specs
+
+
+SET_NAMES = {f"{regime}-{part}": (regime, part) for regime, part in SETS}
 
 
 def main(argv=None):
@@ -344,16 +460,22 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--dump", help="write each case's grid and curve")
     parser.add_argument(
+        "--sets",
+        default=",".join(SET_NAMES),
+        help="comma-separated subset of " + ",".join(SET_NAMES),
+    )
+    parser.add_argument(
         "--datasets",
-        default=",".join(DATASETS),
-        help="comma-separated subset of " + ",".join(DATASETS),
+        default=None,
+        help="comma-separated data sets or fine-tuning tasks to keep "
+        "(default: every one of the chosen sets)",
     )
     parser.add_argument(
         "--folds",
         type=int,
         default=1,
         help="score each case by K-fold cross-validation (default 1: the "
-        "single 75/25 split)",
+        "single 75/25 split; from-scratch cases only)",
     )
     parser.add_argument(
         "--validation-grid",
@@ -362,26 +484,34 @@ def main(argv=None):
         "split of the training data",
     )
     args = parser.parse_args(argv)
-    names = [n for n in args.datasets.split(",") if n]
-    if not names or set(names) - set(DATASETS):
-        parser.error(f"--datasets: each one of {DATASETS}; got {names}")
+    sets = [n for n in args.sets.split(",") if n]
+    if not sets or set(sets) - set(SET_NAMES):
+        parser.error(f"--sets: each one of {list(SET_NAMES)}; got {sets}")
+    names = None
+    if args.datasets is not None:
+        names = [n for n in args.datasets.split(",") if n]
     if args.folds < 1:
         parser.error(f"--folds must be >= 1; got {args.folds}")
-    ratios, costs, dump = {}, [], {}
-    for label, specs in cases(args.quick, names, args.folds):
+    ratios, costs, dump = {}, {}, {}
+    found = cases(args.quick, names, args.folds, [SET_NAMES[n] for n in sets])
+    for key, label, specs in found:
+        scratch = key[0] == "scratch"
         row, case_costs = run_case(
             [Case(*spec) for spec in specs],
-            not args.no_schedules,
-            args.validation_grid,
+            scratch and not args.no_schedules,
+            scratch and args.validation_grid,
             dump,
             label,
         )
-        costs += case_costs
+        costs.setdefault(key, []).extend(case_costs)
         cost = statistics.median(case_costs)
         for method, (r, lr) in row.items():
-            ratios.setdefault(method, []).append((r, label, lr))
+            ratios.setdefault(key, {}).setdefault(method, []).append(
+                (r, label, lr)
+            )
         if args.verbose:
             print(
+                "-".join(key),
                 label,
                 " ".join(f"{m}={r:.3f}@{lr:.2g}" for m, (r, lr) in row.items()),
                 f"cost={cost:.2f}",
@@ -392,25 +522,35 @@ def main(argv=None):
 
         with open(args.dump, "w") as f:
             json.dump({"grid": GRID.tolist(), "cases": dump}, f)
+    for key, by_method in ratios.items():
+        _print_set(key, by_method, costs[key], args.folds)
+
+
+def _print_set(key, by_method, costs, folds):
     rows = []
-    for method, values in ratios.items():
+    for method, values in by_method.items():
         if method == "grid best":
             continue
         worst = min(values)
+        name = "probe (default)" if method == "probe" else method
         rows.append(
             [
-                method,
+                name,
                 f"{statistics.mean(v[0] for v in values):.3f}",
                 f"{worst[0]:.3f}",
                 worst[1],
             ]
         )
-    folds = "" if args.folds == 1 else f" ({args.folds}-fold cross-validated)"
-    n_cases = len(ratios["grid best"])
+    folds = "" if folds == 1 else f" ({folds}-fold cross-validated)"
+    n_cases = len(by_method["grid best"])
+    budget = (
+        f"{BUDGET_STEPS} steps"
+        if key[0] == "scratch"
+        else f"{FINETUNE_EPOCHS} epochs"
+    )
     print_table(
-        f"Suggestion / best of a {len(GRID)}-point grid, {n_cases} cases"
-        f"{folds}, "
-        f"{BUDGET_STEPS} steps of batch {BATCH}, backend="
+        f"{key[0]} ({key[1]} cases): suggestion / best of a {len(GRID)}-point "
+        f"grid, {n_cases} cases{folds}, {budget} of batch {BATCH}, backend="
         f"{keras.backend.backend()}, keras {keras.__version__}, {machine()}",
         ["method", "mean ratio", "worst ratio", "worst case"],
         rows,
