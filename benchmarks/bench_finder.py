@@ -3,6 +3,9 @@
 Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_finder.py
 Both start from a freshly compiled model (so both pay for tracing the train
 step); find_lr also snapshots and restores the model and optimizer state.
+`find_lr` is timed with its probes (the default: three candidates of 20
+steps each, one more trace of the train step and one of the test step) and
+without (`probe=False`, the sweep alone).
 """
 
 import os
@@ -56,7 +59,7 @@ def time_fit(lrx):
     return time.perf_counter() - start
 
 
-def time_find_lr(lrx):
+def time_find_lr(lrx, probe):
     model, x, y = model_and_data()
     compile_(model, lrx)
     model.build((None, 256))
@@ -68,6 +71,7 @@ def time_find_lr(lrx):
         batch_size=64,
         num_steps=STEPS,
         divergence_threshold=None,
+        probe=probe,
         verbose=0,
     )
     return time.perf_counter() - start
@@ -76,23 +80,34 @@ def time_find_lr(lrx):
 def main():
     rows = []
     for lrx in (False, True):
-        fits, finds = [], []
+        fits, sweeps, finds = [], [], []
         for _ in range(3):
             fits.append(time_fit(lrx))
-            finds.append(time_find_lr(lrx))
-        fit, find = statistics.median(fits), statistics.median(finds)
+            sweeps.append(time_find_lr(lrx, probe=False))
+            finds.append(time_find_lr(lrx, probe=True))
+        fit = statistics.median(fits)
+        sweep, find = statistics.median(sweeps), statistics.median(finds)
         rows.append(
             [
                 "LRX(Adam)" if lrx else "Adam",
                 f"{fit:.2f}",
+                f"{sweep:.2f}",
                 f"{find:.2f}",
+                f"{sweep / fit:.2f}",
                 f"{find / fit:.2f}",
             ]
         )
     print_table(
         f"find_lr vs fit, {STEPS} steps of batch 64, backend="
         f"{keras.backend.backend()}, keras {keras.__version__}, {machine()}",
-        ["optimizer", "fit s", "find_lr s", "find_lr/fit"],
+        [
+            "optimizer",
+            "fit s",
+            "sweep s",
+            "find_lr s",
+            "sweep/fit",
+            "find_lr/fit",
+        ],
         rows,
     )
 

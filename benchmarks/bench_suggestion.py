@@ -272,7 +272,10 @@ class Fold:
     def _suggestions(self, case):
         for method in METHODS:
             try:
-                lr = self.result.suggest(method)
+                if method == "default":  # the probes' pick, or "descent"
+                    lr = self.result.suggested_learning_rate
+                else:
+                    lr = self.result.suggest(method)
             except ValueError:
                 self.scores[method] = (np.nan, np.nan)
                 continue
@@ -368,8 +371,9 @@ def schedule_scores(case, result):
     return peaks, scores
 
 
-#: "probe" is find_lr's default (the probes' pick); the others read the curve.
-METHODS = ("probe", *SUGGESTERS)
+#: "default" is find_lr's `suggested_learning_rate` (the probes' pick; the
+#: "descent" reading where no probes ran); the others read the curve.
+METHODS = ("default", *SUGGESTERS)
 DATASETS = ("digits", "breast_cancer", "wine", "diabetes")
 REGRESSION = ("diabetes", "make_friedman1")
 
@@ -532,7 +536,7 @@ def _print_set(key, by_method, costs, folds):
         if method == "grid best":
             continue
         worst = min(values)
-        name = "probe (default)" if method == "probe" else method
+        name = "default (probes)" if method == "default" else method
         rows.append(
             [
                 name,

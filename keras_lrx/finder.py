@@ -653,7 +653,8 @@ def find_lr(
     seed states), of the optimizer (iterations, slots, learning rate or
     schedule, LRX scale, loss scale) and of the metrics holds exactly its
     value from before, and `model.stop_training`, `model.history`,
-    `model.train_function` and `steps_per_execution` are as they were. An
+    `model.train_function`, `model.test_function` and
+    `steps_per_execution` are as they were (after the probes too). An
     optimizer (or model, or metric) that was not built before is built by
     the sweep and stays built, its variables holding their initial values.
     The random number generators that shuffle the data are not rewound.
@@ -661,6 +662,24 @@ def find_lr(
     With an `LRX` optimizer the base rate is swept and each variable trains
     at `base * multiplier`; `result.group_learning_rates` has the rates per
     multiplier. Suggestions are base rates, to set as the LRX's rate.
+
+    Then, with `probe=True`, it measures instead of trusting one reading of
+    the curve: it trains the curve's `"descent"` reading, ten and a hundred
+    times it (none above the rates the sweep survived) for `probe_steps`
+    steps each, every one from the restored start, and scores each on
+    held-out data -- `validation_data` if given, else a random fifth of
+    array data (the probes train on the rest), else the first batches of
+    `x`. `result.suggested_learning_rate` is then the lowest candidate whose
+    loss is within 50% of the best, backed off by half a decade when it is
+    above the reading (`keras_lrx.suggestions.pick_probe`), and
+    `result.probes` holds the candidates, their losses and the steps they
+    cost. Why: training from scratch, the best rate lies near the reading;
+    fine-tuning a pretrained body with a fresh head, 10 to 40 times above
+    it -- no fixed reading of the curve serves both (README, "How good is
+    the number"). The probes cost `3 * probe_steps` steps more and one more
+    trace of the train step; a flat curve and one-pass data (a generator)
+    are not probed (the latter with a warning), and `suggested_learning_rate`
+    is then the reading.
 
     Args:
         model: A compiled `keras.Model`.
@@ -679,6 +698,13 @@ def find_lr(
             average of the loss. Defaults to `0.98`.
         divergence_threshold: Float > 1 or None (never stop early). Defaults
             to `4.0`.
+        validation_data: Data to score the probes on, as `fit` takes it:
+            `(x_val, y_val)` or a dataset. Defaults to None (a held-out
+            fifth of array data, else the first batches of `x`).
+        probe: Bool. Whether to run the probes after the sweep. Defaults to
+            True.
+        probe_steps: Int >= 1. Optimizer steps of each probe. Defaults to
+            20.
         verbose: `"auto"`, 0, 1 or 2, as in `fit`: 1 shows Keras's progress
             bar, 2 one line at the end, 0 prints nothing. `"auto"` is 1.
             Defaults to `"auto"`.
@@ -697,7 +723,8 @@ def find_lr(
             `end_learning_rate <=
             start_learning_rate`, `num_steps < 2`, an unknown `mode`,
             `smoothing` outside `[0, 1)`, `divergence_threshold <= 1`,
-            `batch_size < 1`, or data with no batches.
+            `batch_size < 1`, `probe_steps < 1`, `validation_data` with
+            `probe=False` or with sample weights, or data with no batches.
 
     Example:
 
@@ -712,6 +739,10 @@ def find_lr(
     >>> len(result.learning_rates), result.stop_reason, result.is_flat
     (30, 'completed', False)
     >>> 1e-3 <= result.suggested_learning_rate <= 10.0
+    True
+    >>> result.default_method, result.probes["scored_on"]
+    ('probe', 'held_out_split')
+    >>> len(result.probes["learning_rates"]) <= 3
     True
 
     Reference:

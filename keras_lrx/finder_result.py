@@ -328,7 +328,9 @@ class LRFinderResult:
 
         Args:
             method: String. `"descent"` (the default: from half to twice the
-                default suggestion, see `descent_clr_bounds`; they train as
+                curve's `"descent"` reading -- not the probes' pick, which
+                was not measured as a cyclical peak -- see
+                `descent_clr_bounds`; they train as
                 well as the best constant rate in the grid-search benchmark)
                 or `"smith"` (Smith, 2017, see the module function
                 `clr_bounds`: the base where the smoothed loss has made

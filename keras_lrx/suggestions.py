@@ -580,7 +580,7 @@ def suggest_valley(learning_rates, losses, skip_start=None, skip_end=None):
     fastai's default. It is robust to the noise that makes
     `suggest_steepest` jumpy, but it reads the lagging moving average and
     lands 3-50x below the best rate of a grid search on many curves
-    (benchmarks/bench_suggestion.py); the default is `suggest_centered`.
+    (benchmarks/bench_suggestion.py); it is not the default.
 
     Args:
         learning_rates: Increasing sequence of rates (> 0).
@@ -681,7 +681,7 @@ def descent_clr_bounds(
     peak_factor=CLR_PEAK_FACTOR,
     base_divisor=CLR_BASE_DIVISOR,
 ):
-    """Cyclical-rate bounds around the default suggestion.
+    """Cyclical-rate bounds around the `"descent"` reading of the curve.
 
     ```
     max_learning_rate  = peak_factor * suggest_descent(learning_rates,
