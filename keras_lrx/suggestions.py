@@ -445,7 +445,10 @@ def suggest_descent(
     low = int(np.argmin(centered))
     start = _start_level(losses)
     level = start - fraction * (start - centered[low])
-    k = int(np.flatnonzero(centered[: low + 1] <= level)[0])
+    # A curve whose average never comes below its start (it only rises)
+    # crosses no level: its lowest point is the reading.
+    crossed = np.flatnonzero(centered[: low + 1] <= level)
+    k = int(crossed[0]) if crossed.size else low
     return _within(lrs[k] / divisor, swept)
 
 

@@ -131,6 +131,16 @@ def falling_curve(seed=0, fall_at=-3.0, noise=0.03):
 
 
 class TestDescent:
+    def test_a_curve_that_only_rises_reads_its_lowest_point(self):
+        # The median of the first points is below every centred average, so
+        # no level is crossed (this raised IndexError before).
+        lrs = np.logspace(-7, -5, 6)
+        raw = np.array([0.1, 5.0, 0.1, 5.0, 0.1, 5.0])
+        low = int(np.argmin(centered_losses(raw, 1)))
+        assert suggest_descent(lrs, raw) == pytest.approx(
+            max(lrs[low] / 10, lrs[0])
+        )
+
     @pytest.mark.parametrize("seed", range(3))
     @pytest.mark.parametrize("fall_at", [-5.0, -3.0, -2.0])
     def test_matches_the_reference(self, fall_at, seed):
