@@ -117,6 +117,11 @@ def _winner(by_recipe, column):
     means = {r: statistics.mean(v[column]) for r, v in by_recipe.items()}
     order = sorted(means, key=means.get, reverse=True)
     first, second = order[0], order[1]
+    if len(by_recipe[first][column]) < 2:
+        return (
+            f"{first} leads {second} by {means[first] - means[second]:.3f} "
+            "(one seed: no spread to judge a win by)"
+        )
     spread = max(
         max(by_recipe[r][column]) - min(by_recipe[r][column])
         for r in (first, second)
