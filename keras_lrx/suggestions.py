@@ -163,7 +163,8 @@ def smooth_losses(losses, smoothing=0.98):
     return out
 
 
-def _as_curve(learning_rates, losses):
+def _paired(learning_rates, losses):
+    """Checked float64 arrays of rates and of one loss per rate."""
     lrs = check_learning_rates("learning_rates", learning_rates)
     losses = check_float_array("losses", losses)
     if lrs.shape != losses.shape:
@@ -172,6 +173,11 @@ def _as_curve(learning_rates, losses):
             f"({lrs.size}), like `learning_rates`. Received: losses of "
             f"length {losses.size}"
         )
+    return lrs, losses
+
+
+def _as_curve(learning_rates, losses):
+    lrs, losses = _paired(learning_rates, losses)
     # Everything from the first non-finite loss on is the blow-up.
     bad = np.flatnonzero(~np.isfinite(losses))
     if bad.size:
@@ -493,13 +499,7 @@ def pick_probe(
     >>> round(pick_probe([1e-3, 1e-2, 1e-1], [1.15, 0.52, 0.17]), 5)
     0.03162
     """
-    lrs = check_learning_rates("learning_rates", learning_rates)
-    values = check_float_array("losses", losses)
-    if values.shape != lrs.shape:
-        raise ValueError(
-            "Arguments `learning_rates` and `losses` must have the same "
-            f"length. Received: {lrs.size} rates and {values.size} losses"
-        )
+    lrs, values = _paired(learning_rates, losses)  # non-finite kept
     tolerance = check_float("tolerance", tolerance, low=0.0)
     backoff = check_float("backoff", backoff, low=1.0)
     finite = np.isfinite(values)

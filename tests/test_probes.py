@@ -92,6 +92,16 @@ def reference_pick(rates, losses, tolerance=0.5, backoff=10**0.5):
     return winner if winner == min(rates) else winner / backoff
 
 
+def assert_exact_losses(result, start=0.0, scale=1.0):
+    """Each probe's loss is `-(start + scale * rate * STEPS)`: from bias
+    `start`, the biases move by `scale * rate` per step (see the top)."""
+    rates = np.array(result.probes["learning_rates"])
+    np.testing.assert_allclose(
+        result.probes["losses"], -(start + scale * rates * STEPS), rtol=1e-5
+    )
+    return rates
+
+
 class TestProbeLosses:
     def test_each_probe_trains_its_rate_from_the_start(self):
         model = bias_model()
@@ -124,13 +134,8 @@ class TestProbeLosses:
         before = full_state(model)
         start = sum(float(v[1][0]) for v in before["values"] if "bias" in v[0])
         result = _find(model, x, y)
-        rates = np.array(result.probes["learning_rates"])
         # loss = -(a + b); a moves by c and b by 0.25 c per step.
-        np.testing.assert_allclose(
-            result.probes["losses"],
-            -(start + 1.25 * rates * STEPS),
-            rtol=1e-5,
-        )
+        assert_exact_losses(result, start=start, scale=1.25)
         assert_same_state(before, full_state(model))
 
     def test_a_plain_optimizer_with_a_schedule(self):
@@ -138,10 +143,7 @@ class TestProbeLosses:
         model = bias_model(keras.optimizers.SGD(schedule))
         x, y = zeros_data(40)
         result = _find(model, x, y)
-        rates = np.array(result.probes["learning_rates"])
-        np.testing.assert_allclose(
-            result.probes["losses"], -rates * STEPS, rtol=1e-5
-        )
+        assert_exact_losses(result)
         assert model.optimizer._learning_rate is schedule
 
     def test_validation_data_is_where_they_are_scored(self):
@@ -151,20 +153,14 @@ class TestProbeLosses:
         y_val = np.zeros((6, 1), "float32")
         result = _find(model, x, y, validation_data=(x_val, y_val))
         assert result.probes["scored_on"] == "validation_data"
-        rates = np.array(result.probes["learning_rates"])
-        np.testing.assert_allclose(
-            result.probes["losses"], -rates * STEPS, rtol=1e-5
-        )
+        assert_exact_losses(result)
 
     def test_a_dataset_is_scored_on_its_training_batches(self):
         model = bias_model()
         x, y = zeros_data(24)
         result = _find(model, ArrayDataset(x, y, batch_size=8), None)
         assert result.probes["scored_on"] == "training_data"
-        rates = np.array(result.probes["learning_rates"])
-        np.testing.assert_allclose(
-            result.probes["losses"], -rates * STEPS, rtol=1e-5
-        )
+        assert_exact_losses(result)
 
     def test_probe_false_runs_none(self):
         model = bias_model()
