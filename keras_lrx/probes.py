@@ -140,9 +140,9 @@ class ProbeData:
         self.scored_on = "training_data"
         self.x_val, self.y_val = x, y
         known = batches is not None and math.isfinite(batches)
-        self.score_steps = (
-            min(batches, _SCORE_BATCHES) if known else (_SCORE_BATCHES)
-        )
+        self.score_steps = _SCORE_BATCHES
+        if known:
+            self.score_steps = min(batches, _SCORE_BATCHES)
 
     @property
     def arrays(self):
@@ -154,8 +154,8 @@ def _unpack_validation(validation_data):
     if isinstance(validation_data, tuple):
         if len(validation_data) not in (2, 3):
             raise ValueError(
-                "Argument `validation_data` must be `(x_val, y_val)`, "
-                "`(x_val, y_val, sample_weight)` or a dataset, as in `fit`. "
+                "Argument `validation_data` must be `(x_val, y_val)` or a "
+                "dataset, as in `fit`. "
                 f"Received: a tuple of length {len(validation_data)}"
             )
         if len(validation_data) == 3:
