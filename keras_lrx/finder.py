@@ -805,7 +805,7 @@ def find_lr(
             finder.restore()
             if probe_data is not None and len(finder.learning_rates) >= 2:
                 probes = _probe(model, finder, probe_data, probe_steps)
-                if verbose:
+                if verbose and probes is not None:
                     _print_probes(probes)
     finally:
         finder.restore()
@@ -839,9 +839,9 @@ def _probe_data(x, y, batch_size, validation_data):
 def _probe(model, finder, data, steps):
     """Probes the candidates read off the finder's curve (see `probes`)."""
     result = finder.result
-    anchor = result.suggest("descent") if not result.is_flat else None
-    if anchor is None:  # a flat curve has no reading to probe around
+    if result.is_flat:  # no reading to probe around
         return None
+    anchor = result.suggest("descent")
     ceiling = float(result.learning_rates[-1])
     if result.stop_reason in ("diverged", "non_finite"):
         # The last rates are where the loss blew up: stay below them.

@@ -151,8 +151,9 @@ class LRFinderResult:
             held-out loss of each after `"steps"` steps from the restored
             start), `"steps"`, `"steps_trained"` (all probes together) and
             `"scored_on"` (`"validation_data"`, `"held_out_split"` or
-            `"training_data"`). With probes the default suggestion is the
-            candidate of lowest loss (`default_method == "probe"`).
+            `"training_data"`). With probes the default suggestion is their
+            pick (`default_method == "probe"`; see
+            `keras_lrx.suggestions.pick_probe`).
 
     Example:
 
@@ -226,7 +227,7 @@ class LRFinderResult:
     @property
     def default_method(self):
         """What `suggested_learning_rate` reads: `"probe"` when probes ran
-        (the candidate with the lowest held-out loss), else `"descent"`."""
+        (`pick_probe` over their held-out losses), else `"descent"`."""
         return "probe" if self.probes is not None else DEFAULT_METHOD
 
     # -- suggestions ---------------------------------------------------- #
@@ -245,9 +246,10 @@ class LRFinderResult:
         """A suggested learning rate: the best probe, or read off the curve.
 
         Args:
-            method: String or None. `"probe"` (the candidate whose held-out
-                loss was lowest after the probes `find_lr` runs; see
-                `keras_lrx.probes`), `"descent"` (a tenth of the rate
+            method: String or None. `"probe"` (the pick among the probes
+                `find_lr` runs: the lowest candidate within 50% of the best
+                held-out loss, backed off by sqrt(10) when above the
+                reading; see `pick_probe`), `"descent"` (a tenth of the rate
                 where the lag-free average of the raw losses has made three
                 quarters of its fall, the rule that trains best in the
                 grid-search benchmark; see `suggest_descent`), `"centered"`
@@ -319,8 +321,9 @@ class LRFinderResult:
 
     @property
     def suggested_learning_rate(self):
-        """The default suggestion, `suggest(self.default_method)`: the best
-        probe where `find_lr` ran probes, else the `"descent"` reading."""
+        """The default suggestion, `suggest(self.default_method)`: the
+        probes' pick where `find_lr` ran probes, else the `"descent"`
+        reading."""
         return self.suggest(self.default_method)
 
     def clr_bounds(self, method="descent", fall_fraction=None):

@@ -21,6 +21,7 @@ hold (`keras_lrx.suggestions.pick_probe`).
   and restores the model (the caller's `_StateCache`).
 """
 
+import contextlib
 import math
 import sys
 
@@ -96,15 +97,22 @@ def _take(value, index):
     return keras.tree.map_structure(lambda a: np.asarray(a)[index], value)
 
 
+def _take_pair(x, y, index):
+    """`x` and `y` (None stays None) at `index`."""
+    return _take(x, index), None if y is None else _take(y, index)
+
+
 class ProbeData:
     """Where the probes train and what they are scored on.
 
     - With `validation_data` (as `fit` takes it), the probes train on `x`
       and are scored there (`scored_on="validation_data"`).
     - Without it, for NumPy-like arrays (also dicts/lists of them) of at
-      least 10 examples, a random fifth (a fixed seed) is held out: the
-      probes train on the rest, in one fixed order, and are scored on it
-      (`"held_out_split"`).
+      least 10 examples, a random fifth (a fixed seed) is held out and the
+      probes are scored on it (`"held_out_split"`).
+    - Array data the probes train on is put in one random order (a fixed
+      seed) and passed unshuffled, so every candidate sees the same
+      batches, and data sorted by class is mixed all the same.
     - Otherwise (a dataset, a `PyDataset`, a `DataLoader`) they train on
       `x` and are scored on its first batches (`"training_data"`), which
       says how fast a rate trains but not how well it generalizes.
@@ -121,20 +129,18 @@ class ProbeData:
         self.x, self.y = x, y
         self.x_val = self.y_val = None
         self.score_steps = None
+        n = int(_leaves(x)[0].shape[0]) if _is_array_data(x, y) else None
+        order = None if n is None else np.random.default_rng(0).permutation(n)
         if validation_data is not None:
             self.scored_on = "validation_data"
             self.x_val, self.y_val = _unpack_validation(validation_data)
+            if order is not None:
+                self.x, self.y = _take_pair(x, y, order)
             return
-        n = None
-        if _is_array_data(x, y):
-            n = int(_leaves(x)[0].shape[0])
         if n is not None and n >= 10:
-            order = np.random.default_rng(0).permutation(n)
             held = max(1, int(round(n * HELD_OUT_FRACTION)))
-            val, train = order[:held], order[held:]
-            self.x, self.x_val = _take(x, train), _take(x, val)
-            if y is not None:
-                self.y, self.y_val = _take(y, train), _take(y, val)
+            self.x_val, self.y_val = _take_pair(x, y, order[:held])
+            self.x, self.y = _take_pair(x, y, order[held:])
             self.scored_on = "held_out_split"
             return
         self.scored_on = "training_data"
@@ -151,22 +157,21 @@ class ProbeData:
 
 
 def _unpack_validation(validation_data):
-    if isinstance(validation_data, tuple):
-        if len(validation_data) not in (2, 3):
-            raise ValueError(
-                "Argument `validation_data` must be `(x_val, y_val)` or a "
-                "dataset, as in `fit`. "
-                f"Received: a tuple of length {len(validation_data)}"
-            )
-        if len(validation_data) == 3:
-            raise ValueError(
-                "Argument `validation_data` with sample weights is not "
-                "supported by the probes: pass `(x_val, y_val)` or a dataset "
-                "yielding `(x, y, sample_weight)`. Received: a tuple of "
-                "length 3"
-            )
+    if not isinstance(validation_data, tuple):
+        return validation_data, None  # a dataset
+    if len(validation_data) == 2:
         return validation_data
-    return validation_data, None
+    sample_weights = (
+        " (sample weights are not supported by the probes: pass a dataset "
+        "yielding `(x, y, sample_weight)`)"
+        if len(validation_data) == 3
+        else ""
+    )
+    raise ValueError(
+        "Argument `validation_data` must be `(x_val, y_val)` or a dataset, "
+        f"as in `fit`{sample_weights}. Received: a tuple of length "
+        f"{len(validation_data)}"
+    )
 
 
 class _StopAfter(keras.callbacks.Callback):
@@ -195,34 +200,31 @@ class _ConstantRate:
     def __init__(self, model, owner):
         self.model = model
         self.owner = owner
-        self.retrace = False
+        self.retrace = not isinstance(owner, LRX) and not isinstance(
+            compat.own_learning_rate(owner), keras.Variable
+        )
+        self._override = contextlib.ExitStack()
 
     def __enter__(self):
-        self._override = None
-        owner = self.owner
-        if isinstance(owner, LRX):
-            self._override = owner.override_learning_rate(_unit_rate)
-            self._override.__enter__()
-        elif not isinstance(compat.own_learning_rate(owner), keras.Variable):
-            self.retrace = True
+        if isinstance(self.owner, LRX):
+            self._override.enter_context(
+                self.owner.override_learning_rate(_unit_rate)
+            )
         compat.fresh_train_function(self.model)
         return self
 
     def set(self, rate):
-        owner = self.owner
         if not self.retrace:
-            owner.learning_rate = rate  # the scale or the rate variable
+            self.owner.learning_rate = rate  # the scale or the rate variable
             return
-        if self._override is not None:
-            self._override.__exit__(None, None, None)
-        self._override = compat.learning_rate_override(owner, float(rate))
-        self._override.__enter__()
+        self._override.close()
+        self._override.enter_context(
+            compat.learning_rate_override(self.owner, float(rate))
+        )
         compat.fresh_train_function(self.model)
 
     def __exit__(self, *exc):
-        if self._override is not None:
-            self._override.__exit__(*exc)
-            self._override = None
+        self._override.close()
         return False
 
 

@@ -38,14 +38,8 @@ def _find(model, x, y, **kwargs):
     kwargs.setdefault("num_steps", 12)
     kwargs.setdefault("start_learning_rate", 1e-4)
     kwargs.setdefault("batch_size", 8)
-    return find_lr(
-        model,
-        x,
-        y,
-        end_learning_rate=1.0,
-        verbose=0,
-        **kwargs,
-    )
+    kwargs.setdefault("verbose", 0)
+    return find_lr(model, x, y, end_learning_rate=1.0, **kwargs)
 
 
 def _find_on_curve(model, x, y, **kwargs):
@@ -196,6 +190,25 @@ class TestFlatCurve:
         with pytest.warns(UserWarning, match="not a measurement"):
             result.suggested_learning_rate
 
+    def test_verbose_on_a_flat_curve_prints_no_probes(self, capsys):
+        # Verbose output used to index the probes of a flat curve (None).
+        x, y = regression()
+        model = bn_model()
+        result = _find(
+            model, x, y, num_steps=6, start_learning_rate=1e-7, verbose=2
+        )
+        assert result.is_flat and result.probes is None
+        assert "Probes (" not in capsys.readouterr().out
+
+    def test_verbose_prints_the_probes(self, capsys):
+        model = bias_model()
+        x, y = zeros_data(40)
+        result = _find(model, x, y, verbose=2)
+        out = capsys.readouterr().out
+        assert "Probes (4 steps each, loss on held out split):" in out
+        for rate in result.probes["learning_rates"]:
+            assert f"{rate:.2e}:" in out
+
 
 class TestRestoredAfterProbes:
     def test_everything_restored_and_training_unchanged(self):
@@ -340,6 +353,18 @@ class TestHelpers:
             np.testing.assert_array_equal(part_x["a"][:, 0], part_y)
             np.testing.assert_array_equal(part_x["b"][:, 0], 2 * part_y)
         assert data.arrays
+
+    def test_arrays_with_validation_data_train_in_a_mixed_order(self):
+        # Sorted by class, the first batches would hold one class only.
+        x = np.arange(40, dtype="float32")[:, None]
+        y = (np.arange(40) >= 20).astype("int32")
+        data = ProbeData(x, y, batch_size=8, validation_data=(x[:4], y[:4]))
+        assert data.scored_on == "validation_data"
+        assert data.x_val is not None and len(data.x_val) == 4
+        assert sorted(data.x[:, 0]) == list(range(40))  # all of it, once
+        assert list(data.x[:, 0]) != list(range(40))  # not in its order
+        np.testing.assert_array_equal(data.y, data.x[:, 0] >= 20)
+        assert 0 < data.y[:8].sum() < 8  # both classes in the first batch
 
     def test_few_examples_are_not_split(self):
         x, y = zeros_data(8)
