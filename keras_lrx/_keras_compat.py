@@ -6,25 +6,24 @@ Everything here depends on private Keras optimizer methods
 this one file. The supported Keras range is stated in `pyproject.toml` and
 covered by the test suite.
 
-Keras optimizers run one step as (base_optimizer.BaseOptimizer.apply):
+LRX runs Keras's own step pipeline (base_optimizer.BaseOptimizer.apply) with
+the wrapped optimizer's settings:
 
     filter empty grads -> unscale (loss_scale_factor) -> [accumulate]
     -> clip -> _apply_weight_decay(vars)
-    -> _backend_update_step(grads, vars, lr)
+    -> _backend_update_step(grads, vars, lr)  -> update_step(grad, var, lr)
     -> EMA -> iterations += 1
 
-Keras's TensorFlow backend overrides `_backend_update_step` for
-tf.distribute, its torch backend replaces it by one fused
-`_parallel_update_step` over all variables, and Nadam overrides it to advance
-its `u_product` once per step. LRX therefore hooks exactly the two calls whose
-learning rate must differ per variable, on the wrapped optimizer instance, and
-leaves everything else to Keras. On torch, for Keras's stock optimizers, LRX
-runs their rule itself once for all groups (`keras_lrx._torch_fused`), reading
-their slots through `stock_torch_optimizer` / `slot_tensors` below.
+and lends the wrapped optimizer's documented per-variable `update_step` the
+rate `lr * m` (`keras_lrx._update`). What LRX reads from the wrapped optimizer
+beyond its public API is here: its step counter (shared), the EMA and
+gradient-accumulation variables its build made (adopted by LRX's pipeline),
+its per-step work (`run_per_step_update`), its decay exclusions and rule, and
+on torch the slots of Keras's stock optimizers (`stock_torch_optimizer`,
+`slot_tensors`). LRX never assigns an attribute of the wrapped optimizer.
 """
 
 import contextlib
-import inspect
 
 import keras
 from keras import backend
@@ -75,8 +74,9 @@ def set_untracked_attribute(obj, name, value):
 def learning_rate_override(optimizer, value):
     """Makes `optimizer.learning_rate` read `value` inside the block.
 
-    Keras's `_apply_weight_decay` (all backends) reads the optimizer's current
-    learning rate; this lets LRX reuse it per multiplier group.
+    For the optimizer a model trains with directly (an LRX's own base rate,
+    or a plain optimizer the range test sweeps); never used on an optimizer
+    that LRX wraps.
     """
     saved = optimizer._learning_rate
     object.__setattr__(optimizer, "_learning_rate", value)
@@ -91,75 +91,73 @@ def own_learning_rate(optimizer):
     return optimizer._learning_rate
 
 
-def redirect_learning_rate(optimizer, read):
-    """Makes `optimizer.learning_rate` return `read()` from now on.
+def run_per_step_update(optimizer, learning_rate):
+    """Runs the once-per-step part of `optimizer`'s update, for no variable.
 
-    Code that unwraps an optimizer by its `inner_optimizer` attribute
-    (Keras's TensorBoard and SwapEMAWeights callbacks, written for
-    LossScaleOptimizer) then reads the wrapper's rate. The optimizer's own
-    rate (returned) keeps its variable, so saved optimizer state is unchanged.
+    Keras's optimizers update per variable (`update_step`); one that has
+    per-step work as well (Nadam advances its `u_product`) does it in an
+    override of `_backend_update_step` before handing the variables on to
+    Keras's loop. LRX calls `update_step` per variable itself, so it runs the
+    first such override in the class hierarchy (not Keras's backend
+    implementations, which only loop) once with no variables. A class without
+    one has no per-step work: nothing runs.
     """
-    own = optimizer._learning_rate
-    object.__setattr__(optimizer, "_learning_rate", read)
-    return own
+    stock = _stock_update_step_classes()
+    for cls in type(optimizer).__mro__:
+        if cls in stock:
+            continue  # e.g. torch's Nadam: its parallel step comes first
+        own = cls.__dict__.get("_backend_update_step")
+        if own is not None:
+            own(optimizer, [], [], learning_rate)
+            return
 
 
-def evaluate_learning_rate(optimizer, learning_rate):
-    """Evaluates a learning rate the way `optimizer.learning_rate` would."""
-    if isinstance(
-        learning_rate, keras.optimizers.schedules.LearningRateSchedule
-    ):
-        return learning_rate(optimizer._iterations)
-    if isinstance(learning_rate, keras.Variable):
-        return learning_rate
-    if callable(learning_rate):
-        return learning_rate()
-    return learning_rate
+def _stock_update_step_classes():
+    from keras.src.optimizers.base_optimizer import BaseOptimizer
+
+    classes = {BaseOptimizer}
+    name = backend.backend()
+    if name == "tensorflow":
+        from keras.src.backend.tensorflow.optimizer import TFOptimizer
+
+        classes.add(TFOptimizer)
+    elif name == "torch":
+        from keras.src.backend.torch.optimizers import (
+            torch_parallel_optimizer as parallel,
+        )
+
+        classes.add(parallel.TorchParallelOptimizer)
+    return classes
 
 
-def apply_weight_decay_per_group(optimizer, original, groups):
-    """Applies the optimizer's decoupled weight decay at one rate per group.
+def stock_weight_decay(optimizer, variable, weight_decay, learning_rate):
+    """Keras's stock decoupled decay of one variable: `v -= v * wd * lr`.
 
-    Args:
-        optimizer: The wrapped optimizer.
-        original: Its own bound `_apply_weight_decay(variables)`.
-        groups: A list of `(rate, variables)`, where `rate()` returns the
-            learning rate that group decays at.
-
-    Keras's decay reads the optimizer's `learning_rate`, so on JAX and torch
-    the rate is set around each call of `original`. On TensorFlow under
-    `MirroredStrategy` each replica runs the step in its own thread and
-    Keras's decay runs in a merge call: setting the rate from the replica
-    threads races (and leaves a graph tensor behind). There, LRX applies
-    Keras's stock rule `v -= v * weight_decay * rate` itself, in one merge
-    call, the way Keras's TensorFlow optimizer does. An optimizer with a
-    decay rule of its own (an `_apply_weight_decay` override, e.g. Muon) is
-    called as it is.
+    Written as each backend's Keras optimizer writes it (TensorFlow: an
+    `assign_sub` on the replica's variable, inside the caller's
+    `extended.update`; torch: one in-place multiply by `1 - wd * lr`), so a
+    variable decays bit for bit as under a separate optimizer at that rate.
     """
-    if backend.backend() != "tensorflow" or overrides_weight_decay(optimizer):
-        for rate, variables in groups:
-            with learning_rate_override(optimizer, rate()):
-                original(variables)
+    name = backend.backend()
+    if name == "torch":
+        import torch
+
+        with torch.no_grad():
+            if isinstance(variable, keras.Variable):
+                variable = variable.value
+            variable.mul_(1 - weight_decay * learning_rate)
         return
-    import tensorflow as tf
+    lr = ops.cast(learning_rate, variable.dtype)
+    wd = ops.cast(weight_decay, variable.dtype)
+    if name == "tensorflow":
+        optimizer.assign_sub(variable, variable * wd * lr)
+    else:
+        optimizer.assign(variable, variable - variable * wd * lr)
 
-    def decay_all(distribution):
-        for rate, variables in groups:
-            lr_value = rate()
-            for variable in variables:
-                lr = tf.cast(lr_value, variable.dtype)
-                wd = tf.cast(optimizer.weight_decay, variable.dtype)
 
-                def decay(v, lr=lr, wd=wd):
-                    v.assign_sub(v * wd * lr)
-
-                if isinstance(variable, keras.Variable):
-                    variable = variable.value  # the tf.Variable
-                distribution.extended.update(variable, decay, group=False)
-
-    tf.__internal__.distribute.interim.maybe_merge_call(
-        decay_all, optimizer._distribution_strategy
-    )
+def apply_own_weight_decay(optimizer, variables):
+    """Calls an optimizer's own decay rule (see `overrides_weight_decay`)."""
+    optimizer._apply_weight_decay(variables)
 
 
 def overrides_weight_decay(optimizer):
@@ -192,106 +190,6 @@ def variable_index(optimizer, variable):
     return optimizer._get_variable_index(variable)
 
 
-def ema_averages(optimizer):
-    """The optimizer's moving averages of its variables (`use_ema=True`)."""
-    return optimizer._model_variables_moving_average
-
-
-def model_weights_on_call_stack(variables, max_frames=16):
-    """All weights of the model whose `variables` an optimizer is built on.
-
-    `Model.fit` builds the optimizer with `model.trainable_variables` only;
-    to tell a key that names frozen weights from a typo, LRX looks for the
-    calling model (Keras's trainer, or a user's training loop holding the
-    model in a local variable). Returns None when no such model is found.
-    """
-    if not variables:
-        return None
-    first = id(variables[0])
-    frame = inspect.currentframe()
-    try:
-        for _ in range(max_frames):
-            frame = frame.f_back if frame is not None else None
-            if frame is None:
-                return None
-            for value in frame.f_locals.values():
-                if isinstance(value, keras.Model) and any(
-                    id(v) == first for v in value.trainable_variables
-                ):
-                    return list(value.weights)
-    finally:
-        del frame
-    return None
-
-
-@contextlib.contextmanager
-def record_step_state(optimizer):
-    """Records the per-step global state variables `optimizer.build` makes.
-
-    Per-step global state is a scalar variable that the build creates other
-    than through `add_variable_from_reference` / `add_optimizer_variables`
-    (which make one slot per model variable). Nadam's `u_product` is one.
-    Such state must advance once per step even when the update runs once per
-    multiplier group.
-
-    Yields a list that holds those variables once the block exits.
-    """
-    found = []
-    before = {id(v) for v in optimizer.variables}
-    per_variable_ids = set()
-    names = [
-        name
-        for name in ("add_variable_from_reference", "add_optimizer_variables")
-        if hasattr(optimizer, name)  # the latter is Keras >= 3.10
-    ]
-
-    def recording(original):
-        def call(*args, **kwargs):
-            made = original(*args, **kwargs)
-            for v in made if isinstance(made, (list, tuple)) else [made]:
-                per_variable_ids.add(id(v))
-            return made
-
-        return call
-
-    for name in names:
-        object.__setattr__(optimizer, name, recording(getattr(optimizer, name)))
-    try:
-        yield found
-    finally:
-        for name in names:
-            object.__delattr__(optimizer, name)
-    found.extend(
-        v
-        for v in optimizer.variables
-        if id(v) not in before
-        and id(v) not in per_variable_ids
-        and len(v.shape) == 0
-    )
-
-
-def install_update_hooks(optimizer, update_step, apply_weight_decay):
-    """Routes the optimizer's update and decay calls through LRX.
-
-    `update_step(original, grads, variables, learning_rate)` and
-    `apply_weight_decay(original, variables)` receive the optimizer's own
-    bound implementation as `original`.
-    """
-    original_update = type(optimizer)._backend_update_step.__get__(optimizer)
-    original_decay = type(optimizer)._apply_weight_decay.__get__(optimizer)
-
-    def _backend_update_step(grads, trainable_variables, learning_rate):
-        return update_step(
-            original_update, grads, trainable_variables, learning_rate
-        )
-
-    def _apply_weight_decay(variables):
-        return apply_weight_decay(original_decay, variables)
-
-    object.__setattr__(optimizer, "_backend_update_step", _backend_update_step)
-    object.__setattr__(optimizer, "_apply_weight_decay", _apply_weight_decay)
-
-
 #: Keras's own torch implementations (keras/src/backend/torch/optimizers)
 #: of its stock optimizers, and where each keeps its per-variable slots, by
 #: the role `keras_lrx._torch_fused` gives them.
@@ -315,6 +213,49 @@ _TORCH_STOCK_SLOTS = {
 }
 _TORCH_OPTIMIZERS_MODULE = "keras.src.backend.torch.optimizers."
 
+#: The constructor options `keras_lrx._torch_fused` implements, every value
+#: of each: Keras's pipeline options (which LRX runs itself) and each class's
+#: own. A class whose constructor takes any other option (one a later Keras
+#: adds) is updated by its own `update_step`.
+TORCH_PIPELINE_OPTIONS = frozenset(
+    {
+        "name",
+        "learning_rate",
+        "weight_decay",
+        "clipnorm",
+        "clipvalue",
+        "global_clipnorm",
+        "use_ema",
+        "ema_momentum",
+        "ema_overwrite_frequency",
+        "loss_scale_factor",
+        "gradient_accumulation_steps",
+    }
+)
+TORCH_RULE_OPTIONS = {
+    "SGD": frozenset({"momentum", "nesterov"}),
+    "Adam": frozenset({"beta_1", "beta_2", "epsilon", "amsgrad"}),
+    "AdamW": frozenset({"beta_1", "beta_2", "epsilon", "amsgrad"}),
+    "Adamax": frozenset({"beta_1", "beta_2", "epsilon"}),
+    "Adagrad": frozenset({"epsilon", "initial_accumulator_value"}),
+    "Lion": frozenset({"beta_1", "beta_2"}),
+    "Nadam": frozenset({"beta_1", "beta_2", "epsilon"}),
+    "RMSprop": frozenset({"rho", "momentum", "epsilon", "centered"}),
+    "Adadelta": frozenset({"rho", "epsilon"}),
+}
+
+
+def constructor_options(cls):
+    """The named arguments of `cls`'s constructor (`**kwargs` aside)."""
+    import inspect
+
+    parameters = inspect.signature(cls.__init__).parameters
+    return frozenset(
+        name
+        for name, p in parameters.items()
+        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    )
+
 
 def stock_torch_optimizer(optimizer):
     """The Keras class name of a stock torch-backend optimizer, else None.
@@ -322,8 +263,9 @@ def stock_torch_optimizer(optimizer):
     Keras's torch backend swaps `keras.optimizers.Adam(...)` (and the other
     classes in `_TORCH_STOCK_SLOTS`) for its own `foreach` implementation;
     a subclass or a user's optimizer is not swapped, and None is returned
-    for it, as for a built optimizer whose slots are not where this Keras
-    release is known to keep them.
+    for it, as for an optimizer configured with an option outside
+    `TORCH_RULE_OPTIONS` and for a built optimizer whose slots are not where
+    this Keras release is known to keep them.
     """
     if backend.backend() != "torch":
         return None
@@ -333,6 +275,10 @@ def stock_torch_optimizer(optimizer):
         return None
     slots = _TORCH_STOCK_SLOTS.get(name)
     if slots is None:
+        return None
+    if not constructor_options(cls) <= (
+        TORCH_PIPELINE_OPTIONS | TORCH_RULE_OPTIONS[name]
+    ):
         return None
     for role, attribute in slots.items():
         if role == "v_hat" and not optimizer.amsgrad:
@@ -355,16 +301,6 @@ def nadam_u_product(optimizer):
     return optimizer._u_product
 
 
-def snapshot(variables):
-    """Copies the values of `variables` (safe under in-place updates)."""
-    return [ops.copy(ops.convert_to_tensor(v)) for v in variables]
-
-
-def restore(variables, values):
-    for variable, value in zip(variables, values):
-        variable.assign(value)
-
-
 def check_distribution_strategy(optimizer):
     """Raises if `optimizer` was made under another tf.distribute strategy."""
     if backend.backend() != "tensorflow":
@@ -383,16 +319,41 @@ def check_distribution_strategy(optimizer):
         )
 
 
-def set_trainable_variables(optimizer, variables):
-    """What `BaseOptimizer.build` records about the variables, and no more.
+def adopt_built_state(wrapper, optimizer, variables, frozen, stand_ins):
+    """Makes `wrapper`'s step pipeline run on what `optimizer.build` made.
 
-    LRX cannot call `BaseOptimizer.build` itself: that would also create EMA
-    and accumulator slots, which belong to the wrapped optimizer.
+    `optimizer` was just built with the variables of `variables` that are not
+    `frozen`. This records what `BaseOptimizer.build` records about all of
+    `variables` on `wrapper`, and points the pipeline's EMA and
+    gradient-accumulation lists at `optimizer`'s variables (a frozen
+    variable: its EMA stand-in from `stand_ins`, by id, and no accumulator).
+    Calling `BaseOptimizer.build` on the wrapper instead would make a second
+    copy of both.
     """
-    indices = {optimizer._var_key(v): i for i, v in enumerate(variables)}
-    object.__setattr__(optimizer, "_trainable_variables_indices", indices)
-    object.__setattr__(optimizer, "_trainable_variables", list(variables))
-    optimizer.built = True
+    indices = {wrapper._var_key(v): i for i, v in enumerate(variables)}
+    object.__setattr__(wrapper, "_trainable_variables_indices", indices)
+    object.__setattr__(wrapper, "_trainable_variables", list(variables))
+
+    def aligned(own):
+        own = iter(own)
+        return [
+            stand_ins.get(id(v)) if f else next(own)
+            for v, f in zip(variables, frozen)
+        ]
+
+    if wrapper.use_ema:
+        object.__setattr__(
+            wrapper,
+            "_model_variables_moving_average",
+            aligned(optimizer._model_variables_moving_average),
+        )
+    if wrapper.gradient_accumulation_steps:
+        object.__setattr__(
+            wrapper,
+            "_accumulated_gradients",
+            aligned(optimizer._accumulated_gradients),
+        )
+    wrapper.built = True
 
 
 def built_variables(optimizer):
@@ -584,32 +545,6 @@ def fresh_train_function(model):
             object.__delattr__(model, "train_step")
         else:
             set_untracked_attribute(model, "train_step", own)
-
-
-# ---------------------------------------------------------------------------
-# The JAX trainer's optimizer call (keras_lrx.metrics).
-# ---------------------------------------------------------------------------
-def before_stateless_apply(optimizer, hook):
-    """Calls `hook(values)` with the optimizer's input state on each step.
-
-    Keras's JAX trainer runs `optimizer.stateless_apply(state, grads, vars)`
-    and the metrics in one traced function, where the optimizer state is not
-    otherwise visible. This wraps that method of this one optimizer so that
-    `hook` first receives the state values (`Variable`s mapped by a
-    `StatelessScope` read as their mapped values).
-    """
-    original = optimizer.stateless_apply
-
-    def stateless_apply(optimizer_variables, grads, trainable_variables):
-        hook(
-            [
-                v.value if isinstance(v, keras.Variable) else v
-                for v in optimizer_variables
-            ]
-        )
-        return original(optimizer_variables, grads, trainable_variables)
-
-    object.__setattr__(optimizer, "stateless_apply", stateless_apply)
 
 
 # ---------------------------------------------------------------------------

@@ -18,8 +18,10 @@ Nadam's `u_product` advance exactly as Keras advances them, once per step.
 The decoupled weight decay `v <- v * (1 - weight_decay * rate * m)` is one pass
 likewise.
 
-Any other optimizer (a subclass, a user's own, Lamb, Ftrl, ...) is not run
-here: LRX calls its own update once per group. The test suite checks every
+Any other optimizer (a subclass, a user's own, Lamb, Ftrl, ...), and a stock
+one whose constructor takes an option outside
+`_keras_compat.TORCH_RULE_OPTIONS`, is not run here: Keras calls its own
+`update_step` per variable (`keras_lrx._update`). The test suite checks every
 rule against a separate Keras optimizer at `lr * m`.
 """
 

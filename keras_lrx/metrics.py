@@ -37,16 +37,13 @@ How Keras's own learning-rate callbacks act on a scheduled `LRX`:
   after them, `History` among them, see that value instead of this metric's.
 """
 
-import weakref
-
 import keras
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx.optimizer import LRX
 
 __all__ = ["LearningRateMetric"]
-
-_RECORDERS_ATTRIBUTE = "_lrx_learning_rate_recorders"
 
 
 def _multiplier_keys(optimizer):
@@ -60,33 +57,6 @@ def _multiplier_keys(optimizer):
     for key in multiplier_map.keys:
         labels.append((key.name, float(key.value)))
     return labels
-
-
-def _install_recorder(optimizer, metric):
-    """JAX: makes `optimizer.stateless_apply` hand its input state to `metric`.
-
-    The JAX trainer runs `optimizer.stateless_apply(state, ...)` and then the
-    metrics in one traced function; the optimizer state is not visible to the
-    metrics. The wrapper records the *pre-step* optimizer state (the values
-    the update reads its learning rate from) on every registered metric.
-    Under `LossScaleOptimizer` the call happens inside a `cond` branch, where
-    the state arrives as `Variable`s mapped by a `StatelessScope` to the
-    values captured from outside the branch: `v.value` returns those very
-    outer values, so nothing traced inside the branch escapes it.
-
-    Installed once per optimizer instance; later metrics just register.
-    """
-    recorders = optimizer.__dict__.get(_RECORDERS_ATTRIBUTE)
-    if recorders is None:
-        recorders = weakref.WeakSet()
-
-        def record(values):
-            for recorder in list(recorders):
-                recorder._record(values)
-
-        compat.before_stateless_apply(optimizer, record)
-        object.__setattr__(optimizer, _RECORDERS_ATTRIBUTE, recorders)
-    recorders.add(metric)
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")
@@ -113,9 +83,10 @@ class LearningRateMetric(keras.metrics.Metric):
     * On TensorFlow and torch the metric reads the optimizer after its step
       and evaluates its learning rate at the step just taken
       (`iterations - 1`). On JAX, where the train step's optimizer state is
-      not visible to metrics, the metric wraps `optimizer.stateless_apply`
-      (on that instance, once) to record the state the step started from,
-      and computes the rate from it inside the same compiled function.
+      not visible to metrics, the `LRX` hands the state each step starts
+      from to the metric, which computes the rate from it inside the same
+      compiled function; a plain Keras optimizer cannot, so on JAX the
+      metric needs an `LRX` (wrapping changes nothing else) and says so.
     * A step that did not update (the `LossScaleOptimizer` of the
       `"mixed_float16"` policy skipped it for non-finite gradients): on
       TensorFlow and torch the previous value is repeated; on JAX the rate
@@ -130,8 +101,8 @@ class LearningRateMetric(keras.metrics.Metric):
 
     Args:
         optimizer: The `keras.optimizers.Optimizer` instance the model is
-            compiled with (an `LRX` or any Keras optimizer). A
-            `LossScaleOptimizer` is unwrapped.
+            compiled with (an `LRX` or any Keras optimizer; an `LRX` on
+            JAX). A `LossScaleOptimizer` is unwrapped.
         name: String. Name of the metric and its log key. Defaults to
             `"learning_rate"`.
         groups: Bool or list of strings. For an `LRX` with a dict of
@@ -146,7 +117,8 @@ class LearningRateMetric(keras.metrics.Metric):
     Raises:
         TypeError: If `optimizer` is not a Keras optimizer instance, or
             `groups` is neither a bool nor a list of strings.
-        ValueError: If `groups` is given for an optimizer without
+        ValueError: On JAX, if `optimizer` is not an `LRX`; if `groups` is
+            given for an optimizer without
             multiplier keys, or names a key the optimizer does not have.
 
     Example:
@@ -189,6 +161,18 @@ class LearningRateMetric(keras.metrics.Metric):
         self._given_optimizer = optimizer
         self._optimizer = compat.unwrap_loss_scale(optimizer)
         self._groups = self._resolve_groups(self._optimizer, groups)
+        if keras.backend.backend() == "jax" and not isinstance(
+            self._optimizer, LRX
+        ):
+            raise ValueError(
+                "On the JAX backend `LearningRateMetric` needs an `LRX` "
+                "optimizer: Keras's JAX train step shows the optimizer state "
+                "to the optimizer only, and LRX hands it on. Wrap the "
+                "optimizer -- LRX(optimizer) without multipliers trains "
+                "exactly as the optimizer alone -- or log the rate per batch "
+                "with `keras_lrx.BatchHistory`. Received: "
+                f"optimizer={type(optimizer).__name__}"
+            )
         self.groups = groups if isinstance(groups, bool) else list(groups)
         self._rate = self.add_variable(
             shape=(),
@@ -208,7 +192,7 @@ class LearningRateMetric(keras.metrics.Metric):
         )
         object.__setattr__(self, "_pending_state", None)
         if keras.backend.backend() == "jax":
-            _install_recorder(self._optimizer, self)
+            self._optimizer._add_state_recorder(self)
 
     @staticmethod
     def _resolve_groups(optimizer, groups):

@@ -41,6 +41,7 @@ Resolution rules (documented in the README under "How multiplier keys resolve"):
 """
 
 import re
+import warnings
 
 import keras
 
@@ -345,19 +346,35 @@ class MultiplierMap:
             keys.append(_Key(key, value, order))
         self.keys = keys
 
-    def resolve(self, variables, other_variables=(), strict=False):
+    def resolve(self, variables, other_variables=None, strict=False):
         """Returns one `Resolution` per variable, in order.
+
+        A key that selects none of `variables` is decided from what is
+        given, never from where the call comes from:
+
+        * a `Layer`-object key carries its weights: if it has any, it names
+          a frozen layer (fine unless `strict`);
+        * with `other_variables` given (the model's other weights), a key
+          that selects some of them names frozen weights (fine unless
+          `strict`), and a key that selects nothing at all is an error;
+        * without `other_variables` (an optimizer's `build`, which gets the
+          trainable variables only), a name or pattern that selects nothing
+          trainable may be a frozen layer or a typo: a `UserWarning` lists
+          the trainable paths, and `strict=True` makes it an error.
 
         Args:
             variables: The trainable variables to resolve.
-            other_variables: The model's other (non-trainable) variables,
-                where known: a key that selects only these is not a typo.
+            other_variables: The model's other (non-trainable) variables, or
+                None where they are not known. Defaults to None.
             strict: Whether a key that selects no trainable variable is an
                 error even when it selects non-trainable ones.
 
         Raises:
-            ValueError: if a key selects no variable, or a callable returns
-                something other than None or a finite number >= 0.
+            ValueError: if a key is an invalid regular expression that
+                selects nothing, selects no variable at all (`other_variables`
+                given), selects no trainable variable under `strict`, or a
+                callable returns something other than None or a finite
+                number >= 0.
         """
         variables = list(variables)
         if self.function is not None:
@@ -383,7 +400,7 @@ class MultiplierMap:
             for v in variables
         ]
         unused = [k for k in self.keys if k.order not in used]
-        self._check_unused(unused, variables, list(other_variables), strict)
+        self._check_unused(unused, variables, other_variables, strict)
         return resolutions
 
     def _resolve_one(self, variable, prefix_groups, pattern_groups, used):
@@ -407,7 +424,9 @@ class MultiplierMap:
     def _check_unused(self, unused, variables, other_variables, strict):
         if not unused:
             return
-        frozen_only = [k for k in unused if _selects_any(k, other_variables)]
+        known = other_variables is not None
+        others = list(other_variables or [])
+        frozen_only = [k for k in unused if _selects_any(k, others)]
         typos = [k for k in unused if k not in frozen_only]
         invalid = [k for k in typos if hasattr(k, "regex_error")]
         if invalid:
@@ -423,13 +442,24 @@ class MultiplierMap:
             shown = ", ".join(repr(p) for p in paths[:6])
             more = f", ... ({len(paths)} in all)" if len(paths) > 6 else ""
             names = ", ".join(k.label() for k in typos)
-            raise ValueError(
-                f"Argument `multipliers`: key(s) {names} match no "
-                "trainable variable. A key is an exact variable path, a layer "
-                "name (one or more '/'-separated path segments), a layer "
-                "object, or a regular expression matched with re.fullmatch "
-                "against the whole path. Trainable variable paths are: "
-                f"{shown}{more}"
+            grammar = (
+                "A key is an exact variable path, a layer name (one or more "
+                "'/'-separated path segments), a layer object, or a regular "
+                "expression matched with re.fullmatch against the whole path. "
+                f"Trainable variable paths are: {shown}{more}"
+            )
+            if known or strict:
+                raise ValueError(
+                    f"Argument `multipliers`: key(s) {names} match no "
+                    f"{'' if known else 'trainable '}variable. {grammar}"
+                )
+            warnings.warn(
+                f"Argument `multipliers`: key(s) {names} match no trainable "
+                "variable: a frozen layer's name, or a typo. Key a frozen "
+                "layer by the layer object, check the keys against the model "
+                "with `LRX.check_multipliers(model)`, or pass strict=True to "
+                f"make this an error. {grammar}",
+                stacklevel=4,
             )
         if strict and frozen_only:
             names = ", ".join(k.label() for k in frozen_only)

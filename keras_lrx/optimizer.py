@@ -3,12 +3,14 @@
 import contextlib
 import math
 import numbers
+import weakref
 
 import keras
 from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx import _update
 from keras_lrx import _validation
 from keras_lrx.multipliers import MultiplierMap
 
@@ -31,20 +33,27 @@ class LRX(keras.optimizers.Optimizer):
     where `t` is the optimizer's step counter (`iterations`; with
     `gradient_accumulation_steps` Keras's convention of the raw counter is
     kept) and `scale` is 1 until `learning_rate` is assigned while a schedule
-    is in use (see below). Variables with equal multipliers form one group and
-    are updated in one call of the wrapped optimizer; on the torch backend
-    Keras's stock optimizers update all groups in one pass
-    (`keras_lrx._torch_fused`). A multiplier of 0 freezes a variable: it never
-    changes and the wrapped optimizer allocates no slot variables for it.
+    is in use (see below). LRX runs Keras's own training-step pipeline with
+    the wrapped optimizer's settings and calls the wrapped optimizer's
+    `update_step(gradient, variable, learning_rate)` -- Keras's documented
+    per-variable update -- at that variable's rate; on the torch backend
+    Keras's stock optimizers update every variable in one pass
+    (`keras_lrx._torch_fused`). The wrapped optimizer is used, never
+    modified: afterwards it still has its own rate and config, and it counts
+    LRX's steps (the two share one step counter). A multiplier of 0 freezes
+    a variable: it never changes (no update, decay or EMA) and the wrapped
+    optimizer allocates no slot variables for it.
 
-    Everything else the wrapped optimizer does keeps working unchanged:
-    gradient clipping (`clipnorm`, `clipvalue`, `global_clipnorm` -- still
-    computed over all trainable variables), `gradient_accumulation_steps`,
-    `use_ema`, `loss_scale_factor` and `exclude_from_weight_decay`. Decoupled
+    Everything else the wrapped optimizer is configured with keeps working:
+    gradient clipping (`clipnorm`, `clipvalue`, `global_clipnorm` -- computed
+    over the variables that train), `gradient_accumulation_steps`, `use_ema`,
+    `loss_scale_factor` and `exclude_from_weight_decay`. Keras's decoupled
     weight decay (AdamW, Lion, any optimizer's `weight_decay`) follows the
     per-variable rate, `lr * multiplier * weight_decay`, as PyTorch parameter
     groups do; pass `weight_decay_follows_multiplier=False` to decay every
-    (non-frozen) variable at the base rate instead.
+    (non-frozen) variable at the base rate instead. An optimizer with a
+    decay rule of its own (Muon) decays by that rule at its own
+    `learning_rate`, as it would alone.
 
     `opt.learning_rate` reads the current base rate (`schedule(t) * scale`).
     Assigning a number sets the base rate when there is no schedule, or
@@ -55,9 +64,10 @@ class LRX(keras.optimizers.Optimizer):
 
     Args:
         optimizer: A `keras.optimizers.Optimizer` instance (or a name/config
-            understood by `keras.optimizers.get`). LRX owns it from now on:
-            it must not be built yet, and base-optimizer options such as
-            `clipnorm` or `weight_decay` are set on it, not on LRX.
+            understood by `keras.optimizers.get`), available afterwards as
+            the `optimizer` attribute. It must not be built yet, and
+            base-optimizer options such as `clipnorm` or `weight_decay` are
+            set on it, not on LRX.
         schedule: The base learning rate. None uses the wrapped optimizer's
             own `learning_rate` (a float or a schedule); a float; a
             `keras.optimizers.schedules.LearningRateSchedule`; or a callable
@@ -71,10 +81,14 @@ class LRX(keras.optimizers.Optimizer):
         name: Name of the optimizer. Defaults to "lrx".
         weight_decay_follows_multiplier: Whether decoupled weight decay of a
             variable is scaled by its multiplier. Defaults to True.
-        strict: Whether a multiplier key that selects only non-trainable
-            variables (a frozen layer, base weights after `enable_lora`) is
-            an error when the optimizer is built. A key that selects no
-            variable at all is always an error. Defaults to False.
+        strict: Whether a multiplier key that selects no trainable variable
+            is an error when the optimizer is built. Without it, such a key
+            is accepted: silently when it is a layer object with weights (a
+            frozen layer, base weights after `enable_lora`), with a
+            `UserWarning` listing the trainable paths when it is a name or
+            pattern (a frozen layer's name, or a typo: `build` sees only the
+            trainable variables, whoever calls it; `check_multipliers(model)`
+            tells the two apart). Defaults to False.
 
     Example:
 
@@ -95,8 +109,8 @@ class LRX(keras.optimizers.Optimizer):
             wrong type.
         ValueError: for a multiplier that is negative or not finite, a
             wrapped optimizer that is already built, base-optimizer
-            arguments given to LRX, and (when built) a key matching no
-            variable.
+            arguments given to LRX, and (when built, with `strict`) a key
+            matching no trainable variable.
     """
 
     def __init__(
@@ -119,20 +133,19 @@ class LRX(keras.optimizers.Optimizer):
         multiplier_map = MultiplierMap(multipliers)
         compat.check_distribution_strategy(optimizer)
 
-        super().__init__(learning_rate=base_learning_rate, name=name or "lrx")
+        # LRX runs Keras's step pipeline (clipping, gradient accumulation,
+        # EMA, loss-scale factor) with the wrapped optimizer's settings.
+        super().__init__(
+            learning_rate=base_learning_rate,
+            name=name or "lrx",
+            **_pipeline_options(optimizer),
+        )
         if schedule is None:
             self._learning_rate = None
-        # One step counter: the wrapped optimizer's.
+        # One step counter: the wrapped optimizer's (its `update_step` reads
+        # it), so the wrapped optimizer counts LRX's steps.
         compat.share_step_counter(self, optimizer)
-        self.inner_optimizer = optimizer
-        # The wrapped optimizer's `learning_rate` reads LRX's base rate, so
-        # code that unwraps `inner_optimizer` (Keras's TensorBoard) logs the
-        # rate in use; its own rate is kept (and evaluated) here.
-        compat.set_untracked_attribute(
-            self,
-            "_inner_learning_rate",
-            compat.redirect_learning_rate(optimizer, self._base_learning_rate),
-        )
+        self.optimizer = optimizer
         self.weight_decay_follows_multiplier = weight_decay_follows_multiplier
         self.strict = strict
         self._multiplier_map = multiplier_map
@@ -145,13 +158,15 @@ class LRX(keras.optimizers.Optimizer):
         )
         self._resolutions = None
         self._frozen = None
-        self._active_multipliers = None
-        self._step_state = []
-        self._fused_update = None
-        self._fused_decay = None
-        # Grouping of each variable list the wrapped optimizer is called
-        # with, worked out once: it is fixed at build.
-        compat.set_untracked_attribute(self, "_plans", {})
+        self._multipliers = None
+        for attribute, value in (
+            ("_update", None),  # keras_lrx._update.Update, at build
+            # Positions and multipliers of each variable list the pipeline
+            # is called with, worked out once: they are fixed at build.
+            ("_plans", {}),
+            ("_state_recorders", weakref.WeakSet()),
+        ):
+            compat.set_untracked_attribute(self, attribute, value)
 
     # ------------------------------------------------------------------ #
     # Argument checks.
@@ -216,41 +231,45 @@ class LRX(keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     def build(self, var_list):
         var_list = list(var_list)
-        trainable = {id(v) for v in var_list}
-        model_weights = compat.model_weights_on_call_stack(var_list) or []
-        others = [w for w in model_weights if id(w) not in trainable]
         resolutions = self._multiplier_map.resolve(
-            var_list, others, strict=self.strict
+            var_list, strict=self.strict
         )  # may raise
-        compat.check_distribution_strategy(self.inner_optimizer)
-        compat.set_trainable_variables(self, var_list)
+        compat.check_distribution_strategy(self.optimizer)
+        frozen = [r.multiplier == 0.0 for r in resolutions]
+        active = [v for v, f in zip(var_list, frozen) if not f]
+        # Frozen variables get no slots and never reach the update.
+        self.optimizer.build(active)
+        stand_ins = {}
+        if self.use_ema:
+            # A frozen variable's moving average is the variable itself;
+            # Keras's SwapEMAWeights swaps every trainable variable of the
+            # model with an average, so it gets a copy that stays equal.
+            for v, f in zip(var_list, frozen):
+                if f:
+                    stand_in = self.add_variable_from_reference(
+                        v, name="average"
+                    )
+                    # A copy: on JAX one buffer in two variables would be
+                    # donated twice by the train step.
+                    stand_in.assign(ops.copy(ops.convert_to_tensor(v)))
+                    stand_ins[id(v)] = stand_in
+        compat.adopt_built_state(
+            self, self.optimizer, var_list, frozen, stand_ins
+        )
         self._resolutions = resolutions
-        self._frozen = [r.multiplier == 0.0 for r in resolutions]
-        active = [v for v, f in zip(var_list, self._frozen) if not f]
-        self._active_multipliers = [
-            r.multiplier for r in resolutions if r.multiplier != 0.0
-        ]
-        with compat.record_step_state(self.inner_optimizer) as state:
-            self.inner_optimizer.build(active)
-        self._step_state = list(state)
-        if keras.backend.backend() == "torch":
-            from keras_lrx import _torch_fused
-
-            self._fused_update = _torch_fused.update_rule(self.inner_optimizer)
-            self._fused_decay = _torch_fused.weight_decay_rule(
-                self.inner_optimizer
-            )
-        compat.install_update_hooks(
-            self.inner_optimizer, self._grouped_update, self._grouped_decay
+        self._frozen = frozen
+        self._multipliers = [r.multiplier for r in resolutions]
+        compat.set_untracked_attribute(
+            self,
+            "_update",
+            _update.Update(
+                self.optimizer, self.weight_decay_follows_multiplier
+            ),
         )
 
     @property
     def variables(self):
-        return compat.own_variables(self) + self.inner_optimizer.variables
-
-    @property
-    def iterations(self):
-        return self.inner_optimizer.iterations
+        return compat.own_variables(self) + self.optimizer.variables
 
     @property
     def multiplier_map(self):
@@ -270,9 +289,7 @@ class LRX(keras.optimizers.Optimizer):
     def _unscaled_learning_rate(self):
         schedule = self._learning_rate
         if schedule is None:
-            return compat.evaluate_learning_rate(
-                self.inner_optimizer, self._inner_learning_rate
-            )
+            return self.optimizer.learning_rate
         if isinstance(schedule, keras.Variable):
             return schedule
         # LearningRateSchedule or callable of the step.
@@ -282,13 +299,11 @@ class LRX(keras.optimizers.Optimizer):
         lr = self._unscaled_learning_rate()
         return ops.multiply(ops.cast(lr, "float32"), self._lr_scale)
 
-    def _base_learning_rate(self):
-        """The base rate, as the wrapped optimizer's `learning_rate` reads."""
-        return self._get_current_learning_rate()
-
     def _has_schedule(self):
         if self._learning_rate is None:
-            return not isinstance(self._inner_learning_rate, keras.Variable)
+            return not isinstance(
+                compat.own_learning_rate(self.optimizer), keras.Variable
+            )
         return not isinstance(self._learning_rate, keras.Variable)
 
     @property
@@ -313,7 +328,7 @@ class LRX(keras.optimizers.Optimizer):
             )
         if not self._has_schedule():
             if self._learning_rate is None:
-                self._inner_learning_rate.assign(value)
+                self.optimizer.learning_rate = value
             else:
                 self._learning_rate.assign(value)
             self._lr_scale.assign(1.0)
@@ -359,6 +374,47 @@ class LRX(keras.optimizers.Optimizer):
         finally:
             self._lr_scale.assign(scale)
 
+    def check_multipliers(self, model):
+        """Checks the multiplier keys against all of `model`'s weights.
+
+        `build` sees the trainable variables only, so a key naming a frozen
+        layer by its name and a typo look alike there (both warn; `strict`
+        makes both errors). Given the model, this tells them apart: a key
+        that selects none of its weights is an error, one that selects only
+        frozen weights is accepted (unless `strict`).
+
+        Args:
+            model: The `keras.Model` (or layer) this optimizer will train.
+
+        Returns:
+            A dict of trainable variable path -> multiplier.
+
+        Raises:
+            TypeError: if `model` is not a Keras layer or model.
+            ValueError: if a key selects no weight of `model`, or (with
+                `strict`) selects only non-trainable weights.
+
+        Example:
+
+        >>> model = keras.Sequential(
+        ...     [keras.Input((2,)), keras.layers.Dense(1, name="head")],
+        ...     name="net")
+        >>> LRX(keras.optimizers.SGD(), multipliers={"head": 0.1}
+        ...     ).check_multipliers(model)
+        {'net/head/kernel': 0.1, 'net/head/bias': 0.1}
+        """
+        if not isinstance(model, keras.layers.Layer):
+            raise TypeError(
+                "Argument `model` must be a `keras.Model` or layer. "
+                f"Received: model={model!r} (of type {type(model).__name__})"
+            )
+        resolutions = self._multiplier_map.resolve(
+            model.trainable_variables,
+            model.non_trainable_variables,
+            strict=self.strict,
+        )
+        return {r.path: r.multiplier for r in resolutions}
+
     def effective_learning_rates(self):
         """Dict of multiplier group -> current effective rate (after build).
 
@@ -389,7 +445,6 @@ class LRX(keras.optimizers.Optimizer):
             if not self.built:
                 with keras.name_scope(self.name, caller=self):
                     self.build(trainable_variables)
-                self.built = True
             self._check_variables_are_known(trainable_variables)
         if len(grads) != len(trainable_variables):
             raise ValueError(
@@ -401,16 +456,38 @@ class LRX(keras.optimizers.Optimizer):
             grads = [grads[p] for p in active]
             trainable_variables = [trainable_variables[p] for p in active]
         if active:
-            self.inner_optimizer.apply(grads, trainable_variables)
+            # Keras's own pipeline, on the variables that train.
+            super().apply(grads, trainable_variables)
         else:
             compat.raw_iterations(self).assign_add(1)
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        if self._state_recorders:
+            values = [
+                v.value if isinstance(v, keras.Variable) else v
+                for v in optimizer_variables
+            ]
+            for recorder in list(self._state_recorders):
+                recorder._record(values)
+        return super().stateless_apply(
+            optimizer_variables, grads, trainable_variables
+        )
+
+    def _add_state_recorder(self, recorder):
+        """JAX: `recorder._record(values)` gets each step's input state.
+
+        Keras's JAX train step hands the optimizer state to
+        `stateless_apply` only; `keras_lrx.metrics.LearningRateMetric`
+        computes the step's rate from it.
+        """
+        self._state_recorders.add(recorder)
 
     def _plan(self, variables, kind):
         """`kind` of plan for this list of variables, worked out once.
 
         "active": positions of the variables not frozen (of LRX's own list);
-        "groups": positions grouped by multiplier, first-seen first, and
-        the multiplier of each position (of the wrapped optimizer's list).
+        "multipliers": the multiplier of each variable (of the list the
+        pipeline updates), one list object per variable list.
         """
         key = (kind,) + tuple(map(id, variables))
         plan = self._plans.get(key)
@@ -419,146 +496,43 @@ class LRX(keras.optimizers.Optimizer):
                 plan = [
                     p
                     for p, v in enumerate(variables)
-                    if not self._frozen[compat.variable_index(self, v)]
+                    if self._multipliers[self._get_variable_index(v)]
                 ]
             else:
-                plan = self._groups(variables)
+                plan = [
+                    self._multipliers[self._get_variable_index(v)]
+                    for v in variables
+                ]
             self._plans[key] = plan
         return plan
 
-    def _groups(self, variables):
-        """(positions by multiplier, first-seen first; each multiplier)."""
-        inner = self.inner_optimizer
-        multipliers = [
-            self._active_multipliers[compat.variable_index(inner, v)]
-            for v in variables
-        ]
-        groups = {}
-        for position, m in enumerate(multipliers):
-            groups.setdefault(m, []).append(position)
-        return groups, multipliers
-
-    def _grouped_update(self, original, grads, variables, learning_rate):
-        del learning_rate  # the wrapped optimizer's reading of the base rate
-        base = self._get_current_learning_rate()
-        groups, multipliers = self._plan(variables, "groups")
-        if len(groups) > 1 and self._fused_update is not None:
-            # One pass for all groups (torch: see keras_lrx._torch_fused).
-            self._fused_update(grads, variables, base, multipliers)
-            return
-        saved = None
-        if len(groups) > 1 and self._step_state:
-            saved = compat.snapshot(self._step_state)
-        for i, (m, positions) in enumerate(groups.items()):
-            if i and saved is not None:
-                # Per-step global state (e.g. Nadam's u_product) advances
-                # once per step, not once per group.
-                compat.restore(self._step_state, saved)
-            lr = base if m == 1.0 else ops.multiply(base, m)
-            original(
-                [grads[p] for p in positions],
-                [variables[p] for p in positions],
-                lr,
+    # Keras's pipeline calls these three: the update of every variable at
+    # `learning_rate * m` (keras_lrx._update).
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        update = self._update
+        if update.fused is not None:
+            update.all_variables(
+                grads,
+                trainable_variables,
+                learning_rate,
+                self._plan(trainable_variables, "multipliers"),
             )
-
-    def _grouped_decay(self, original, variables):
-        inner = self.inner_optimizer
-        if inner.weight_decay is None:
             return
-        # Skipping excluded variables here keeps every call non-empty (the
-        # torch backend's fused decay fails on an empty list).
-        variables = [v for v in variables if compat.uses_weight_decay(inner, v)]
-        if not variables:
-            return
-        if self.weight_decay_follows_multiplier:
-            groups, multipliers = self._plan(variables, "groups")
-            if len(groups) > 1 and self._fused_decay is not None:
-                base = self._get_current_learning_rate()
-                self._fused_decay(variables, base, multipliers)
-                return
-            groups = groups.items()
-        else:
-            groups = [(1.0, range(len(variables)))]
+        update.before_variables(learning_rate)
+        # Keras's loop (TensorFlow: one `extended.update` per variable)
+        # calls `update_step` below for each variable.
+        super()._backend_update_step(grads, trainable_variables, learning_rate)
 
-        def rate(m):
-            def read():
-                base = self._get_current_learning_rate()
-                return base if m == 1.0 else ops.multiply(base, m)
-
-            return read
-
-        compat.apply_weight_decay_per_group(
-            inner,
-            original,
-            [
-                (rate(m), [variables[p] for p in positions])
-                for m, positions in groups
-            ],
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        self._update.step(
+            gradient, variable, learning_rate, self._multipliers[index]
         )
 
-    def finalize_variable_values(self, var_list):
-        var_list = list(var_list)
-        if self._frozen is not None and len(var_list) == len(self._frozen):
-            var_list = [v for v, f in zip(var_list, self._frozen) if not f]
-        self.inner_optimizer.finalize_variable_values(var_list)
-
-    def scale_loss(self, loss):
-        return self.inner_optimizer.scale_loss(loss)
-
-    # LossScaleOptimizer (which Keras wraps around LRX under mixed_float16)
-    # switches off `loss_scale_factor` on the optimizer it wraps: that must
-    # reach the optimizer that actually unscales the gradients.
-    @property
-    def loss_scale_factor(self):
-        inner = self.__dict__.get("inner_optimizer")
-        return None if inner is None else inner.loss_scale_factor
-
-    @loss_scale_factor.setter
-    def loss_scale_factor(self, value):
-        inner = self.__dict__.get("inner_optimizer")
-        if inner is not None:
-            inner.loss_scale_factor = value
-
-    # Keras's SwapEMAWeights unwraps one `inner_optimizer` (meant for
-    # LossScaleOptimizer) and swaps `_trainable_variables` with the moving
-    # averages: under mixed_float16 it reaches LRX, which answers with the
-    # wrapped optimizer's averages. A frozen variable has no average (no
-    # slots); a copy of it, made on first use, stands in (swapping a
-    # variable with itself would zero it on TensorFlow).
-    @property
-    def _model_variables_moving_average(self):
-        inner = self.__dict__.get("inner_optimizer")
-        if inner is None or not inner.use_ema or self._frozen is None:
-            raise AttributeError("_model_variables_moving_average")
-        averages = iter(compat.ema_averages(inner))
-        stand_ins = self.__dict__.setdefault("_frozen_ema_stand_ins", {})
-        result = []
-        for v, frozen in zip(compat.built_variables(self), self._frozen):
-            if not frozen:
-                result.append(next(averages))
-                continue
-            if id(v) not in stand_ins:
-                stand_ins[id(v)] = keras.Variable(
-                    ops.convert_to_numpy(v),
-                    dtype=v.dtype,
-                    trainable=False,
-                    name="frozen_ema_stand_in",
-                )
-            result.append(stand_ins[id(v)])
-        return result
-
-    @property
-    def use_ema(self):
-        inner = self.__dict__.get("inner_optimizer")
-        return False if inner is None else inner.use_ema
-
-    @use_ema.setter
-    def use_ema(self, value):
-        if value:
-            raise ValueError(
-                "Set `use_ema` on the wrapped optimizer, not on LRX. "
-                f"Received: use_ema={value!r}"
-            )
+    def _apply_weight_decay(self, variables):
+        # Keras's stock decay runs per variable in `update_step`; a rule of
+        # the wrapped optimizer's own (Muon's) runs here, where Keras runs it.
+        self._update.own_decay(variables)
 
     # ------------------------------------------------------------------ #
     # Diagnostics.
@@ -612,7 +586,7 @@ class LRX(keras.optimizers.Optimizer):
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.append(
-            f"{self.name}: {type(self.inner_optimizer).__name__}, base "
+            f"{self.name}: {type(self.optimizer).__name__}, base "
             f"learning rate {base:.4g}, {sum(self._frozen)} frozen of "
             f"{len(rows)} variables"
         )
@@ -632,9 +606,7 @@ class LRX(keras.optimizers.Optimizer):
             schedule_config = keras.optimizers.schedules.serialize(schedule)
         else:
             schedule_config = keras.saving.serialize_keras_object(schedule)
-        inner = self.inner_optimizer
-        with compat.learning_rate_override(inner, self._inner_learning_rate):
-            optimizer_config = keras.saving.serialize_keras_object(inner)
+        optimizer_config = keras.saving.serialize_keras_object(self.optimizer)
         return {
             "name": self.name,
             "optimizer": optimizer_config,
@@ -663,6 +635,20 @@ class LRX(keras.optimizers.Optimizer):
         return cls(
             optimizer, schedule=schedule, multipliers=multipliers, **config
         )
+
+
+def _pipeline_options(optimizer):
+    """The wrapped optimizer's settings of Keras's step pipeline."""
+    return {
+        "clipnorm": optimizer.clipnorm,
+        "clipvalue": optimizer.clipvalue,
+        "global_clipnorm": optimizer.global_clipnorm,
+        "use_ema": optimizer.use_ema,
+        "ema_momentum": optimizer.ema_momentum,
+        "ema_overwrite_frequency": optimizer.ema_overwrite_frequency,
+        "loss_scale_factor": optimizer.loss_scale_factor,
+        "gradient_accumulation_steps": optimizer.gradient_accumulation_steps,
+    }
 
 
 def _check_no_extra_arguments(kwargs):

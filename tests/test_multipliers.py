@@ -8,10 +8,11 @@ from conftest import mlp
 from keras_lrx.multipliers import MultiplierMap
 
 
-def resolve(multipliers, variables):
+def resolve(multipliers, variables, other_variables=()):
+    """Resolves against a model whose other weights are known (none here)."""
     return {
         r.path: r.multiplier
-        for r in MultiplierMap(multipliers).resolve(variables)
+        for r in MultiplierMap(multipliers).resolve(variables, other_variables)
     }
 
 
@@ -56,7 +57,7 @@ def test_layer_name_matches_a_path_segment(functional):
 def test_layer_name_does_not_match_variable_name_or_prefix_of_segment():
     model = mlp()
     # "bod" is no segment and no full-path regex: it matches nothing.
-    with pytest.raises(ValueError, match="'bod'.*match no trainable variable"):
+    with pytest.raises(ValueError, match="'bod'.*match no variable"):
         resolve({"bod": 0.1}, model.trainable_variables)
     # "kernel" is a variable's own name, not a layer: nothing matches.
     with pytest.raises(ValueError, match="'kernel'"):
@@ -287,9 +288,7 @@ def test_keys_selecting_only_frozen_variables_are_not_typos():
     with pytest.raises(ValueError, match="select only non-trainable.*strict"):
         MultiplierMap(multipliers).resolve(trainable, frozen, strict=True)
     # A real typo is still an error, frozen weights or not.
-    with pytest.raises(
-        ValueError, match="'blok_0'.*match no trainable variable"
-    ):
+    with pytest.raises(ValueError, match="'blok_0'.*match no variable"):
         MultiplierMap({"blok_0": 0.1}).resolve(trainable, frozen)
 
 

@@ -228,12 +228,14 @@ def test_bad_input_is_refused_in_keras_form(case):
 
 def test_refused_multipliers_leave_the_optimizer_unbuilt_and_slotless():
     model = mlp()
-    optimizer = LRX(keras.optimizers.Adam(), multipliers={"bdy": 0.1})
+    optimizer = LRX(
+        keras.optimizers.Adam(), multipliers={"bdy": 0.1}, strict=True
+    )
     model.compile(optimizer=optimizer, loss="mse")
     with pytest.raises(ValueError, match="'bdy'"):
         optimizer.build(model.trainable_variables)
     assert not optimizer.built
-    assert len(optimizer.inner_optimizer.variables) == 2  # iterations, rate
+    assert len(optimizer.optimizer.variables) == 2  # iterations, rate
 
 
 @pytest.mark.parametrize(
