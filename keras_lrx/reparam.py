@@ -184,8 +184,12 @@ def _check_multiplier(multiplier):
     return _validation.check_float("multiplier", multiplier, low=0.0)
 
 
-class _ThetaRegularizer:
-    """Applies a weight regularizer to theta = scale * phi."""
+class _ThetaRegularizer(keras.regularizers.Regularizer):
+    """Applies a weight regularizer to theta = scale * phi.
+
+    A `Regularizer` subclass: Keras < 3.11 accepts no other kind on a
+    variable.
+    """
 
     def __init__(self, regularizer, wrapper):
         self.regularizer = regularizer
@@ -195,7 +199,7 @@ class _ThetaRegularizer:
         return self.regularizer(self._wrapper._theta(phi))
 
 
-class _ThetaConstraint:
+class _ThetaConstraint(keras.constraints.Constraint):
     """Applies a weight constraint to theta: phi <- c(scale * phi) / scale."""
 
     def __init__(self, constraint, wrapper):
