@@ -506,6 +506,23 @@ class LRX(keras.optimizers.Optimizer):
             self._plans[key] = plan
         return plan
 
+    def _update_model_variables_moving_average(self, trainable_variables):
+        # Keras's EMA update, past the frozen variables' stand-ins (which
+        # keep the variable's exact value: `m * v + (1 - m) * v` can be one
+        # rounding off `v`). Keras skips an average that is None.
+        averages = self._model_variables_moving_average
+        compat.set_untracked_attribute(
+            self,
+            "_model_variables_moving_average",
+            [None if f else a for a, f in zip(averages, self._frozen)],
+        )
+        try:
+            super()._update_model_variables_moving_average(trainable_variables)
+        finally:
+            compat.set_untracked_attribute(
+                self, "_model_variables_moving_average", averages
+            )
+
     # Keras's pipeline calls these three: the update of every variable at
     # `learning_rate * m` (keras_lrx._update).
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
