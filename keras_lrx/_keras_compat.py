@@ -356,6 +356,58 @@ def adopt_built_state(wrapper, optimizer, variables, frozen, stand_ins):
     wrapper.built = True
 
 
+class PipelineSteps:
+    """The steps of Keras's pipeline a wrapper optimizer takes over.
+
+    A mixin, listed before `keras.optimizers.Optimizer`: Keras's
+    `BaseOptimizer.apply` calls these private methods; each hands over to a
+    method of the wrapper's own (`_update_all_variables`,
+    `_decay_by_own_rule`, `_frozen_averages`) or to Keras's implementation.
+    The per-variable `update_step` is Keras's documented extension point and
+    is the wrapper's own.
+    """
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if not self._update_all_variables(
+            grads, trainable_variables, learning_rate
+        ):
+            # Keras's loop (TensorFlow: one `extended.update` per variable)
+            # calls `update_step` for each variable.
+            super()._backend_update_step(
+                grads, trainable_variables, learning_rate
+            )
+
+    def _apply_weight_decay(self, variables):
+        self._decay_by_own_rule(variables)
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        # Keras's EMA update, past the averages at `_frozen_averages()`
+        # (stand-ins that keep a frozen variable's exact value: `m * v +
+        # (1 - m) * v` can be one rounding off `v`). Keras skips an average
+        # that is None.
+        name = "_model_variables_moving_average"
+        averages = getattr(self, name)
+        object.__setattr__(
+            self,
+            name,
+            [
+                None if frozen else average
+                for average, frozen in zip(averages, self._frozen_averages())
+            ],
+        )
+        try:
+            super()._update_model_variables_moving_average(trainable_variables)
+        finally:
+            object.__setattr__(
+                self, "_model_variables_moving_average", averages
+            )
+
+
+def check_variables_are_known(optimizer, variables):
+    """Raises Keras's error for a variable `optimizer` was not built with."""
+    optimizer._check_variables_are_known(variables)
+
+
 def built_variables(optimizer):
     """The variables `optimizer` was built with, in order."""
     return list(optimizer._trainable_variables)

@@ -22,7 +22,7 @@ def _delegate_schedule():  # placeholder handed to the base class only
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")
-class LRX(keras.optimizers.Optimizer):
+class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     """Wraps any Keras optimizer so each variable trains at its own rate.
 
     Each trainable variable `v` is updated by the wrapped optimizer's own
@@ -246,13 +246,13 @@ class LRX(keras.optimizers.Optimizer):
             # model with an average, so it gets a copy that stays equal.
             for v, f in zip(var_list, frozen):
                 if f:
-                    stand_in = self.add_variable_from_reference(
-                        v, name="average"
+                    # Initialised, not assigned: `fit` may build inside a
+                    # StatelessScope, which drops assignments. A copy: on
+                    # JAX one buffer in two variables would be donated
+                    # twice by the train step.
+                    stand_ins[id(v)] = self.add_variable_from_reference(
+                        v, name="average", initializer=_copy_of(v)
                     )
-                    # A copy: on JAX one buffer in two variables would be
-                    # donated twice by the train step.
-                    stand_in.assign(ops.copy(ops.convert_to_tensor(v)))
-                    stand_ins[id(v)] = stand_in
         compat.adopt_built_state(
             self, self.optimizer, var_list, frozen, stand_ins
         )
@@ -445,7 +445,7 @@ class LRX(keras.optimizers.Optimizer):
             if not self.built:
                 with keras.name_scope(self.name, caller=self):
                     self.build(trainable_variables)
-            self._check_variables_are_known(trainable_variables)
+            compat.check_variables_are_known(self, trainable_variables)
         if len(grads) != len(trainable_variables):
             raise ValueError(
                 f"Received {len(grads)} gradients for "
@@ -496,57 +496,42 @@ class LRX(keras.optimizers.Optimizer):
                 plan = [
                     p
                     for p, v in enumerate(variables)
-                    if self._multipliers[self._get_variable_index(v)]
+                    if self._multipliers[compat.variable_index(self, v)]
                 ]
             else:
                 plan = [
-                    self._multipliers[self._get_variable_index(v)]
+                    self._multipliers[compat.variable_index(self, v)]
                     for v in variables
                 ]
             self._plans[key] = plan
         return plan
 
-    def _update_model_variables_moving_average(self, trainable_variables):
-        # Keras's EMA update, past the frozen variables' stand-ins (which
-        # keep the variable's exact value: `m * v + (1 - m) * v` can be one
-        # rounding off `v`). Keras skips an average that is None.
-        averages = self._model_variables_moving_average
-        compat.set_untracked_attribute(
-            self,
-            "_model_variables_moving_average",
-            [None if f else a for a, f in zip(averages, self._frozen)],
-        )
-        try:
-            super()._update_model_variables_moving_average(trainable_variables)
-        finally:
-            compat.set_untracked_attribute(
-                self, "_model_variables_moving_average", averages
-            )
+    # Keras's pipeline reaches these through `compat.PipelineSteps`.
+    def _frozen_averages(self):
+        """Positions whose EMA stand-in keeps its value (frozen variables)."""
+        return self._frozen
 
-    # Keras's pipeline calls these three: the update of every variable at
-    # `learning_rate * m` (keras_lrx._update).
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _update_all_variables(self, grads, variables, learning_rate):
+        """Torch, stock optimizers: one pass; False where per variable."""
         update = self._update
-        if update.fused is not None:
-            update.all_variables(
-                grads,
-                trainable_variables,
-                learning_rate,
-                self._plan(trainable_variables, "multipliers"),
-            )
-            return
-        update.before_variables(learning_rate)
-        # Keras's loop (TensorFlow: one `extended.update` per variable)
-        # calls `update_step` below for each variable.
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        if update.fused is None:
+            update.before_variables(learning_rate)
+            return False
+        update.all_variables(
+            grads,
+            variables,
+            learning_rate,
+            self._plan(variables, "multipliers"),
+        )
+        return True
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
+        index = compat.variable_index(self, variable)
         self._update.step(
             gradient, variable, learning_rate, self._multipliers[index]
         )
 
-    def _apply_weight_decay(self, variables):
+    def _decay_by_own_rule(self, variables):
         # Keras's stock decay runs per variable in `update_step`; a rule of
         # the wrapped optimizer's own (Muon's) runs here, where Keras runs it.
         self._update.own_decay(variables)
@@ -652,6 +637,16 @@ class LRX(keras.optimizers.Optimizer):
         return cls(
             optimizer, schedule=schedule, multipliers=multipliers, **config
         )
+
+
+def _copy_of(variable):
+    """An initializer that returns a copy of `variable`'s current value."""
+
+    def initializer(shape, dtype=None):
+        value = ops.copy(ops.convert_to_tensor(variable))
+        return ops.cast(value, dtype or variable.dtype)
+
+    return initializer
 
 
 def _pipeline_options(optimizer):

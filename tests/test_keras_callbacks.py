@@ -1,4 +1,4 @@
-"""Keras's own callbacks that unwrap `inner_optimizer` see LRX correctly."""
+"""Keras's own callbacks (TensorBoard, SwapEMAWeights) see LRX correctly."""
 
 import keras
 import numpy as np
