@@ -1011,117 +1011,12 @@ def test_compiled_one_cycle_momentum():
 
 
 # ---------------------------------------------------------------------------
-# Bad input.
+# Bad input. TestBadInputTable below holds the bad calls (which are refused,
+# with which exception, naming which argument) and the wording of the
+# schedules' own rules. The tests before it check what neither can: a
+# message's exact form, the one rule of `boundaries`, and the good values
+# beside the bad.
 # ---------------------------------------------------------------------------
-
-
-def test_bad_warmup_family_input():
-    with pytest.raises(ValueError, match="`warmup_steps` must be <= `total"):
-        S.linear_with_warmup(1.0, 20, 10)
-    with pytest.raises(ValueError, match="`warmup_steps` must be >= 0"):
-        S.linear_with_warmup(1.0, -1, 10)
-    with pytest.raises(ValueError, match="`total_steps` must be > 0"):
-        S.linear_with_warmup(1.0, 0, 0)
-    with pytest.raises(ValueError, match="`total_steps` must be an integer"):
-        S.linear_with_warmup(1.0, 0, 2.5)
-    with pytest.raises(ValueError, match="`warmup_steps`"):
-        S.cosine_with_warmup(1.0, 11, 10)
-    with pytest.raises(ValueError, match="`num_cycles`"):
-        S.cosine_with_warmup(1.0, 1, 10, num_cycles=0)
-    with pytest.raises(ValueError, match="`num_cycles`"):
-        S.cosine_with_hard_restarts(1.0, 1, 10, 0)
-    with pytest.raises(ValueError, match="`warmup_steps`"):
-        S.cosine_with_hard_restarts(1.0, 12, 10)
-    with pytest.raises(ValueError, match="`learning_rate` must be >= 0"):
-        S.constant_with_warmup(-1.0, 1)
-    with pytest.raises(ValueError, match="`end_learning_rate` must be <"):
-        S.polynomial_with_warmup(1.0, 0, 10, end_learning_rate=2.0)
-    with pytest.raises(ValueError, match="`power`"):
-        S.polynomial_with_warmup(1.0, 0, 10, power=0.0)
-    with pytest.raises(ValueError, match="`total_steps`"):
-        S.polynomial_with_warmup(1.0, 0, -5)
-    with pytest.raises(ValueError, match="`warmup_steps`"):
-        S.polynomial_with_warmup(1.0, 11, 10)
-    with pytest.raises(ValueError, match="`timescale`"):
-        S.inverse_sqrt(1.0, 0, timescale=0)
-    with pytest.raises(ValueError, match="`warmup_steps`"):
-        S.inverse_sqrt(1.0, -2)
-    with pytest.raises(ValueError, match="`step_size` must be > 0"):
-        S.step_with_warmup(1.0, 0, 0)
-    with pytest.raises(ValueError, match="`gamma` must be > 0"):
-        S.step_with_warmup(1.0, 0, 5, gamma=0.0)
-    with pytest.raises(ValueError, match="`gamma` must be > 0"):
-        S.exponential_with_warmup(1.0, 0, -0.5)
-    with pytest.raises(ValueError, match="`gamma` must be <= 1"):
-        S.exponential_with_warmup(1.0, 0, 1.5)
-    with pytest.raises(ValueError, match="`decay_steps`"):
-        S.warmup_stable_decay(1.0, 5, 10, decay_steps=6)
-    with pytest.raises(ValueError, match="`decay_steps` must be > 0"):
-        S.warmup_stable_decay(1.0, 5, 10, decay_steps=0)
-    with pytest.raises(ValueError, match="`warmup_steps`"):
-        S.warmup_stable_decay(1.0, 11, 10)
-    with pytest.raises(ValueError, match="`decay_type`"):
-        S.warmup_stable_decay(1.0, 0, 10, decay_type="exp")
-    with pytest.raises(ValueError, match="`alpha`"):
-        S.warmup_stable_decay(1.0, 0, 10, alpha=1.5)
-
-
-def test_bad_composition_input():
-    with pytest.raises(ValueError, match="`warmup_steps`"):
-        S.Warmup(0.1, -3)
-    with pytest.raises(ValueError, match="`boundaries` must have one entry"):
-        S.join_schedules([0.1, 0.2], [5, 6])
-    with pytest.raises(ValueError, match="`boundaries` must have one entry"):
-        S.join_schedules([0.1, 0.2, 0.3], [5])
-    with pytest.raises(ValueError, match="`boundaries` must be strictly"):
-        S.join_schedules([0.1, 0.2, 0.3], [5, 5])
-    with pytest.raises(ValueError, match="`boundaries` must be strictly"):
-        S.join_schedules([0.1, 0.2, 0.3], [6, 5])
-    with pytest.raises(ValueError, match="`boundaries"):
-        S.join_schedules([0.1, 0.2], [-1])
-    with pytest.raises(ValueError, match="`schedules`"):
-        S.join_schedules([], [])
-
-
-def test_bad_cyclical_input():
-    with pytest.raises(ValueError, match="`step_size` must be > 0"):
-        S.CyclicalLearningRate(0.1, 1.0, 0)
-    with pytest.raises(ValueError, match="`step_size_down` must be > 0"):
-        S.CyclicalLearningRate(0.1, 1.0, 4, step_size_down=-1)
-    with pytest.raises(ValueError, match="`mode` must be one of"):
-        S.CyclicalLearningRate(0.1, 1.0, 4, mode="sawtooth")
-    with pytest.raises(ValueError, match="`gamma` must be > 0"):
-        S.CyclicalLearningRate(0.1, 1.0, 4, mode="exp_range", gamma=0.0)
-    with pytest.raises(ValueError, match="`max_learning_rate` must be >="):
-        S.CyclicalLearningRate(1.0, 0.1, 4)
-    with pytest.raises(ValueError, match="`scale_mode` must be one of"):
-        S.CyclicalLearningRate(
-            0.1, 1.0, 4, scale_fn=damped_scale, scale_mode="epochs"
-        )
-    with pytest.raises(ValueError, match="`decay_every` must be > 0"):
-        S.DecayingCyclicalLearningRate(0.1, 1.0, 4, decay_every=0)
-    with pytest.raises(ValueError, match="`decay_rate` must be > 0"):
-        S.DecayingCyclicalLearningRate(0.1, 1.0, 4, decay_rate=0.0)
-    with pytest.raises(ValueError, match="`decay_type` must be one of"):
-        S.DecayingCyclicalLearningRate(0.1, 1.0, 4, decay_type="cos")
-    with pytest.raises(ValueError, match="`step_size` must be > 0"):
-        S.DecayingCyclicalLearningRate(0.1, 1.0, -4)
-
-
-def test_bad_one_cycle_input():
-    with pytest.raises(ValueError, match="`total_steps` must be > 0"):
-        S.OneCycle(1.0, 0)
-    for pct_start in (0.0, 1.0, -0.1, 1.5):
-        with pytest.raises(ValueError, match=r"`pct_start` must be in \(0, 1"):
-            S.OneCycle(1.0, 100, pct_start=pct_start)
-    with pytest.raises(ValueError, match="`pct_start`.*three_phase"):
-        S.OneCycle(1.0, 100, pct_start=0.6, three_phase=True)
-    with pytest.raises(ValueError, match="`anneal_strategy` must be one of"):
-        S.OneCycle(1.0, 100, anneal_strategy="exp")
-    with pytest.raises(ValueError, match="`div_factor` must be > 0"):
-        S.OneCycle(1.0, 100, div_factor=0.0)
-    with pytest.raises(ValueError, match="`final_div_factor` must be > 0"):
-        S.OneCycle(1.0, 100, final_div_factor=-1.0)
 
 
 def test_error_message_echoes_the_value():
@@ -1132,43 +1027,6 @@ def test_error_message_echoes_the_value():
     )
 
 
-def test_type_errors():
-    with pytest.raises(TypeError, match="`warmup_steps`"):
-        S.constant_with_warmup(1.0, "10")
-    with pytest.raises(TypeError, match="`schedule`"):
-        S.Warmup(lambda step: 0.1, 10)
-    with pytest.raises(TypeError, match="`learning_rate`"):
-        S.linear_with_warmup(None, 1, 10)
-
-
-def test_warmup_rejects_bad_constant_rates():
-    # A float given where the schedule goes is a learning rate: finite, >= 0.
-    for bad in (math.nan, math.inf, -math.inf, -0.1, np.float32("nan")):
-        with pytest.raises(ValueError, match="`schedule`"):
-            S.Warmup(bad, 3)
-        with pytest.raises(ValueError, match="`initial_learning_rate`"):
-            S.Warmup(0.1, 3, initial_learning_rate=bad)
-    with pytest.raises(ValueError, match="`schedule`"):
-        S.Warmup.from_config({"schedule": -1.0, "warmup_steps": 2})
-    assert S.Warmup(0.0, 3).schedule == 0.0  # Zero stays a valid rate.
-
-
-def test_join_rejects_bad_constant_rates():
-    for bad in (math.nan, math.inf, -1e-3):
-        with pytest.raises(ValueError, match=r"`schedules\[1\]`"):
-            S.join_schedules([0.1, bad], [3])
-        with pytest.raises(ValueError, match=r"`schedules\[0\]`"):
-            S.JoinedSchedule([bad], [])
-    with pytest.raises(ValueError, match=r"`schedules\[1\]`"):
-        S.JoinedSchedule.from_config(
-            {"schedules": [0.1, math.nan], "boundaries": [2]}
-        )
-    with pytest.raises(TypeError, match=r"`schedules\[0\]`"):
-        S.join_schedules([True], [])
-    with pytest.raises(TypeError, match="`schedules`"):
-        S.join_schedules("ab", [1])  # A string is not a list of schedules.
-
-
 def test_join_boundaries_must_be_increasing_positive_ints():
     rule = (
         "Argument `boundaries` must be a list of increasing positive integers"
@@ -1177,29 +1035,21 @@ def test_join_boundaries_must_be_increasing_positive_ints():
         S.join_schedules([0.1, 0.2], boundaries=5)
     assert str(info.value).startswith(rule), str(info.value)
     assert "Received: boundaries=5" in str(info.value)
+    # The same rule whatever is wrong: not a list, an entry of the wrong type
+    # or value (the table has more bad boundaries, naming `boundaries`).
     for bad, error in [
-        ("4", TypeError),
-        (None, TypeError),
         ({4: 1}, TypeError),
-        ([True], TypeError),
-        (["3"], TypeError),
         ([None], TypeError),
-        ([2.5], ValueError),
-        ([math.nan], ValueError),
         ([math.inf], ValueError),
-        ([0], ValueError),
-        ([-1], ValueError),
+        (["a", "b"], TypeError),  # Types first, then length.
     ]:
         with pytest.raises(error, match=re.escape(rule)):
             S.join_schedules([0.1, 0.2], boundaries=bad)
-    with pytest.raises(ValueError, match="`boundaries` must be strictly"):
-        S.join_schedules([0.1, 0.2, 0.3], [4, 4])
+    for bad in ([5, 5], [6, 5]):
+        with pytest.raises(ValueError, match="`boundaries` must be strictly"):
+            S.join_schedules([0.1, 0.2, 0.3], bad)
     with pytest.raises(ValueError, match="`boundaries` must have one entry"):
         S.join_schedules([0.1, 0.2, 0.3], [4])
-    with pytest.raises(ValueError, match="`boundaries` must have one entry"):
-        S.join_schedules([0.1], [4])
-    with pytest.raises(TypeError, match=re.escape(rule)):
-        S.join_schedules([0.1, 0.2], ["a", "b"])  # Types first, then length.
     # Tuples, NumPy ints and integral floats are fine, stored as Python ints.
     for good in ((4, 6), [np.int64(4), 6.0], np.array([4, 6])):
         joined = S.join_schedules([0.1, 0.2, 0.3], good)
@@ -1210,45 +1060,12 @@ def test_join_boundaries_must_be_increasing_positive_ints():
     )
 
 
-def test_schedule_values_rejects_bad_steps():
+def test_zero_is_a_valid_constant_rate():
+    assert S.Warmup(0.0, 3).schedule == 0.0
+
+
+def test_schedule_values_accepts_good_steps():
     s = S.linear_with_warmup(1e-3, 1, 10)
-    for bad in (
-        [-1, 2],
-        [3, -5],
-        np.array([0, -1]),
-        range(-2, 2),
-        -3,
-        [1.5],
-        [math.nan],
-        [math.inf],
-        np.array([0.5]),
-        2.5,
-        [[1, 2]],
-    ):
-        with pytest.raises(ValueError, match="`steps`"):
-            S.schedule_values(s, bad)
-    for bad in (
-        "abc",
-        [1, "a"],
-        [True, 2],
-        np.array([True]),
-        True,
-        None,
-        [None],
-        1 + 2j,
-    ):
-        with pytest.raises(TypeError, match="`steps`"):
-            S.schedule_values(s, bad)
-    with pytest.raises(ValueError, match="`steps`"):
-        S.schedule_values(0.5, [-1])  # Checked for constants too.
-    for bad, error in [
-        (math.nan, ValueError),
-        (-0.5, ValueError),
-        ("0.1", TypeError),
-        (False, TypeError),
-    ]:
-        with pytest.raises(error, match="`schedule`"):
-            S.schedule_values(bad, 3)
     # Good steps: ints, NumPy arrays, integral floats, ranges, empty.
     np.testing.assert_allclose(
         S.schedule_values(s, np.array([1, 2])), [1e-3, 1e-3 * 8 / 9], rtol=1e-6
@@ -1524,6 +1341,8 @@ BAD_BY_KIND = {
         (None, TypeError),
         (math.nan, ValueError),
         (math.inf, ValueError),
+        (-math.inf, ValueError),
+        (np.float32("nan"), ValueError),
         (-0.1, ValueError),
     ],
     "children": [
@@ -1559,26 +1378,192 @@ def _expected_name(argument, kind, bad):
     return argument
 
 
+# Bad input that the kinds above do not make: values bad only beside the
+# other arguments, a join of one schedule, `from_config`, and the arguments
+# of `schedule_values`. (label, callable, valid kwargs, argument, bad value,
+# error[, what the message names when not the argument itself])
+_WARMUP_TO_10 = dict(learning_rate=1.0, warmup_steps=1, total_steps=10)
+_WARMUP_CONFIG = dict(schedule=0.1, warmup_steps=2)
+_JOINED_CONFIG = dict(schedules=[0.1, 0.2], boundaries=[2])
+_VALUES_OF = dict(schedule=S.linear_with_warmup(1e-3, 1, 10), steps=3)
+EXTRA_BAD_INPUT = [
+    # warmup_steps > total_steps (LinearWithWarmup's is in RULE_MESSAGES).
+    *[
+        (fn.__name__, fn, _WARMUP_TO_10, "warmup_steps", bad)
+        for fn, bad in [
+            (S.CosineWithWarmup, 11),
+            (S.CosineWithHardRestarts, 12),
+            (S.PolynomialWithWarmup, 11),
+            (S.WarmupStableDecay, 11),
+        ]
+    ],
+    # A function of the step is not a schedule; a NumPy NaN is no rate.
+    ("Warmup", S.Warmup, _WARMUP_CONFIG, "schedule", lambda k: 0.1, TypeError),
+    (
+        "Warmup",
+        S.Warmup,
+        _WARMUP_CONFIG,
+        "initial_learning_rate",
+        np.float32("nan"),
+    ),
+    # The only schedule of a join is `schedules[0]`.
+    *[
+        (
+            "JoinedSchedule",
+            S.JoinedSchedule,
+            dict(schedules=[0.1], boundaries=[]),
+            "schedules",
+            [bad],
+            error,
+            "schedules[0]",
+        )
+        for bad, error in [
+            (math.nan, ValueError),
+            (math.inf, ValueError),
+            (-1e-3, ValueError),
+            (True, TypeError),
+        ]
+    ],
+    # A config is checked as the arguments are.
+    (
+        "Warmup.from_config",
+        S.Warmup.from_config,
+        dict(config=_WARMUP_CONFIG),
+        "config",
+        {**_WARMUP_CONFIG, "schedule": -1.0},
+        ValueError,
+        "schedule",
+    ),
+    (
+        "JoinedSchedule.from_config",
+        S.JoinedSchedule.from_config,
+        dict(config=_JOINED_CONFIG),
+        "config",
+        {**_JOINED_CONFIG, "schedules": [0.1, math.nan]},
+        ValueError,
+        "schedules[1]",
+    ),
+    # schedule_values(schedule, steps).
+    *[
+        ("schedule_values", S.schedule_values, _VALUES_OF, argument, bad, error)
+        for argument, bad, error in [
+            ("steps", [-1, 2], ValueError),
+            ("steps", [3, -5], ValueError),
+            ("steps", np.array([0, -1]), ValueError),
+            ("steps", range(-2, 2), ValueError),
+            ("steps", -3, ValueError),
+            ("steps", [1.5], ValueError),
+            ("steps", [math.nan], ValueError),
+            ("steps", [math.inf], ValueError),
+            ("steps", np.array([0.5]), ValueError),
+            ("steps", 2.5, ValueError),
+            ("steps", [[1, 2]], ValueError),
+            ("steps", "abc", TypeError),
+            ("steps", [1, "a"], TypeError),
+            ("steps", [True, 2], TypeError),
+            ("steps", np.array([True]), TypeError),
+            ("steps", True, TypeError),
+            ("steps", None, TypeError),
+            ("steps", [None], TypeError),
+            ("steps", 1 + 2j, TypeError),
+            ("schedule", math.nan, ValueError),
+            ("schedule", -0.5, ValueError),
+            ("schedule", "0.1", TypeError),
+            ("schedule", False, TypeError),
+        ]
+    ],
+    # Steps are checked for a constant schedule too.
+    (
+        "schedule_values",
+        S.schedule_values,
+        dict(schedule=0.5, steps=3),
+        "steps",
+        [-1],
+    ),
+]
+
+
+def _row(label, fn, kwargs, argument, bad, error=ValueError, named=None):
+    shown = bad.__name__ if callable(bad) else repr(bad)
+    return pytest.param(
+        fn,
+        kwargs,
+        argument,
+        bad,
+        error,
+        named or argument,
+        id=f"{label}-{argument}={shown}",
+    )
+
+
 BAD_INPUT_TABLE = [
-    pytest.param(
+    _row(
+        label,
         fn,
         kwargs,
         argument,
         bad,
         error,
         _expected_name(argument, kind, bad),
-        id=f"{label}-{argument}={bad!r}",
     )
     for label, fn, kwargs, kinds in CONSTRUCTORS
     for argument, kind in kinds.items()
     for bad, error in BAD_BY_KIND[kind.rstrip("?")]
     if not (kind.endswith("?") and bad is None)  # "?": None is valid.
+] + [_row(*row) for row in EXTRA_BAD_INPUT]
+
+# The wording of the schedules' own rules, one call each: a row checks only
+# that the message names the argument (the wording of the shared checks is
+# in test_validation.py). The rules between two arguments are here only, but
+# for warmup_steps > total_steps of the other warmup schedules (rows above).
+RULE_MESSAGES = [
+    pytest.param(
+        lambda: S.linear_with_warmup(1.0, 20, 10),
+        "`warmup_steps` must be <= `total_steps`",
+        id="warmup_within_total",
+    ),
+    pytest.param(  # Its message echoes warmup_steps first: no row.
+        lambda: S.warmup_stable_decay(1.0, 5, 10, decay_steps=6),
+        r"`warmup_steps` \+ `decay_steps` must be <= `total_steps`",
+        id="warmup_and_decay_within_total",
+    ),
+    pytest.param(
+        lambda: S.polynomial_with_warmup(1.0, 0, 10, end_learning_rate=2.0),
+        "`end_learning_rate` must be < `learning_rate`",
+        id="end_rate_below_rate",
+    ),
+    pytest.param(
+        lambda: S.CyclicalLearningRate(1.0, 0.1, 4),
+        "`max_learning_rate` must be >= `base_learning_rate`",
+        id="max_rate_above_base",
+    ),
+    pytest.param(
+        lambda: S.OneCycle(1.0, 100, pct_start=0.6, three_phase=True),
+        "`pct_start`.*three_phase",
+        id="pct_start_three_phase",
+    ),
+    pytest.param(
+        lambda: S.OneCycle(1.0, 100, pct_start=1.5),
+        r"`pct_start` must be in \(0, 1",
+        id="pct_start_range",
+    ),
+    pytest.param(
+        lambda: S.linear_with_warmup(1.0, 0, 0),
+        "`total_steps` must be > 0",
+        id="steps_positive",
+    ),
+    pytest.param(
+        lambda: S.exponential_with_warmup(1.0, 0, 1.5),
+        "`gamma` must be <= 1",
+        id="factor_at_most_one",
+    ),
 ]
 
 
 class TestBadInputTable:
-    # Constructors touch no Keras state: skip the per-test Keras reset of
-    # the shared conftest (slow on JAX) for these many small cases.
+    # Constructors and schedule_values touch no Keras state: skip the
+    # per-test Keras reset of the shared conftest (slow on JAX) for these
+    # many small cases.
     @pytest.fixture(autouse=True)
     def _reset_keras_state(self):
         yield
@@ -1601,6 +1586,11 @@ class TestBadInputTable:
             if name not in ("schedule_values", "plot_schedule")
         }
         assert public == covered
+
+    @pytest.mark.parametrize("call, rule", RULE_MESSAGES)
+    def test_rule_wording(self, call, rule):
+        with pytest.raises(ValueError, match=rule):
+            call()
 
 
 def test_builtin_mode_ignores_scale_mode_with_warning():
