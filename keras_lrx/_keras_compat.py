@@ -218,19 +218,7 @@ _TORCH_OPTIMIZERS_MODULE = "keras.src.backend.torch.optimizers."
 #: own. A class whose constructor takes any other option (one a later Keras
 #: adds) is updated by its own `update_step`.
 TORCH_PIPELINE_OPTIONS = frozenset(
-    {
-        "name",
-        "learning_rate",
-        "weight_decay",
-        "clipnorm",
-        "clipvalue",
-        "global_clipnorm",
-        "use_ema",
-        "ema_momentum",
-        "ema_overwrite_frequency",
-        "loss_scale_factor",
-        "gradient_accumulation_steps",
-    }
+    {"name", "learning_rate", *BASE_OPTIMIZER_ARGUMENTS}
 )
 TORCH_RULE_OPTIONS = {
     "SGD": frozenset({"momentum", "nesterov"}),
