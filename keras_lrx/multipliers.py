@@ -25,8 +25,11 @@ Resolution rules (documented in the README under "How multiplier keys resolve"):
   other selects (``transformer_layer_1`` inside a keras-hub backbone beats the
   backbone, although a nested functional model's variable paths do not name
   the backbone). Likewise between two patterns, the one selecting fewer
-  variables wins. Only keys that select the very same variables fall back to
-  nesting depth and then to the later key in the dict.
+  variables wins. Keys that select the very same variables (a sub-model and
+  its only layer) rank by nesting depth -- a name by where it matches the
+  path, a layer object by where its name sits in the path, or, for a nested
+  functional model that paths do not name, above the layers inside it --
+  and only then by the later key in the dict.
 * A key with ``/`` (a path, a layer path or a pattern starting with literal
   segments) that selects nothing is retried without its leading segments
   (``"sequential/body"`` becomes ``"body"``): Keras roots the same variable
@@ -88,6 +91,9 @@ class _Candidate:
                     return True
                 if id(theirs) in self.key.descendants:
                     return False
+            nearer = self._nearer_than_unplaced(other)
+            if nearer is not None:
+                return nearer
             if (
                 self.depth is not None
                 and other.depth is not None
@@ -95,6 +101,25 @@ class _Candidate:
             ):
                 return self.depth > other.depth
         return self.key.order > other.key.order
+
+    def _nearer_than_unplaced(self, other):
+        """Between a layer object the paths do not name (no depth: a nested
+        functional model) and a name key: the name key is nearer the
+        variable if it names one of the object's sublayers, else the object
+        is. None when that is not the case at hand."""
+        for obj, name, obj_is_self in (
+            (self, other, True),
+            (other, self, False),
+        ):
+            if (
+                obj.key.layer is not None
+                and obj.depth is None
+                and name.key.text is not None
+                and name.kind == _LAYER
+            ):
+                below = name.key.segments[-1] in obj.key.descendant_names
+                return below != obj_is_self
+        return None
 
 
 class _Key:
@@ -109,6 +134,7 @@ class _Key:
         self.text = None  # a string key
         self.regex = None
         self.descendants = frozenset()
+        self.descendant_names = frozenset()
         if isinstance(key, keras.layers.Layer):
             self.layer = key
         elif isinstance(key, dict) and "layer" in key:
@@ -187,11 +213,13 @@ class _Key:
         """Collects what matching needs before ranking `variables`."""
         if self.layer is not None:
             self._ids = frozenset(id(w) for w in self.layer.weights)
-            self.descendants = frozenset(
-                id(sub)
+            below = [
+                sub
                 for sub in compat.sublayers(self.layer)
                 if sub is not self.layer
-            )
+            ]
+            self.descendants = frozenset(id(sub) for sub in below)
+            self.descendant_names = frozenset(sub.name for sub in below)
             return
         if self.saved_paths is not None:
             self._prepare_saved_paths(variables)
@@ -236,7 +264,9 @@ class _Key:
         if self.selects_by_id():
             if id(variable) not in self._ids:
                 return None
-            return _Candidate(self, _LAYER, self._ids_in_variables, None)
+            return _Candidate(
+                self, _LAYER, self._ids_in_variables, self._depth_in(variable)
+            )
         rank = self._rank_path(variable.path)
         if rank is None:
             return None
@@ -247,6 +277,16 @@ class _Key:
             prefix = tuple(variable.path.split("/")[:end])
             return _Candidate(self, _LAYER, prefix_groups[prefix], end)
         return _Candidate(self, _PATTERN, pattern_group, None)
+
+    def _depth_in(self, variable):
+        """Where a layer key's layer sits in `variable`'s path, as a name
+        key's match would (segments up to and including its name); None if
+        the path does not name it."""
+        owners = variable.path.split("/")[:-1]
+        for end in range(len(owners), 0, -1):
+            if owners[end - 1] == self.name:
+                return end
+        return None
 
     def _rank_path(self, path):
         if self.text is None:

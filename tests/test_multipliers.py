@@ -335,3 +335,43 @@ def test_strict_without_frozen_only_keys_resolves():
         model.trainable_variables, model.non_trainable_variables, strict=True
     )
     assert [r.multiplier for r in got] == [0.1, 0.1, 1.0, 1.0]
+
+
+def _one_layer_sub_model(functional):
+    """A sub-model holding a single layer `d1`, inside a functional model."""
+    d1 = keras.layers.Dense(4, name="d1")
+    if functional:  # variable paths do not name a nested functional model
+        inner_in = keras.Input((3,))
+        encoder = keras.Model(inner_in, d1(inner_in), name="encoder")
+    else:
+        encoder = keras.Sequential([keras.Input((3,)), d1], name="encoder")
+    x = keras.Input((3,))
+    model = keras.Model(x, keras.layers.Dense(1, name="head")(encoder(x)))
+    return model, encoder, d1
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_the_layer_nearer_the_variable_wins_when_both_select_the_same(
+    functional,
+):
+    # The sub-model and its only layer select the same variables: the layer
+    # (nearer the variable) wins in either dict order, whether it is keyed
+    # by name or by object, and whether the sub-model is.
+    model, encoder, d1 = _one_layer_sub_model(functional)
+    variables = model.trainable_variables
+    cases = [
+        ({"d1": 0.5, encoder: 0.1}, 0.5),
+        ({d1: 0.5, encoder: 0.1}, 0.5),
+    ]
+    if not functional:  # the Sequential sub-model is named in the paths
+        cases.append(({d1: 0.5, "encoder": 0.1}, 0.5))
+    for multipliers, expected in cases:
+        for order in (
+            list(multipliers.items()),
+            list(multipliers.items())[::-1],
+        ):
+            got = MultiplierMap(dict(order)).resolve(variables, ())
+            d1_paths = {w.path for w in d1.weights}
+            assert {r.multiplier for r in got if r.path in d1_paths} == {
+                expected
+            }, (order, got)
