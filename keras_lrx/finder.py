@@ -793,16 +793,20 @@ def find_lr(
             if model.steps_per_execution != 1:
                 model.steps_per_execution = 1
                 model.train_function = None
-            model.fit(
-                sweep_x,
-                y,
-                batch_size=batch_size,
-                epochs=epochs,
-                steps_per_epoch=steps_per_epoch,
-                verbose=0,
-                callbacks=callbacks,
-            )
-            finder.restore()
+            try:
+                model.fit(
+                    sweep_x,
+                    y,
+                    batch_size=batch_size,
+                    epochs=epochs,
+                    steps_per_epoch=steps_per_epoch,
+                    verbose=0,
+                    callbacks=callbacks,
+                )
+            finally:
+                # Before the model's attributes are put back: the finder's
+                # own restore hands back the step `fit` made for the sweep.
+                finder.restore()
             if probe_data is not None and len(finder.learning_rates) >= 2:
                 probes = _probe(model, finder, probe_data, probe_steps)
                 if verbose and probes is not None:

@@ -525,12 +525,17 @@ class TestRestore:
                 np_copy(a), np_copy(b), rtol=1e-6, atol=1e-7
             )
 
+    @pytest.mark.parametrize("fitted", [True, False])
     @pytest.mark.parametrize("failure", ["data_error", "keyboard_interrupt"])
-    def test_interrupted_sweep_restores_everything(self, failure, monkeypatch):
+    def test_interrupted_sweep_restores_everything(
+        self, failure, fitted, monkeypatch
+    ):
         x, y = regression(128)
         model = bn_model()
-        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        if fitted:
+            model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         before = full_state(model)
+        train_function = model.train_function
         if failure == "data_error":
             data = ArrayDataset(x, y, batch_size=16, fail_at=5)
             with pytest.raises(Exception, match="broken batch 5"):
@@ -546,10 +551,18 @@ class TestRestore:
             monkeypatch.setattr(LRFinder, "on_train_batch_end", interrupt)
             with pytest.raises(KeyboardInterrupt):
                 find_lr(model, x, y, batch_size=16, num_steps=20, verbose=0)
-        assert_same_state(before, full_state(model))
+        if fitted:
+            assert_same_state(before, full_state(model))
+        else:  # the sweep builds the optimizer and metrics (tested below)
+            weights = before["values"][: len(model.variables)]
+            for (path, a), v in zip(weights, model.variables):
+                assert path == v.path and a.tobytes() == np_copy(v).tobytes()
+        # The compiled step is the one from before (None when there was
+        # none): the docstring's promise.
+        assert model.train_function is train_function
         # The restored model still trains normally.
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-        assert int(np_copy(model.optimizer.iterations)) == 16
+        assert int(np_copy(model.optimizer.iterations)) == 8 * (1 + fitted)
 
     def test_unbuilt_optimizer_stays_built_at_initial_values(self):
         x, y = regression()
