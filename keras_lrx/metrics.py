@@ -6,7 +6,9 @@ bar, `History`, `CSVLogger`, `TensorBoard` and every callback see it:
 
 * the value logged for a training batch is the base learning rate that
   batch's update used (`schedule(step) * scale` for an `LRX`, the optimizer's
-  own `learning_rate` -- float or schedule -- for any other optimizer);
+  own `learning_rate` -- float or schedule -- for any other optimizer on
+  TensorFlow and torch; on JAX the metric needs an `LRX`, which hands it the
+  train step's optimizer state);
 * the value in the epoch logs is the last training batch's;
 * for an `LRX`, `groups=True` adds one entry per multiplier key,
   `learning_rate/<key>` = base rate x that key's multiplier.
