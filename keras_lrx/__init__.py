@@ -5,9 +5,11 @@ from keras_lrx.callbacks import BatchHistory
 from keras_lrx.finder import LRFinder
 from keras_lrx.finder import LRFinderResult
 from keras_lrx.finder import find_lr
+from keras_lrx.layerwise import gradual_unfreezing
 from keras_lrx.layerwise import layerwise_decay
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.multipliers import MultiplierMap
+from keras_lrx.multipliers import combine
 from keras_lrx.optimizer import LRX
 from keras_lrx.reparam import SetLearningRate
 from keras_lrx.reparam import unwrap_learning_rates
@@ -22,7 +24,9 @@ __all__ = [
     "LearningRateMetric",
     "MultiplierMap",
     "SetLearningRate",
+    "combine",
     "find_lr",
+    "gradual_unfreezing",
     "layerwise_decay",
     "schedules",
     "unwrap_learning_rates",

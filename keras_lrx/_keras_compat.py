@@ -112,6 +112,50 @@ def run_per_step_update(optimizer, learning_rate):
             return
 
 
+def run_where(active, update, variables):
+    """Runs `update()` so that what it assigns takes effect only if `active`.
+
+    `active` is a boolean scalar (a tensor). `update` assigns some of
+    `variables` (a variable and its optimizer slots). TensorFlow: a
+    `tf.cond`, so a step where `active` is False does no update work at all.
+    JAX, inside the stateless scope of a compiled step: the update is traced,
+    and each value it assigned is selected against the one before it (XLA
+    fuses the select into the update). Eagerly (torch, or a step outside
+    any compiled function): a Python `if`.
+    """
+    name = backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+
+            def true_fn():
+                update()
+                return tf.constant(True)
+
+            tf.cond(active, true_fn, lambda: tf.constant(False))
+            return
+    elif name == "jax":
+        scope = stateless_scope()
+        if scope is not None:
+            mapping = scope.state_mapping  # id(variable) -> current value
+            before = dict(mapping)
+            update()
+            by_id = None
+            for key, new in list(mapping.items()):
+                old = before.get(key)
+                if old is new:
+                    continue
+                if old is None:
+                    if by_id is None:
+                        by_id = {id(v): v for v in variables}
+                    old = by_id[key]._value  # read before the update
+                mapping[key] = ops.where(active, new, old)
+            return
+    if bool(ops.convert_to_numpy(active)):
+        update()
+
+
 def _stock_update_step_classes():
     from keras.src.optimizers.base_optimizer import BaseOptimizer
 

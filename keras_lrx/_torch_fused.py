@@ -272,6 +272,11 @@ def update_rule(optimizer):
     chunked = _chunks_cache()
 
     def update(grads, variables, rate, multipliers):
+        if not variables:  # every group frozen this step
+            if rule is _nadam:  # its momentum schedule still advances
+                with torch.no_grad():
+                    _nadam_step(optimizer, rate.dtype)
+            return
         values = [v.value for v in variables]
         rate = ops.cast(rate, values[0].dtype)
         step = {}
@@ -325,6 +330,8 @@ def _chunks_cache():
         device = values[0].device
         key = (id(floats), device)
         if key not in made:
+            if len(made) >= 16:  # multipliers that change every step
+                made.clear()
             cpu = device.type == "cpu"
             parts = (
                 _chunks(values, CPU_CHUNK_ELEMENTS)
@@ -359,6 +366,8 @@ def weight_decay_rule(optimizer):
         rate = ops.cast(rate, values[0].dtype)
         key = (id(multipliers), values[0].device)
         if key not in made:
+            if len(made) >= 16:
+                made.clear()
             made[key] = (multipliers, Multipliers(multipliers, key[1]))
         with torch.no_grad():
             made[key][1].decay_(values, rate, optimizer.weight_decay)

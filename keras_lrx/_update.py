@@ -67,8 +67,8 @@ class Update:
         """Decay (stock rule) and update `variable` at `rate * multiplier`."""
         rate = (
             learning_rate
-            if multiplier == 1.0
-            else ops.multiply(learning_rate, multiplier)
+            if isinstance(multiplier, float) and multiplier == 1.0
+            else ops.multiply(learning_rate, ops.cast(multiplier, "float32"))
         )
         if self.stock_weight_decay and compat.uses_weight_decay(
             self.optimizer, variable
@@ -94,11 +94,14 @@ class Update:
         """Decays and updates every variable at `learning_rate * m`.
 
         `multipliers` is one float per variable, the same list object for
-        the same variables on every step (the passes are planned per list).
+        the same variables and values on every step (the passes are planned
+        per list).
         """
-        if self.fused_decay is not None:
+        if self.fused_decay is not None and variables:
             plan = self._decay_plans.get(id(multipliers))
             if plan is None:
+                if len(self._decay_plans) >= 16:  # per-step multipliers
+                    self._decay_plans.clear()
                 decayed = [
                     p
                     for p, v in enumerate(variables)

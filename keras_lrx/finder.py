@@ -202,7 +202,8 @@ class LRFinder(keras.callbacks.Callback):
       variables, and replaces the optimizer's learning rate by an `LRSweep`
       of the optimizer step, so that the k-th batch trains at
       `sweep_learning_rates(...)[k]` (for an `LRX` the base rate is swept;
-      its multipliers still apply);
+      its multipliers still apply, those that change over time -- a thaw --
+      held at their values at the start of the sweep);
     - at `on_train_batch_begin`: resets the metrics, so that the `loss` in the
       batch logs is this batch's loss and not the epoch's running mean (on
       JAX this first syncs the training state back into the variables, as
@@ -333,7 +334,14 @@ class LRFinder(keras.callbacks.Callback):
         override = contextlib.ExitStack()
         if isinstance(owner, LRX):
             override.enter_context(owner.override_learning_rate(sweep))
-            groups = sorted(set(owner.variable_multipliers.values()))
+            # Multipliers that change over time (a thaw) stay as they are
+            # at the start: the sweep sees the groups that train now.
+            override.enter_context(owner.hold_multipliers())
+            groups = (
+                sorted(set(owner.current_multipliers().values()))
+                if owner.variable_multipliers
+                else ()
+            )
             self._multipliers = tuple(groups) or (1.0,)
         else:
             override.enter_context(compat.learning_rate_override(owner, sweep))

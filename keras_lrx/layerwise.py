@@ -6,13 +6,15 @@ block `i` (counted from the input, from 0) trains at `decay ** (L - i)`, what
 comes before the first block (embeddings, a patch stem) at `decay ** (L + 1)`
 and what comes after the last (the final norm, a pooler, the task head) at 1.
 `layerwise_decay` finds the blocks itself and returns the multiplier dict for
-`keras_lrx.LRX`.
+`keras_lrx.LRX`. `gradual_unfreezing` uses the same blocks to thaw the model
+from the top down inside one `fit` (ULMFiT's gradual unfreezing, fastai's
+`fine_tune`).
 """
 
 from keras_lrx import _keras_compat as compat
 from keras_lrx import _validation
 
-__all__ = ["layerwise_decay"]
+__all__ = ["gradual_unfreezing", "layerwise_decay"]
 
 
 def layerwise_decay(model, decay, blocks=None, head=None):
@@ -74,6 +76,126 @@ def layerwise_decay(model, decay, blocks=None, head=None):
         Clark et al., 2020, "ELECTRA" (layer-wise learning-rate decay);
         Bao et al., 2021, "BEiT".
     """
+    _check_model(model)
+    decay = _validation.check_float(
+        "decay", decay, low=0.0, high=1.0, low_open=True
+    )
+    before, run, after, head_ids = _partition(model, blocks, head)
+    depth = len(run)
+    multipliers = {
+        layer: 1.0 if id(layer) in head_ids else decay ** (depth + 1)
+        for layer in before
+    }
+    for i, layer in enumerate(run):
+        multipliers[layer] = decay ** (depth - i)
+    for layer in after:
+        multipliers[layer] = 1.0
+    return multipliers
+
+
+def gradual_unfreezing(
+    model, every_steps, warmup_steps=0, blocks=None, head=None, train_bn=True
+):
+    """Multipliers that thaw a model from the top down, inside one `fit`.
+
+    ULMFiT's gradual unfreezing: the layers after the last block (the task
+    head, a final norm) train from the first step; every `every_steps`
+    steps one more block thaws, top block first; what comes before the
+    first block (the embeddings, a patch stem) thaws last. The blocks are
+    the ones `layerwise_decay` finds. With `L` blocks `b_0 ... b_{L-1}`
+    (input side first) and `N = every_steps`:
+
+        start(layers after b_L-1)   = 0
+        start(b_i)                  = (L - i) * N
+        start(layers before b_0)    = (L + 1) * N
+
+    Each group's multiplier is `keras_lrx.schedules.Thaw(1, start,
+    warmup_steps)`: 0 until its start (its weights and optimizer slots do
+    not change: no update, decay or moment updates), then a linear warmup
+    to 1. Nothing is recompiled and the optimizer state of the groups
+    already training is kept. Combine it with layer-wise decay or a LoRA+
+    ratio with `keras_lrx.combine`.
+
+    BatchNormalization: a multiplier of 0 freezes a layer's weights, not
+    its moving statistics, which a training step keeps updating (Keras runs
+    a layer in inference mode only when `trainable = False`, which cannot
+    change inside a compiled step). With `train_bn=True` (fastai's default)
+    every `BatchNormalization` layer trains at 1 from the first step, as
+    fastai keeps them trainable in frozen groups; with `train_bn=False` its
+    scale and offset thaw with their block, and its statistics still adapt
+    to the new data while frozen.
+
+    Args:
+        model: A built `keras.Model` or layer.
+        every_steps: Int > 0. Steps between two thaws (e.g. the steps of an
+            epoch, to thaw one block per epoch).
+        warmup_steps: Int >= 0. Steps of each group's linear warmup after it
+            thaws. Defaults to 0.
+        blocks: Optional list of layers (or names), input side first, as
+            for `layerwise_decay`. Defaults to the automatic search.
+        head: Optional list of layers (or names) that train from the start
+            and are never taken for a block. Defaults to None.
+        train_bn: Whether `BatchNormalization` layers train from the start.
+            Defaults to True.
+
+    Returns:
+        A dict `{layer: Thaw}` for `LRX(multipliers=...)`. It serializes
+        with the optimizer; `LRX.describe()` shows each group's start.
+
+    Raises:
+        TypeError: for a `model`, `blocks` or `head` of the wrong type, or a
+            `train_bn` that is not a bool.
+        ValueError: for `every_steps` <= 0, `warmup_steps` < 0, or a model
+            with no repeated blocks (pass `blocks=`).
+
+    Example:
+
+    >>> import keras
+    >>> from keras_lrx import LRX, gradual_unfreezing
+    >>> model = keras.Sequential(
+    ...     [keras.Input((4,)), keras.layers.Embedding(10, 4, name="embed")]
+    ...     + [keras.layers.Dense(4, name=f"block_{i}") for i in range(3)]
+    ...     + [keras.layers.Dense(1, name="head")], name="toy")
+    >>> thaw = gradual_unfreezing(model, every_steps=100, head=["head"])
+    >>> {layer.name: m.start_step for layer, m in thaw.items()}
+    {'embed': 400, 'block_0': 300, 'block_1': 200, 'block_2': 100, \
+'head': 0}
+    >>> optimizer = LRX(keras.optimizers.AdamW(1e-3), multipliers=thaw)
+
+    Reference:
+        Howard & Ruder, 2018, "Universal Language Model Fine-tuning for
+        Text Classification" (gradual unfreezing).
+    """
+    import keras
+
+    from keras_lrx.schedules import Thaw
+
+    _check_model(model)
+    every_steps = _validation.check_int("every_steps", every_steps, low=1)
+    warmup_steps = _validation.check_int("warmup_steps", warmup_steps, low=0)
+    train_bn = _validation.check_bool("train_bn", train_bn)
+    before, run, after, head_ids = _partition(model, blocks, head)
+    depth = len(run)
+
+    def thaw(start):
+        return Thaw(1.0, start_step=start, warmup_steps=warmup_steps)
+
+    multipliers = {
+        layer: thaw(0 if id(layer) in head_ids else (depth + 1) * every_steps)
+        for layer in before
+    }
+    for i, layer in enumerate(run):
+        multipliers[layer] = thaw((depth - i) * every_steps)
+    for layer in after:
+        multipliers[layer] = thaw(0)
+    if train_bn:
+        for layer in compat.sublayers(model):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                multipliers[layer] = thaw(0)
+    return multipliers
+
+
+def _check_model(model):
     import keras
 
     if not isinstance(model, keras.layers.Layer):
@@ -81,9 +203,11 @@ def layerwise_decay(model, decay, blocks=None, head=None):
             "Argument `model` must be a Keras model or layer. "
             f"Received: model={model!r} (of type {type(model).__name__})"
         )
-    decay = _validation.check_float(
-        "decay", decay, low=0.0, high=1.0, low_open=True
-    )
+
+
+def _partition(model, blocks, head):
+    """`(before, run, after, head_ids)`: the blocks, the layers on either
+    side, and the ids of the `head` layers (which may come before)."""
     head = _as_layers(model, head, "head")
     head_ids = {id(layer) for layer in head}
     if blocks is None:
@@ -102,7 +226,8 @@ def layerwise_decay(model, decay, blocks=None, head=None):
                 "Argument `blocks` must not be empty. Received: blocks=[]"
             )
         chain = _chain_to_parent_of(model, run)
-    return _assign(chain, run, head_ids, decay)
+    before, after = _sides(chain, run)
+    return before, run, after, head_ids
 
 
 def _weighted_children(layer, exclude=()):
@@ -176,9 +301,9 @@ def _chain_to_parent_of(root, run):
     return chain
 
 
-def _assign(chain, run, head_ids, decay):
-    depth = len(run)
-    lowest = decay ** (depth + 1)
+def _sides(chain, run):
+    """The weighted layers before and after `run`, at every level of
+    `chain` (the layers from the model down to the run's parent)."""
     before, after = [], []
     for parent, inner in zip(chain, chain[1:] + [None]):
         children = _weighted_children(parent)
@@ -189,14 +314,7 @@ def _assign(chain, run, head_ids, decay):
             first = last = children.index(inner)
         before += children[:first]
         after += children[last + 1 :]
-    multipliers = {}
-    for layer in before:
-        multipliers[layer] = 1.0 if id(layer) in head_ids else lowest
-    for i, layer in enumerate(run):
-        multipliers[layer] = decay ** (depth - i)
-    for layer in after:
-        multipliers[layer] = 1.0
-    return multipliers
+    return before, after
 
 
 def _as_layers(model, layers, name):

@@ -11,7 +11,9 @@ bar, `History`, `CSVLogger`, `TensorBoard` and every callback see it:
   train step's optimizer state);
 * the value in the epoch logs is the last training batch's;
 * for an `LRX`, `groups=True` adds one entry per multiplier key,
-  `learning_rate/<key>` = base rate x that key's multiplier.
+  `learning_rate/<key>` = base rate x that key's multiplier (at the batch's
+  step, for a multiplier that changes over time; for `keras_lrx.combine`,
+  one entry per key of each factor, with that factor's value).
 
 It is correct on every backend and compilation mode (TensorFlow graph and XLA,
 JAX `jit`, torch) and under the `"mixed_float16"` policy; see
@@ -43,6 +45,7 @@ import keras
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx.multipliers import multiplier_at
 from keras_lrx.optimizer import LRX
 
 __all__ = ["LearningRateMetric"]
@@ -55,10 +58,7 @@ def _multiplier_keys(optimizer):
         return None
     if multiplier_map.function is not None:
         return []
-    labels = []
-    for key in multiplier_map.keys:
-        labels.append((key.name, float(key.value)))
-    return labels
+    return [(key.name, key.value) for key in multiplier_map.all_keys()]
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")
@@ -279,8 +279,12 @@ class LearningRateMetric(keras.metrics.Metric):
         if not self._groups:
             return base
         results = {self.name: base}
+        # The step the rate was taken at (`_step` counts the steps done).
+        step = ops.maximum(ops.convert_to_tensor(self._step) - 1, 0)
         for label, multiplier in self._groups:
-            results[f"{self.name}/{label}"] = ops.multiply(base, multiplier)
+            results[f"{self.name}/{label}"] = ops.multiply(
+                base, multiplier_at(multiplier, step)
+            )
         return results
 
     def reset_state(self):

@@ -36,6 +36,11 @@ Resolution rules (documented in the README under "How multiplier keys resolve"):
   differently after `load_model` (a reloaded Sequential model's paths lose
   the model name), and a saved LRX must still resolve. A layer-object key is
   saved as its name plus the paths of its weights, and retried the same way.
+* A multiplier may change over time: a `LearningRateSchedule` (such as
+  ``keras_lrx.schedules.Thaw``) or a callable of the step, beside numbers.
+* ``MultiplierMap.product(a, b, ...)`` (``keras_lrx.combine``) resolves each
+  source on its own and multiplies what they give a variable, in any order
+  (``layerwise_decay(model, 0.8)`` times a LoRA+ ratio times a thaw).
 * A key that selects no variable at all is an error when the optimizer is
   built: a typo must not silently train at the default rate. A key that
   selects only non-trainable variables (a layer frozen with
@@ -47,6 +52,7 @@ import re
 import warnings
 
 import keras
+from keras.optimizers.schedules import LearningRateSchedule
 
 from keras_lrx import _keras_compat as compat
 from keras_lrx import _validation
@@ -58,8 +64,87 @@ _LITERAL_SEGMENT = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def check_multiplier(value, name="multipliers"):
-    """Returns `value` as a float after checking it is finite and >= 0."""
+    """A multiplier: a finite float >= 0, or a schedule of the step.
+
+    Numbers come back as floats. A `LearningRateSchedule` (such as
+    `keras_lrx.schedules.Thaw`) or any other callable of the step is kept as
+    it is: it is evaluated at every step, and must return values >= 0.
+    """
+    if isinstance(value, LearningRateSchedule):
+        return value
+    if callable(value) and not isinstance(value, (type, keras.layers.Layer)):
+        return value
+    if not _validation.is_number(value):
+        raise TypeError(
+            f"Argument `{name}`: a multiplier must be a number >= 0, a "
+            "`keras.optimizers.schedules.LearningRateSchedule` or a "
+            f"callable of the step. Received: {value!r} (of type "
+            f"{type(value).__name__})"
+        )
     return _validation.check_float(name, value, low=0.0)
+
+
+def is_constant(multiplier):
+    """Whether a resolved multiplier is a number (not a schedule)."""
+    return isinstance(multiplier, float)
+
+
+def multiplier_at(multiplier, step):
+    """The value of a resolved multiplier at `step` (a float32 tensor for a
+    schedule, the float itself for a number)."""
+    if is_constant(multiplier):
+        return multiplier
+    return keras.ops.cast(multiplier(step), "float32")
+
+
+def describe_multiplier(multiplier):
+    """A short label: `0.1`, `Thaw(1, start_step=200)`."""
+    if is_constant(multiplier):
+        return f"{multiplier:g}"
+    text = repr(multiplier)
+    if text.startswith("<"):  # a default object repr: name the type
+        text = getattr(multiplier, "name", None) or type(multiplier).__name__
+    return text
+
+
+class _Product:
+    """The product of a variable's factors when one is a schedule."""
+
+    def __init__(self, factors):
+        self.factors = factors
+
+    def __call__(self, step):
+        value = None
+        for factor in self.factors:
+            term = multiplier_at(factor, step)
+            value = term if value is None else keras.ops.multiply(value, term)
+        return value
+
+    def __repr__(self):
+        return " x ".join(describe_multiplier(f) for f in self.factors)
+
+
+def _combine(resolutions):
+    """One variable's `Resolution` from its resolution in every factor."""
+    path = resolutions[0].path
+    values = [r.multiplier for r in resolutions]
+    chosen = [r for r in resolutions if r.source != "default"]
+    source = " x ".join(r.source for r in chosen) or "default"
+    if any(is_constant(v) and v == 0.0 for v in values):
+        return Resolution(path, 0.0, source)
+    constant = 1.0
+    schedules = []
+    for v in values:
+        if is_constant(v):
+            constant *= v
+        else:
+            schedules.append(v)
+    if not schedules:
+        return Resolution(path, constant, source)
+    factors = ([constant] if constant != 1.0 else []) + schedules
+    if len(factors) == 1:
+        return Resolution(path, factors[0], source)
+    return Resolution(path, _Product(factors), source)
 
 
 class _Candidate:
@@ -333,10 +418,17 @@ def _prefix_groups(variables):
 class MultiplierMap:
     """Maps variables to learning-rate multipliers.
 
+    A multiplier is a finite number >= 0 or a schedule of the step (a
+    `LearningRateSchedule` such as `keras_lrx.schedules.Thaw`, or a callable
+    `step -> value`); `LRX` then trains the variable at
+    `schedule(t) * m(t)`. `MultiplierMap.product(a, b, ...)` (also
+    `keras_lrx.combine`) multiplies several sources.
+
     Args:
         multipliers: None (every variable at 1.0), a dict of key -> multiplier,
             a list of `(key, multiplier)` pairs (the serialized form of a
-            dict), or a callable `variable -> float | None` (None means 1.0).
+            dict), or a callable `variable -> multiplier | None` (None means
+            1.0).
 
     Example:
 
@@ -354,11 +446,13 @@ class MultiplierMap:
     def __init__(self, multipliers=None):
         self.function = None
         self.keys = []
+        self.factors = []
         if multipliers is None:
             return
         if isinstance(multipliers, MultiplierMap):
             self.function = multipliers.function
             self.keys = list(multipliers.keys)
+            self.factors = list(multipliers.factors)
             return
         if isinstance(multipliers, dict):
             items = list(multipliers.items())
@@ -417,6 +511,12 @@ class MultiplierMap:
                 number >= 0.
         """
         variables = list(variables)
+        if self.factors:
+            each = [
+                factor.resolve(variables, other_variables, strict)
+                for factor in self.factors
+            ]
+            return [_combine(rs) for rs in zip(*each)]
         if self.function is not None:
             return [self._call_function(v) for v in variables]
         ids = frozenset(id(v) for v in variables)
@@ -519,26 +619,118 @@ class MultiplierMap:
         except (TypeError, ValueError) as e:
             raise type(e)(
                 f"The `multipliers` callable returned {value!r} for variable "
-                f"{variable.path!r}; it must return None or a finite number "
-                ">= 0."
+                f"{variable.path!r}; it must return None, a finite number "
+                ">= 0 or a schedule of the step."
             ) from e
         return Resolution(variable.path, value, "callable")
 
+    @classmethod
+    def product(cls, *factors):
+        """The product of several multiplier sources, one factor each.
+
+        Each factor (a dict, a callable, a `MultiplierMap`) resolves on its
+        own, by the rules above; a variable's multiplier is the product of
+        what every factor gives it (1 where a factor selects it with no
+        key). The order of the factors does not matter. `keras_lrx.combine`
+        calls this.
+        """
+        if not factors:
+            raise ValueError(
+                "`combine` needs at least one multiplier source. Received: "
+                "no arguments"
+            )
+        maps = [MultiplierMap(f) for f in factors]  # may raise
+        combined = cls()
+        combined.factors = maps
+        return combined
+
+    def all_keys(self):
+        """The keys of this map and of each factor of a product."""
+        if self.factors:
+            return [k for f in self.factors for k in f.all_keys()]
+        return list(self.keys)
+
     def get_config(self):
         """Returns a JSON-friendly form that `from_config` turns back."""
+        if self.factors:
+            return {"product": [f.get_config() for f in self.factors]}
         if self.function is not None:
             return keras.saving.serialize_keras_object(self.function)
         if not self.keys:
             return None
-        return [[k.to_config(), k.value] for k in self.keys]
+        return [[k.to_config(), _value_config(k.value)] for k in self.keys]
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        if isinstance(config, dict) and set(config) == {"product"}:
+            return cls.product(
+                *[
+                    cls.from_config(c, custom_objects=custom_objects)
+                    for c in config["product"]
+                ]
+            )
         if isinstance(config, dict):
             config = keras.saving.deserialize_keras_object(
                 config, custom_objects=custom_objects
             )
+        elif isinstance(config, (list, tuple)):
+            config = [
+                (
+                    key,
+                    keras.saving.deserialize_keras_object(
+                        value, custom_objects=custom_objects
+                    )
+                    if isinstance(value, dict)
+                    else value,
+                )
+                for key, value in config
+            ]
         return cls(config)
+
+
+def combine(*sources):
+    """The product of several multiplier sources.
+
+    Each source (a dict of keys, a callable of the variable, a
+    `MultiplierMap`, or the dict `layerwise_decay` or `gradual_unfreezing`
+    returns) resolves on its own by its own rules; a variable trains at the
+    product of what each gives it (1 from a source that does not select
+    it). The order of the sources does not matter; a constant 0 from any of
+    them freezes the variable for good. The product saves with the
+    optimizer, and `LRX.describe()` shows each factor's key.
+
+    Args:
+        *sources: One or more multiplier sources.
+
+    Returns:
+        A `MultiplierMap` for `LRX(multipliers=...)`.
+
+    Raises:
+        TypeError: if a source is not a dict, callable or `MultiplierMap`.
+        ValueError: if no source is given.
+
+    Example:
+
+    >>> import keras
+    >>> from keras_lrx import LRX, combine, layerwise_decay
+    >>> model = keras.Sequential(
+    ...     [keras.Input((4,))]
+    ...     + [keras.layers.Dense(4, name=f"block_{i}") for i in range(2)]
+    ...     + [keras.layers.Dense(1, name="head")], name="toy")
+    >>> both = combine(layerwise_decay(model, 0.5, head=["head"]),
+    ...                {r".*/bias": 2.0})
+    >>> {r.path: r.multiplier for r in both.resolve(model.trainable_variables)}
+    {'toy/block_0/kernel': 0.25, 'toy/block_0/bias': 0.5, \
+'toy/block_1/kernel': 0.5, 'toy/block_1/bias': 1.0, 'toy/head/kernel': 1.0, \
+'toy/head/bias': 2.0}
+    """
+    return MultiplierMap.product(*sources)
+
+
+def _value_config(value):
+    if is_constant(value):
+        return value
+    return keras.saving.serialize_keras_object(value)
 
 
 def _selects_any(key, variables):

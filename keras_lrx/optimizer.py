@@ -12,6 +12,7 @@ from keras.optimizers.schedules import LearningRateSchedule
 from keras_lrx import _keras_compat as compat
 from keras_lrx import _update
 from keras_lrx import _validation
+from keras_lrx import multipliers as _multipliers
 from keras_lrx.multipliers import MultiplierMap
 
 __all__ = ["LRX"]
@@ -165,6 +166,12 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             # is called with, worked out once: they are fixed at build.
             ("_plans", {}),
             ("_state_recorders", weakref.WeakSet()),
+            # Multipliers that change over time, by id (at build) ...
+            ("_schedules", {}),
+            # ... their values this step, on torch (read once per step) ...
+            ("_step_values", None),
+            # ... and the step they are held at (`hold_multipliers`).
+            ("_held_step", None),
         ):
             compat.set_untracked_attribute(self, attribute, value)
 
@@ -235,7 +242,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             var_list, strict=self.strict
         )  # may raise
         compat.check_distribution_strategy(self.optimizer)
-        frozen = [r.multiplier == 0.0 for r in resolutions]
+        frozen = [_is_zero(r.multiplier) for r in resolutions]
         active = [v for v, f in zip(var_list, frozen) if not f]
         # Frozen variables get no slots and never reach the update.
         self.optimizer.build(active)
@@ -261,6 +268,15 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self._multipliers = [r.multiplier for r in resolutions]
         compat.set_untracked_attribute(
             self,
+            "_schedules",
+            {
+                id(m): m
+                for m in self._multipliers
+                if not _multipliers.is_constant(m)
+            },
+        )
+        compat.set_untracked_attribute(
+            self,
             "_update",
             _update.Update(
                 self.optimizer, self.weight_decay_follows_multiplier
@@ -278,10 +294,88 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
 
     @property
     def variable_multipliers(self):
-        """Dict of variable path -> multiplier (after `build`)."""
+        """Dict of variable path -> multiplier (after `build`).
+
+        A multiplier that changes over time is its schedule;
+        `current_multipliers()` has every value at the current step.
+        """
         if self._resolutions is None:
             return {}
         return {r.path: r.multiplier for r in self._resolutions}
+
+    def current_multipliers(self):
+        """Dict of variable path -> multiplier at the current step (floats).
+
+        Example:
+
+        >>> from keras_lrx.schedules import Thaw
+        >>> model = keras.Sequential([keras.Input((2,)),
+        ...     keras.layers.Dense(2, name="body"),
+        ...     keras.layers.Dense(1, name="head")], name="net")
+        >>> opt = LRX(keras.optimizers.SGD(0.1),
+        ...           multipliers={"body": Thaw(0.5, start_step=3)})
+        >>> opt.build(model.trainable_variables)
+        >>> opt.current_multipliers()["net/body/kernel"]
+        0.0
+        >>> _ = opt.iterations.assign(3)
+        >>> opt.current_multipliers()["net/body/kernel"]
+        0.5
+        """
+        self._check_built("current_multipliers()")
+        values = self._values_now()
+        return {
+            r.path: values.get(id(r.multiplier), r.multiplier)
+            for r in self._resolutions
+        }
+
+    def _values_now(self):
+        """Float value of each time-varying multiplier (by id), this step."""
+        step = self._multiplier_step()
+        return {
+            key: float(
+                ops.convert_to_numpy(_multipliers.multiplier_at(m, step))
+            )
+            for key, m in self._schedules.items()
+        }
+
+    def _multiplier_step(self):
+        """The step time-varying multipliers are evaluated at."""
+        if self._held_step is not None:
+            return self._held_step
+        return compat.raw_iterations(self)
+
+    def _multiplier_now(self, multiplier):
+        """A time-varying multiplier's value for this step (a tensor)."""
+        if self._step_values is not None:
+            return self._step_values[id(multiplier)]
+        return _multipliers.multiplier_at(multiplier, self._multiplier_step())
+
+    @contextlib.contextmanager
+    def hold_multipliers(self):
+        """Keeps time-varying multipliers at their current values inside.
+
+        A multiplier that is a schedule of the step (`Thaw`, a per-group
+        warmup) is evaluated at the step where the block was entered, for as
+        long as it lasts; the base rate and the step counter go on. The
+        range test (`find_lr`) sweeps this way, with the groups as they are
+        at the start of the sweep. A compiled train step reads the held step
+        when it is traced: trace it inside the block.
+
+        Example:
+
+        >>> from keras_lrx.schedules import Thaw
+        >>> opt = LRX(keras.optimizers.SGD(0.1),
+        ...           multipliers={"body": Thaw(1.0, start_step=1)})
+        >>> with opt.hold_multipliers():
+        ...     pass
+        """
+        held = int(ops.convert_to_numpy(compat.raw_iterations(self)))
+        previous = self._held_step
+        compat.set_untracked_attribute(self, "_held_step", held)
+        try:
+            yield
+        finally:
+            compat.set_untracked_attribute(self, "_held_step", previous)
 
     # ------------------------------------------------------------------ #
     # The learning rate.
@@ -418,11 +512,12 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     def effective_learning_rates(self):
         """Dict of multiplier group -> current effective rate (after build).
 
-        Keys are the multipliers; values `learning_rate * multiplier`.
+        Keys are the multipliers (at the current step); values
+        `learning_rate * multiplier`.
         """
         self._check_built("effective_learning_rates()")
         base = float(ops.convert_to_numpy(self.learning_rate))
-        groups = sorted({r.multiplier for r in self._resolutions})
+        groups = sorted(set(self.current_multipliers().values()))
         return {m: base * m for m in groups}
 
     # ------------------------------------------------------------------ #
@@ -496,7 +591,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 plan = [
                     p
                     for p, v in enumerate(variables)
-                    if self._multipliers[compat.variable_index(self, v)]
+                    if not _is_zero(
+                        self._multipliers[compat.variable_index(self, v)]
+                    )
                 ]
             else:
                 plan = [
@@ -514,27 +611,87 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     def _update_all_variables(self, grads, variables, learning_rate):
         """Torch, stock optimizers: one pass; False where per variable."""
         update = self._update
+        eager = keras.backend.backend() == "torch"
+        if eager and self._schedules:
+            # Read once per step: the groups that train this step.
+            compat.set_untracked_attribute(
+                self, "_step_values", self._values_now()
+            )
         if update.fused is None:
             update.before_variables(learning_rate)
             return False
-        update.all_variables(
-            grads,
-            variables,
-            learning_rate,
-            self._plan(variables, "multipliers"),
-        )
+        multipliers = self._plan(variables, "multipliers")
+        if self._schedules:
+            grads, variables, multipliers = self._training_now(
+                grads, variables, multipliers
+            )
+        update.all_variables(grads, variables, learning_rate, multipliers)
         return True
+
+    def _training_now(self, grads, variables, multipliers):
+        """Torch one pass: the variables whose multiplier is > 0 this step,
+        and their multipliers as floats (one list object per set of values,
+        as the pass plans by list)."""
+        values = self._step_values
+        floats = tuple(
+            m if _multipliers.is_constant(m) else values[id(m)]
+            for m in multipliers
+        )
+        key = ("now", id(multipliers), floats)
+        plan = self._plans.get(key)
+        if plan is None:
+            positions = [p for p, m in enumerate(floats) if m > 0.0]
+            plan = (multipliers, positions, [floats[p] for p in positions])
+            now = [k for k in self._plans if k[0] == "now"]
+            if len(now) >= 8:  # a warmup gives new values every step
+                for old in now:
+                    del self._plans[old]
+            self._plans[key] = plan
+        _, positions, floats = plan
+        if len(positions) == len(variables):
+            return grads, variables, floats
+        return (
+            [grads[p] for p in positions],
+            [variables[p] for p in positions],
+            floats,
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         index = compat.variable_index(self, variable)
-        self._update.step(
-            gradient, variable, learning_rate, self._multipliers[index]
+        multiplier = self._multipliers[index]
+        if _multipliers.is_constant(multiplier):
+            self._update.step(gradient, variable, learning_rate, multiplier)
+            return
+        # A multiplier that changes over time: while it is 0, the variable
+        # and its slots stay as they are (no update, decay or moments).
+        value = self._multiplier_now(multiplier)
+        compat.run_where(
+            ops.greater(value, 0.0),
+            lambda: self._update.step(gradient, variable, learning_rate, value),
+            [variable] + self.optimizer.variables,
         )
 
     def _decay_by_own_rule(self, variables):
         # Keras's stock decay runs per variable in `update_step`; a rule of
-        # the wrapped optimizer's own (Muon's) runs here, where Keras runs it.
-        self._update.own_decay(variables)
+        # the wrapped optimizer's own (Muon's) runs here, where Keras runs it
+        # (on a variable whose multiplier changes over time, while it is > 0).
+        if not self._schedules:
+            self._update.own_decay(variables)
+            return
+        constant = []
+        for variable in variables:
+            index = compat.variable_index(self, variable)
+            multiplier = self._multipliers[index]
+            if _multipliers.is_constant(multiplier):
+                constant.append(variable)
+                continue
+            compat.run_where(
+                ops.greater(self._multiplier_now(multiplier), 0.0),
+                lambda v=variable: self._update.own_decay([v]),
+                [variable],
+            )
+        if constant:
+            self._update.own_decay(constant)
 
     # ------------------------------------------------------------------ #
     # Diagnostics.
@@ -554,11 +711,17 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             print_fn: Function called with the table text. Defaults to
                 `print`.
 
+        A multiplier that changes over time shows as its schedule and its
+        value now (`Thaw(1, start_step=200) = 0 now`), so a gradual
+        unfreezing shows when each group starts.
+
         Returns:
-            A list of dicts, one per variable, with the same columns.
+            A list of dicts, one per variable, with the same columns
+            (`multiplier` as given, `multiplier_now` its value now).
         """
         self._check_built("describe()")
         base = float(ops.convert_to_numpy(self.learning_rate))
+        now = self.current_multipliers()
         rows = []
         for variable, r in zip(compat.built_variables(self), self._resolutions):
             rows.append(
@@ -566,8 +729,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                     "path": r.path,
                     "shape": tuple(variable.shape),
                     "multiplier": r.multiplier,
+                    "multiplier_now": now[r.path],
                     "matched": r.source,
-                    "learning_rate": base * r.multiplier,
+                    "learning_rate": base * now[r.path],
                 }
             )
         header = ("variable", "shape", "multiplier", "matched key", "lr now")
@@ -575,7 +739,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             (
                 row["path"],
                 str(row["shape"]),
-                f"{row['multiplier']:g}",
+                _multiplier_label(row["multiplier"], row["multiplier_now"]),
                 row["matched"],
                 f"{row['learning_rate']:.4g}",
             )
@@ -587,10 +751,16 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             for line in table
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
+        frozen_now = sum(row["multiplier_now"] == 0.0 for row in rows)
         lines.append(
             f"{self.name}: {type(self.optimizer).__name__}, base "
-            f"learning rate {base:.4g}, {sum(self._frozen)} frozen of "
+            f"learning rate {base:.4g}, {frozen_now} frozen of "
             f"{len(rows)} variables"
+            + (
+                f" ({sum(self._frozen)} for good)"
+                if frozen_now != sum(self._frozen)
+                else ""
+            )
         )
         (print_fn or print)("\n".join(lines))
         return rows
@@ -637,6 +807,18 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         return cls(
             optimizer, schedule=schedule, multipliers=multipliers, **config
         )
+
+
+def _is_zero(multiplier):
+    """A constant multiplier of 0: a variable that never trains."""
+    return _multipliers.is_constant(multiplier) and multiplier == 0.0
+
+
+def _multiplier_label(multiplier, now):
+    label = _multipliers.describe_multiplier(multiplier)
+    if _multipliers.is_constant(multiplier):
+        return label
+    return f"{label} = {now:g} now"
 
 
 def _copy_of(variable):

@@ -32,6 +32,8 @@ Contents:
 - Cyclical schedules: `CyclicalLearningRate` (same values as PyTorch's
   `CyclicLR`), `DecayingCyclicalLearningRate` and `OneCycle` (same values as
   PyTorch's `OneCycleLR`, with the cycled momentum).
+- Multiplier shapes for `keras_lrx.LRX(multipliers=...)`: `Thaw` (frozen
+  until a step, then a warmup to the group's multiplier).
 - Looking at them: `schedule_values` and `plot_schedule`.
 
 Each schedule is one class. The Hugging Face-style snake_case names
@@ -48,6 +50,7 @@ from keras_lrx.schedules.composition import join_schedules
 from keras_lrx.schedules.cyclical import CyclicalLearningRate
 from keras_lrx.schedules.cyclical import DecayingCyclicalLearningRate
 from keras_lrx.schedules.cyclical import OneCycle
+from keras_lrx.schedules.thaw import Thaw
 from keras_lrx.schedules.values import plot_schedule
 from keras_lrx.schedules.values import schedule_values
 from keras_lrx.schedules.warmup import ConstantWithWarmup
@@ -98,6 +101,8 @@ __all__ = [
     "CyclicalLearningRate",
     "DecayingCyclicalLearningRate",
     "OneCycle",
+    # Multiplier shapes (a group that thaws at a step).
+    "Thaw",
     # Seeing them.
     "schedule_values",
     "plot_schedule",

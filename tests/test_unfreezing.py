@@ -1,0 +1,676 @@
+"""Multipliers that change over time, gradual unfreezing, combined sources.
+
+References are independent of LRX: separate Keras optimizers whose rate is
+`lr * m(t)` (built with a stand-in variable, so that during a frozen phase
+the step counter and per-step state advance while the frozen variable and
+its slots are not touched), PyTorch's own `LambdaLR` over param groups with
+`grad = None` in the frozen phase, and Keras's own freezing
+(`trainable = False`, then a recompile).
+"""
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND
+from conftest import assert_round_trip
+from conftest import mlp
+from conftest import regression_data
+from conftest import to_np
+from conftest import weights_of
+from keras import ops
+from test_optimizer import OPTIMIZERS
+from test_optimizer import SHAPES
+
+from keras_lrx import LRX
+from keras_lrx import LearningRateMetric
+from keras_lrx import MultiplierMap
+from keras_lrx import combine
+from keras_lrx import gradual_unfreezing
+from keras_lrx import layerwise_decay
+from keras_lrx.schedules import Thaw
+
+LR = 0.01
+STEPS = 6
+
+
+def _wavy(step):
+    """A multiplier given as a plain callable of the step (never 0)."""
+    return 0.3 + 0.1 * ops.cos(ops.cast(step, "float32"))
+
+
+#: One multiplier per variable of SHAPES: frozen for two steps then a
+#: warmup; a warmup that starts at a quarter; frozen for good; a callable.
+TIME_VARYING = [
+    Thaw(0.5, start_step=2, warmup_steps=2),
+    Thaw(2.0, start_step=0, warmup_steps=3, initial_fraction=0.25),
+    0.0,
+    _wavy,
+]
+
+
+def _value(multiplier, step):
+    if isinstance(multiplier, float):
+        return multiplier
+    return float(to_np(multiplier(step)))
+
+
+class _Scaled(keras.optimizers.schedules.LearningRateSchedule):
+    """`factor * m(step)`: the reference optimizer's own rate."""
+
+    def __init__(self, factor, multiplier):
+        self.factor = factor
+        self.multiplier = multiplier
+
+    def __call__(self, step):
+        return self.factor * self.multiplier(step)
+
+    def __mul__(self, other):
+        return _Scaled(self.factor * other, self.multiplier)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return _Scaled(self.factor / other, self.multiplier)
+
+
+def _problem(seed=0):
+    rng = np.random.default_rng(seed)
+    inits = [rng.normal(size=s).astype("float32") for s in SHAPES]
+    grads = [
+        [rng.normal(size=s).astype("float32") for s in SHAPES]
+        for _ in range(STEPS)
+    ]
+    return inits, grads
+
+
+def _reference(factory, multiplier, init, grads, index):
+    """A separate optimizer at `LR * m(t)` on one variable.
+
+    It is built with a stand-in variable too: at a step where `m(t) = 0`
+    only the stand-in is applied, so the step counter and the optimizer's
+    per-step state (Nadam's momentum schedule) advance while the variable
+    and its slots are left alone -- what LRX promises for a frozen group.
+    """
+    variable = keras.Variable(init, name=f"ref{index}")
+    stand_in = keras.Variable(np.zeros((1,), "float32"), name="stand_in")
+    optimizer = factory(_Scaled(LR, lambda step: _value_at(multiplier, step)))
+    optimizer.build([variable, stand_in])
+    zero = ops.zeros((1,))
+    for step, g in enumerate(grads):
+        if _value(multiplier, step) > 0:
+            optimizer.apply(
+                [ops.convert_to_tensor(g[index]), zero], [variable, stand_in]
+            )
+        else:
+            optimizer.apply([zero], [stand_in])
+    return to_np(variable)
+
+
+def _value_at(multiplier, step):
+    return ops.cast(multiplier(step), "float32")
+
+
+REFERENCE_OPTIMIZERS = sorted(
+    name for name in OPTIMIZERS if not name.startswith("adadelta")
+) + ["adadelta"]
+
+
+@pytest.mark.parametrize("name", REFERENCE_OPTIMIZERS)
+def test_each_variable_follows_a_separate_optimizer_at_lr_times_m_of_t(name):
+    factory = OPTIMIZERS[name]
+    inits, grads = _problem()
+    variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
+    optimizer = LRX(
+        factory(LR),
+        multipliers={f"v{i}": m for i, m in enumerate(TIME_VARYING)},
+    )
+    optimizer.build(variables)
+    slots = {
+        v.path: to_np(v).copy()
+        for v in optimizer.optimizer.variables
+        if v.path.split("/")[-1].startswith("v0_")
+    }
+    for step, g in enumerate(grads):
+        optimizer.apply([ops.convert_to_tensor(x) for x in g], variables)
+        if step == 1:
+            # Frozen for two steps: the variable and all its slots as built.
+            np.testing.assert_array_equal(to_np(variables[0]), inits[0])
+            for v in optimizer.optimizer.variables:
+                if v.path in slots:
+                    np.testing.assert_array_equal(to_np(v), slots[v.path])
+    assert int(to_np(optimizer.iterations)) == STEPS
+    for i, m in enumerate(TIME_VARYING):
+        if isinstance(m, float):  # frozen for good
+            np.testing.assert_array_equal(to_np(variables[i]), inits[i])
+            continue
+        expected = _reference(factory, m, inits[i], grads, i)
+        np.testing.assert_allclose(
+            to_np(variables[i]), expected, rtol=2e-5, atol=2e-6
+        )
+        assert not np.allclose(expected, inits[i])
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="no stateless_apply on TF")
+@pytest.mark.parametrize("name", ["sgd_momentum_decay", "adamw", "nadam"])
+def test_stateless_apply_freezes_and_thaws_as_apply(name):
+    factory = OPTIMIZERS[name]
+    inits, grads = _problem(seed=1)
+    results = []
+    for stateless in (False, True):
+        variables = [
+            keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)
+        ]
+        optimizer = LRX(
+            factory(LR),
+            multipliers={f"v{i}": m for i, m in enumerate(TIME_VARYING)},
+        )
+        optimizer.build(variables)
+        values = [ops.copy(v.value) for v in variables]
+        state = [ops.copy(v.value) for v in optimizer.variables]
+        for g in grads:
+            g = [ops.convert_to_tensor(x) for x in g]
+            if stateless:
+                values, state = optimizer.stateless_apply(state, g, values)
+            else:
+                optimizer.apply(g, variables)
+        if not stateless:
+            values = [v.value for v in variables]
+        results.append([to_np(v) for v in values])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(results[1][2], inits[2])
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_matches_pytorch_lambda_lr_over_param_groups(kind):
+    torch = pytest.importorskip("torch")
+    inits, grads = _problem(seed=2)
+    # SGD: a frozen phase (PyTorch: the group gets no gradient) then a
+    # warmup. Adam: warmups only -- PyTorch counts Adam's bias correction
+    # per parameter from its first gradient, Keras from the optimizer's
+    # step, so after a frozen phase the two differ by design.
+    if kind == "sgd":
+        shapes = [
+            Thaw(0.5, start_step=2, warmup_steps=2),
+            Thaw(2.0, 0, 3, 0.25),
+            1.0,
+            Thaw(1.0, start_step=4),
+        ]
+        keras_optimizer = keras.optimizers.SGD(LR)
+    else:
+        shapes = [
+            Thaw(0.5, 0, warmup_steps=4),
+            Thaw(2.0, 0, 3, 0.25),
+            1.0,
+            _wavy,
+        ]
+        keras_optimizer = keras.optimizers.Adam(LR, epsilon=1e-12)
+    variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
+    optimizer = LRX(
+        keras_optimizer, multipliers={f"v{i}": m for i, m in enumerate(shapes)}
+    )
+    params = [torch.nn.Parameter(torch.tensor(x)) for x in inits]
+    groups = [{"params": [p]} for p in params]
+    if kind == "sgd":
+        reference = torch.optim.SGD(groups, lr=LR)
+    else:
+        reference = torch.optim.Adam(groups, lr=LR, eps=1e-12)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        reference, [lambda t, m=m: _value(m, t) for m in shapes]
+    )
+    for step, g in enumerate(grads):
+        optimizer.apply([ops.convert_to_tensor(x) for x in g], variables)
+        for p, m, x in zip(params, shapes, g):
+            p.grad = torch.tensor(x) if _value(m, step) > 0 else None
+        reference.step()
+        scheduler.step()
+    for v, p in zip(variables, params):
+        np.testing.assert_allclose(
+            to_np(v), p.detach().numpy(), rtol=1e-5, atol=1e-6
+        )
+
+
+def _fit_steps(model, x, y, epochs):
+    model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0)
+
+
+def test_a_thaw_inside_one_fit_equals_keras_freezing_then_a_recompile():
+    x, y = regression_data(n=16)  # 4 steps per epoch
+    thawed = mlp()
+    reference = mlp()
+    reference.set_weights(thawed.get_weights())
+    thawed.compile(
+        LRX(
+            keras.optimizers.SGD(0.05),
+            multipliers={"body": Thaw(0.5, start_step=8)},
+        ),
+        "mse",
+    )
+    _fit_steps(thawed, x, y, epochs=4)
+
+    # Keras's own way: `trainable = False`, fit, unfreeze, recompile, fit.
+    reference.get_layer("body").trainable = False
+    reference.compile(keras.optimizers.SGD(0.05), "mse")
+    _fit_steps(reference, x, y, epochs=2)
+    frozen = [to_np(w) for w in reference.get_layer("body").weights]
+    reference.get_layer("body").trainable = True
+    reference.compile(
+        LRX(keras.optimizers.SGD(0.05), multipliers={"body": 0.5}), "mse"
+    )
+    _fit_steps(reference, x, y, epochs=2)
+    for a, b in zip(weights_of(thawed), weights_of(reference)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(frozen[0], to_np(thawed.get_layer("body").kernel))
+    assert int(to_np(thawed.optimizer.iterations)) == 16
+
+
+def _thaw_model_and_optimizer(optimizer_name="adamw"):
+    model = mlp()
+    optimizer = LRX(
+        OPTIMIZERS[optimizer_name](0.01),
+        schedule=keras.optimizers.schedules.CosineDecay(0.02, 40),
+        multipliers={"body": Thaw(0.3, start_step=6, warmup_steps=4)},
+    )
+    model.compile(optimizer, "mse")
+    return model
+
+
+@pytest.mark.parametrize("epochs_before", [1, 2])  # frozen, mid-warmup
+def test_save_load_and_resume_in_the_middle_of_a_thaw(tmp_path, epochs_before):
+    x, y = regression_data(n=16)  # 4 steps per epoch; the thaw is 6..9
+    whole = _thaw_model_and_optimizer()
+    initial = whole.get_weights()
+    _fit_steps(whole, x, y, epochs=4)
+
+    first = _thaw_model_and_optimizer()
+    first.set_weights(initial)
+    _fit_steps(first, x, y, epochs=epochs_before)
+    before = first.optimizer.current_multipliers()
+    path = str(tmp_path / "mid_thaw.keras")
+    first.save(path)
+    resumed = keras.models.load_model(path)
+    optimizer = resumed.optimizer
+    assert isinstance(optimizer, LRX)
+    assert int(to_np(optimizer.iterations)) == 4 * epochs_before
+    assert list(optimizer.current_multipliers().values()) == pytest.approx(
+        list(before.values())
+    )
+    assert all(
+        isinstance(m, Thaw)
+        for path, m in optimizer.variable_multipliers.items()
+        if "body" in path
+    )
+    _fit_steps(resumed, x, y, epochs=4 - epochs_before)
+    for a, b in zip(weights_of(whole), weights_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_backup_and_restore_resumes_in_the_middle_of_a_thaw(tmp_path):
+    x, y = regression_data(n=16)
+    whole = _thaw_model_and_optimizer("sgd_momentum_decay")
+    initial = whole.get_weights()
+    _fit_steps(whole, x, y, epochs=4)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # after step 8, mid-warmup
+                raise RuntimeError("preempted")
+
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    interrupted = _thaw_model_and_optimizer("sgd_momentum_decay")
+    interrupted.set_weights(initial)
+    with pytest.raises(RuntimeError, match="preempted"):
+        interrupted.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=4,
+            shuffle=False,
+            verbose=0,
+            callbacks=[backup, Interrupt()],
+        )
+    restarted = _thaw_model_and_optimizer("sgd_momentum_decay")
+    restarted.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=4,
+        shuffle=False,
+        verbose=0,
+        callbacks=[backup],
+    )
+    assert int(to_np(restarted.optimizer.iterations)) == 16
+    for a, b in zip(weights_of(whole), weights_of(restarted)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_reduce_lr_on_plateau_scales_every_group_and_keeps_the_thaw():
+    x, y = regression_data(n=16)
+    model = _thaw_model_and_optimizer()
+    optimizer = model.optimizer
+    # mode="max" on a falling loss: the second epoch is no improvement.
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        "loss", factor=0.5, patience=0, mode="max", verbose=0
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[plateau],
+    )
+    step = int(to_np(optimizer.iterations))
+    cosine = float(
+        to_np(keras.optimizers.schedules.CosineDecay(0.02, 40)(step))
+    )
+    base = float(to_np(optimizer.learning_rate))
+    assert base == pytest.approx(cosine * 0.5, rel=1e-5)  # one reduction
+    thaw = _value(Thaw(0.3, start_step=6, warmup_steps=4), step)
+    assert 0 < thaw < 0.3  # mid-warmup
+    rates = optimizer.effective_learning_rates()
+    assert list(rates.values()) == pytest.approx([base * thaw, base])
+
+
+def test_hold_multipliers_keeps_the_groups_of_the_current_step():
+    x, y = regression_data(n=16)
+    model = mlp()
+    optimizer = LRX(
+        keras.optimizers.SGD(0.05),
+        multipliers={"body": Thaw(1.0, start_step=2)},
+    )
+    model.compile(optimizer, "mse")
+    optimizer.build(model.trainable_variables)
+    body = [to_np(w) for w in model.get_layer("body").weights]
+    with optimizer.hold_multipliers():
+        model.make_train_function(force=True)
+        _fit_steps(model, x, y, epochs=1)  # steps 0..3, held at step 0
+    for a, w in zip(body, model.get_layer("body").weights):
+        np.testing.assert_array_equal(a, to_np(w))
+    model.make_train_function(force=True)
+    _fit_steps(model, x, y, epochs=1)  # steps 4..7: thawed
+    assert not np.allclose(body[0], to_np(model.get_layer("body").kernel))
+
+
+def test_find_lr_sweeps_the_groups_of_the_current_step_and_restores():
+    from keras_lrx import find_lr
+
+    x, y = regression_data(n=64)
+    model = mlp()
+    model.compile(
+        LRX(
+            keras.optimizers.Adam(1e-3),
+            multipliers={"body": Thaw(0.5, start_step=3)},
+        ),
+        "mse",
+    )
+    model.optimizer.build(model.trainable_variables)
+    initial = weights_of(model)
+    result = find_lr(model, x, y, batch_size=4, num_steps=12, verbose=0)
+    # At the sweep's start the body is frozen: groups 0 and 1, not 0.5.
+    assert sorted(result.group_learning_rates) == [0.0, 1.0]
+    for a, b in zip(initial, weights_of(model)):
+        np.testing.assert_array_equal(a, b)
+    assert int(to_np(model.optimizer.iterations)) == 0
+
+
+def test_learning_rate_metric_logs_each_group_at_its_step():
+    x, y = regression_data(n=16)
+    model = mlp()
+    thaw = Thaw(0.5, start_step=2, warmup_steps=2)
+    optimizer = LRX(keras.optimizers.SGD(0.1), multipliers={"body": thaw})
+    model.compile(
+        optimizer, "mse", metrics=[LearningRateMetric(optimizer, groups=True)]
+    )
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(logs["learning_rate/body"]))
+
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[Record()],
+    )
+    expected = [0.1 * _value(thaw, step) for step in range(4)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- #
+# Combined multiplier sources.
+# ---------------------------------------------------------------------- #
+def _blocks_model():
+    return keras.Sequential(
+        [keras.Input((4,))]
+        + [keras.layers.Dense(4, name=f"block_{i}") for i in range(3)]
+        + [keras.layers.Dense(1, name="head")],
+        name="toy",
+    )
+
+
+def test_combine_multiplies_each_sources_multiplier_in_any_order():
+    model = _blocks_model()
+    decay = layerwise_decay(model, 0.5, head=["head"])
+    ratio = {r".*/bias": 4.0, "block_0": 0.0}
+    thaw = {"block_2": Thaw(1.0, start_step=3)}
+    variables = model.trainable_variables
+    expected = {}
+    for a, b, c in zip(
+        MultiplierMap(decay).resolve(variables),
+        MultiplierMap(ratio).resolve(variables),
+        MultiplierMap(thaw).resolve(variables),
+    ):
+        expected[a.path] = [a.multiplier, b.multiplier, c.multiplier]
+    for order in ([decay, ratio, thaw], [thaw, decay, ratio]):
+        resolved = combine(*order).resolve(variables)
+        for r in resolved:
+            for step in (0, 2, 3, 7):
+                want = np.prod([_value(f, step) for f in expected[r.path]])
+                assert _value(r.multiplier, step) == pytest.approx(want)
+        # A constant 0 from any source freezes for good (no slots).
+        assert resolved[0].multiplier == 0.0
+        source = {r.path: r.source for r in resolved}["toy/block_1/bias"]
+        assert "<layer block_1>" in source and "'.*/bias'" in source
+
+
+def test_combined_multipliers_train_save_and_describe(tmp_path):
+    x, y = regression_data(n=16, inputs=4)
+    model = _blocks_model()
+    multipliers = combine(
+        layerwise_decay(model, 0.5, head=["head"]),
+        {r".*/bias": 4.0},
+        gradual_unfreezing(model, every_steps=2, head=["head"]),
+    )
+    optimizer = LRX(keras.optimizers.Adam(1e-2), multipliers=multipliers)
+    model.compile(optimizer, "mse")
+    _fit_steps(model, x, y, epochs=1)
+    rows = optimizer.describe(print_fn=lambda text: None)
+    row = {r["path"]: r for r in rows}["toy/block_1/bias"]
+    # block_1 (of 3): decay 0.5 ** 2, bias ratio 4, thawed at step 4.
+    assert "Thaw(1, start_step=4)" in repr(row["multiplier"])
+    assert row["multiplier_now"] == pytest.approx(0.25 * 4.0)
+    (clone,) = assert_round_trip(optimizer.multiplier_map, keras_object=False)
+    assert [r.source for r in clone.resolve(model.trainable_variables)] == [
+        r.source
+        for r in optimizer.multiplier_map.resolve(model.trainable_variables)
+    ]
+    path = str(tmp_path / "combined.keras")
+    model.save(path)
+    resumed = keras.models.load_model(path)
+    assert list(resumed.optimizer.current_multipliers().values()) == (
+        pytest.approx(list(optimizer.current_multipliers().values()))
+    )
+    _fit_steps(model, x, y, epochs=1)
+    _fit_steps(resumed, x, y, epochs=1)
+    for a, b in zip(weights_of(model), weights_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- #
+# Gradual unfreezing.
+# ---------------------------------------------------------------------- #
+def test_gradual_unfreezing_thaws_one_block_every_n_steps():
+    x, y = regression_data(n=16, inputs=4)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Embedding(10, 4, name="embed")]
+        + [keras.layers.Dense(4, name=f"block_{i}") for i in range(3)]
+        + [keras.layers.Flatten(), keras.layers.Dense(1, name="head")],
+        name="net",
+    )
+    thaw = gradual_unfreezing(model, every_steps=2, head=["head"])
+    starts = {layer.name: m.start_step for layer, m in thaw.items()}
+    assert starts == {
+        "embed": 8,
+        "block_0": 6,
+        "block_1": 4,
+        "block_2": 2,
+        "head": 0,
+    }
+    optimizer = LRX(keras.optimizers.SGD(0.05, momentum=0.9), multipliers=thaw)
+    model.compile(optimizer, "mse")
+    x = np.random.default_rng(0).integers(0, 10, size=(4, 4))
+    weighted = [layer for layer in model.layers if layer.weights]
+    initial = {layer.name: to_np(layer.weights[0]).copy() for layer in weighted}
+    for step in range(10):
+        model.train_on_batch(x, y[:4])
+        for layer in weighted:
+            same = np.array_equal(initial[layer.name], to_np(layer.weights[0]))
+            assert same == (step < starts[layer.name]), (step, layer.name)
+
+
+def test_gradual_unfreezing_on_a_keras_hub_backbone(tmp_path):
+    pytest.importorskip("keras_hub")
+    from test_keras_hub import bert
+    from test_keras_hub import classifier
+    from test_keras_hub import text_data
+
+    model = classifier(bert(num_layers=3))
+    thaw = gradual_unfreezing(model, every_steps=2)
+    starts = {layer.name: m.start_step for layer, m in thaw.items()}
+    blocks = [f"transformer_layer_{i}" for i in range(3)]
+    assert [starts[name] for name in blocks] == [6, 4, 2]
+    assert starts["head"] == 0
+    assert max(starts.values()) == 8  # the embeddings, last
+    optimizer = LRX(keras.optimizers.AdamW(1e-3), multipliers=thaw)
+    model.compile(
+        optimizer,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    x, y = text_data(n=8)
+    backbone = model.get_layer("bert")
+    block_0 = [to_np(w) for w in backbone.get_layer(blocks[0]).weights]
+    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    for a, w in zip(block_0, backbone.get_layer(blocks[0]).weights):
+        np.testing.assert_array_equal(a, to_np(w))  # thaws at step 6
+    rows = optimizer.describe(print_fn=lambda text: None)
+    assert any("start_step=6" in repr(r["multiplier"]) for r in rows)
+    path = str(tmp_path / "thawing_bert.keras")
+    model.save(path)
+    resumed = keras.models.load_model(path)
+    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    resumed.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(weights_of(model), weights_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(
+        block_0[0], to_np(backbone.get_layer(blocks[0]).weights[0])
+    )
+
+
+def test_train_bn_trains_batch_normalization_from_the_start():
+    def block(i):
+        return keras.Sequential(
+            [
+                keras.layers.Dense(4, name=f"dense_{i}"),
+                keras.layers.BatchNormalization(name=f"bn_{i}"),
+            ],
+            name=f"block_{i}",
+        )
+
+    model = keras.Sequential(
+        [keras.Input((4,))]
+        + [block(i) for i in range(3)]
+        + [keras.layers.Dense(1, name="head")],
+        name="net",
+    )
+    variables = model.trainable_variables
+    for train_bn in (True, False):
+        thaw = gradual_unfreezing(model, 5, head=["head"], train_bn=train_bn)
+        for r in MultiplierMap(thaw).resolve(variables):
+            if "/head/" in r.path:
+                assert r.multiplier.start_step == 0
+                continue
+            block_index = int(r.path.split("/")[1][-1])
+            block_start = 5 * (3 - block_index)
+            if "/bn_" in r.path and train_bn:
+                assert r.multiplier.start_step == 0, r.path
+            else:
+                assert r.multiplier.start_step == block_start, r.path
+
+
+# ---------------------------------------------------------------------- #
+# Bad input.
+# ---------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "make, error, words",
+    [
+        (lambda: Thaw(-1.0), ValueError, "`multiplier`"),
+        (lambda: Thaw(1.0, start_step=-2), ValueError, "`start_step`"),
+        (lambda: Thaw(1.0, start_step=1.5), ValueError, "`start_step`"),
+        (lambda: Thaw(1.0, warmup_steps="3"), TypeError, "`warmup_steps`"),
+        (lambda: Thaw(1.0, initial_fraction=1.5), ValueError, "fraction"),
+        (lambda: MultiplierMap({"body": "fast"}), TypeError, "'fast'"),
+        (lambda: MultiplierMap({"body": [0.1]}), TypeError, "multiplier"),
+        (lambda: combine(), ValueError, "at least one"),
+        (lambda: combine({"body": 0.1}, 3), TypeError, "`multipliers`"),
+        (
+            lambda: gradual_unfreezing(_blocks_model(), 0),
+            ValueError,
+            "`every_steps`",
+        ),
+        (
+            lambda: gradual_unfreezing(_blocks_model(), 2, warmup_steps=-1),
+            ValueError,
+            "`warmup_steps`",
+        ),
+        (
+            lambda: gradual_unfreezing(_blocks_model(), 2, train_bn=1),
+            TypeError,
+            "`train_bn`",
+        ),
+        (
+            lambda: gradual_unfreezing("model", 2),
+            TypeError,
+            "`model`",
+        ),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_error(make, error, words):
+    with pytest.raises(error, match=words.replace("(", r"\(")):
+        make()
+
+
+def test_a_multiplier_below_zero_freezes_like_zero():
+    # A schedule is evaluated inside the compiled step, where it cannot
+    # raise: a value <= 0 leaves the group as it is (never a gradient ascent).
+    x, y = regression_data(n=8)
+    model = mlp()
+    model.compile(
+        LRX(keras.optimizers.SGD(0.1), multipliers={"body": lambda t: -1.0}),
+        "mse",
+    )
+    body = [to_np(w) for w in model.get_layer("body").weights]
+    model.fit(x, y, batch_size=4, verbose=0)
+    for a, w in zip(body, model.get_layer("body").weights):
+        np.testing.assert_array_equal(a, to_np(w))
+
+
+def test_thaw_round_trips():
+    assert_round_trip(
+        Thaw(0.5, start_step=3, warmup_steps=2, initial_fraction=0.1)
+    )
