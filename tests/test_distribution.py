@@ -27,11 +27,15 @@ import os, tempfile
 import numpy as np, keras
 from keras_lrx import LRX
 from keras_lrx.schedules import CosineWithWarmup
+from keras_lrx.schedules import Thaw
 
 rng = np.random.default_rng(0)
 x = rng.normal(size=(32, 6)).astype("float32")
 y = rng.normal(size=(32, 1)).astype("float32")
 MULTIPLIERS = {"body": 0.1, "mid": 3.0, "head/bias": 0.0}
+# The body frozen for three of the six steps, then a warmup.
+THAWING = {"body": Thaw(0.1, start_step=3, warmup_steps=2), "mid": 3.0,
+           "head/bias": 0.0}
 
 CONFIGS = {
     "adamw": lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05),
@@ -48,7 +52,9 @@ def make_lrx(name, scheduled):
         if scheduled
         else None
     )
-    return LRX(CONFIGS[name](), schedule=schedule, multipliers=MULTIPLIERS)
+    # The scheduled runs thaw the body as they go.
+    multipliers = THAWING if scheduled else MULTIPLIERS
+    return LRX(CONFIGS[name](), schedule=schedule, multipliers=multipliers)
 
 
 def run(name, scheduled, save_dir=None):

@@ -10,6 +10,7 @@ import pytest
 from conftest import to_np
 
 from keras_lrx import LRX
+from keras_lrx import gradual_unfreezing
 from keras_lrx import layerwise_decay
 
 SEQ = 8
@@ -254,3 +255,40 @@ def test_layer_decay_names_still_work_after_enable_lora_and_lora_plus():
     typo = LRX(keras.optimizers.SGD(0.1), multipliers={"token_embeding": 0.1})
     with pytest.raises(ValueError, match="'token_embeding' match no variable"):
         typo.check_multipliers(model)
+
+
+def test_gradual_unfreezing_on_a_keras_hub_backbone(tmp_path):
+    model = classifier(bert(num_layers=3))
+    thaw = gradual_unfreezing(model, every_steps=2)
+    starts = {layer.name: m.start_step for layer, m in thaw.items()}
+    blocks = [f"transformer_layer_{i}" for i in range(3)]
+    assert [starts[name] for name in blocks] == [6, 4, 2]
+    assert starts["head"] == 0
+    assert max(starts.values()) == 8  # the embeddings, last
+    optimizer = LRX(keras.optimizers.AdamW(1e-3), multipliers=thaw)
+    model.compile(
+        optimizer,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    x, y = text_data(n=8)
+    backbone = model.get_layer("bert")
+    block_0 = [to_np(w) for w in backbone.get_layer(blocks[0]).weights]
+    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    for a, w in zip(block_0, backbone.get_layer(blocks[0]).weights):
+        np.testing.assert_array_equal(a, to_np(w))  # thaws at step 6
+    rows = optimizer.describe(print_fn=lambda text: None)
+    assert any("start_step=6" in repr(r["multiplier"]) for r in rows)
+    path = str(tmp_path / "thawing_bert.keras")
+    model.save(path)
+    resumed = keras.models.load_model(path)
+    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    resumed.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(_weights_of(model), _weights_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(
+        block_0[0], to_np(backbone.get_layer(blocks[0]).weights[0])
+    )
+
+
+def _weights_of(model):
+    return [to_np(w) for w in model.weights]
