@@ -15,6 +15,10 @@ interleaved blocks:
 
 - the bare `AdamW` (the reference of every ratio);
 - `LRX(AdamW, multipliers=...)` with G groups;
+- `LRX(AdamW, multipliers=...)` with the same G groups whose multipliers
+  change every step (`Thaw(m, 0, warmup_steps=10**6)`: every group warming
+  up, none skipped -- the most work per-step multipliers can cost; one
+  `Thaw` object per layer, as `gradual_unfreezing` makes);
 - `keras.optimizers.MultiOptimizer` with one `AdamW(lr * m)` per group;
 - on the torch backend only: native PyTorch, the same network as
   `torch.nn.Sequential` stepped by `torch.optim.AdamW(foreach=True)` with G
@@ -38,6 +42,7 @@ from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
+from keras_lrx.schedules import Thaw  # noqa: E402
 
 DEPTH, WIDTH, BATCH, CLASSES = 48, 128, 64, 10
 GROUPS = (1, 4, 12, 24, 48, "per variable")
@@ -78,6 +83,21 @@ def multiplier_of(groups):
 def multipliers_for(model, groups):
     of = multiplier_of(groups)
     return {v.path: of(v.path) for v in model.trainable_variables}
+
+
+def warming_multipliers_for(model, groups):
+    """The same groups, each layer's multiplier warming up at every step."""
+    constant = multipliers_for(model, groups)
+    thaws = {}
+    for layer in model.layers:
+        m = constant[layer.trainable_variables[0].path]
+        thaws[layer.name] = Thaw(m, start_step=0, warmup_steps=10**6)
+    if groups == "per variable":
+        return {
+            path: Thaw(m, start_step=0, warmup_steps=10**6)
+            for path, m in constant.items()
+        }
+    return thaws
 
 
 def keras_step(make_optimizer, data, apply_only=False):
@@ -189,6 +209,14 @@ def main(argv=None):
             data,
             only,
         )
+        steps[f"LRX(t) {g}"] = keras_step(
+            lambda m, g=g: LRX(
+                keras.optimizers.AdamW(LR),
+                multipliers=warming_multipliers_for(m, g),
+            ),
+            data,
+            only,
+        )
         steps[f"Multi {g}"] = keras_step(
             lambda m, g=g: multi_optimizer(m, g), data, only
         )
@@ -202,6 +230,7 @@ def main(argv=None):
             + (" (per variable)" if g == GROUPS[-1] else "")
         ]
         row += ratios(samples, f"LRX {g}", "bare")
+        row += ratios(samples, f"LRX(t) {g}", "bare")
         row += ratios(samples, f"Multi {g}", "bare")[:2]
         if backend == "torch":
             row += ratios(samples, f"torch {g}", "torch 1")
@@ -211,6 +240,9 @@ def main(argv=None):
         "LRX/bare fastest",
         "LRX/bare median",
         "LRX extra ms",
+        "LRX(t)/bare fastest",
+        "LRX(t)/bare median",
+        "LRX(t) extra ms",
         "Multi/bare fastest",
         "Multi/bare median",
     ]

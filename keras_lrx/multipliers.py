@@ -76,9 +76,9 @@ def check_multiplier(value, name="multipliers"):
         return value
     if not _validation.is_number(value):
         raise TypeError(
-            f"Argument `{name}`: a multiplier must be a number >= 0, a "
+            f"Argument `{name}` must be a number >= 0, a "
             "`keras.optimizers.schedules.LearningRateSchedule` or a "
-            f"callable of the step. Received: {value!r} (of type "
+            f"callable of the step (per key). Received: {value!r} (of type "
             f"{type(value).__name__})"
         )
     return _validation.check_float(name, value, low=0.0)
@@ -95,6 +95,20 @@ def multiplier_at(multiplier, step):
     if is_constant(multiplier):
         return multiplier
     return keras.ops.cast(multiplier(step), "float32")
+
+
+def multiplier_float(multiplier, step):
+    """The value of a resolved multiplier at the integer `step`, a float.
+
+    A schedule with a `value_at(step)` method (`Thaw`, a product) is read
+    without tensors; any other is evaluated and converted.
+    """
+    if is_constant(multiplier):
+        return multiplier
+    value_at = getattr(multiplier, "value_at", None)
+    if value_at is not None:
+        return float(value_at(step))
+    return float(keras.ops.convert_to_numpy(multiplier(step)))
 
 
 def describe_multiplier(multiplier):
@@ -118,6 +132,12 @@ class _Product:
         for factor in self.factors:
             term = multiplier_at(factor, step)
             value = term if value is None else keras.ops.multiply(value, term)
+        return value
+
+    def value_at(self, step):
+        value = 1.0
+        for factor in self.factors:
+            value *= multiplier_float(factor, step)
         return value
 
     def __repr__(self):

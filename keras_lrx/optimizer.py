@@ -330,11 +330,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
 
     def _values_now(self):
         """Float value of each time-varying multiplier (by id), this step."""
-        step = self._multiplier_step()
+        if not self._schedules:
+            return {}
+        step = int(ops.convert_to_numpy(self._multiplier_step()))
         return {
-            key: float(
-                ops.convert_to_numpy(_multipliers.multiplier_at(m, step))
-            )
+            key: _multipliers.multiplier_float(m, step)
             for key, m in self._schedules.items()
         }
 

@@ -78,6 +78,7 @@ ALL_SCHEDULES = {
         0.1, 1.1, 2, decay_every=2, decay_rate=0.5, decay_target="peak"
     ),
     "one_cycle": lambda: S.OneCycle(1.0, 20, three_phase=True),
+    "thaw": lambda: S.Thaw(0.5, 3, warmup_steps=4, initial_fraction=0.2),
 }
 
 
@@ -319,6 +320,12 @@ VALUE_TABLES = [
             BIG: 0.01,
         },
     ),
+    # A multiplier shape: 0 before step 3; then 0.5 * (0.2 + 0.8 * i / 4).
+    (
+        lambda: S.Thaw(0.5, 3, warmup_steps=4, initial_fraction=0.2),
+        {0: 0.0, 2: 0.0, 3: 0.2, 4: 0.3, 5: 0.4, 6: 0.5, BIG: 0.5},
+    ),
+    (lambda: S.Thaw(2.0, 5), {4: 0.0, 5: 2.0, BIG: 2.0}),
 ]
 
 
@@ -1280,6 +1287,18 @@ CONSTRUCTORS += [
             max_momentum="unit",
             anneal_strategy="choice",
             three_phase="bool",
+            name="name",
+        ),
+    ),
+    (
+        "Thaw",
+        S.Thaw,
+        dict(multiplier=1.0, start_step=2),
+        dict(
+            multiplier="rate",
+            start_step="count0",
+            warmup_steps="count0",
+            initial_fraction="unit",
             name="name",
         ),
     ),

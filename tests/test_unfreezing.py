@@ -643,3 +643,20 @@ def test_thaw_round_trips():
     assert_round_trip(
         Thaw(0.5, start_step=3, warmup_steps=2, initial_fraction=0.1)
     )
+
+
+@pytest.mark.parametrize(
+    "thaw",
+    [
+        Thaw(0.5, start_step=3, warmup_steps=4, initial_fraction=0.1),
+        Thaw(2.0, start_step=0, warmup_steps=1),
+        Thaw(1.0, start_step=5),
+        Thaw(0.0, start_step=2, warmup_steps=3),
+    ],
+)
+def test_thaw_value_at_an_int_step_equals_its_tensor_value(thaw):
+    steps = np.arange(12)
+    tensor = [float(to_np(thaw(int(k)))) for k in steps]
+    np.testing.assert_allclose(
+        [thaw.value_at(int(k)) for k in steps], tensor, rtol=1e-6
+    )

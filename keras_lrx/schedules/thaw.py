@@ -88,6 +88,20 @@ class Thaw(LearningRateSchedule):
             value = self.multiplier * rise
             return ops.where(k < s, ops.zeros_like(value), value)
 
+    def value_at(self, step):
+        """The value at an integer `step`, as a Python float (no tensors).
+
+        Equal to `float(self(step))`; LRX reads multipliers this way once per
+        step on the torch backend, where each tensor op costs host time.
+        """
+        k = int(step)
+        if k < self.start_step:
+            return 0.0
+        w = max(1, self.warmup_steps)
+        f = self.initial_fraction
+        rise = min(f + (1.0 - f) * ((k - self.start_step + 1.0) / w), 1.0)
+        return float(self.multiplier * rise)
+
     def __repr__(self):
         parts = [f"{self.multiplier:g}", f"start_step={self.start_step}"]
         if self.warmup_steps:
