@@ -409,6 +409,26 @@ class PipelineSteps:
                 grads, trainable_variables, learning_rate
             )
 
+    def _distributed_tf_update_step(
+        self, distribution, grads_and_vars, learning_rate
+    ):
+        # TensorFlow (Keras's TFOptimizer calls this once per step, in
+        # cross-replica context, to run `update_step` per variable): the
+        # variables of one time-varying multiplier update under one
+        # condition, `_conditional_parts()`, not one each.
+        loop = super()._distributed_tf_update_step
+        for active, part in self._conditional_parts(grads_and_vars):
+            if active is None:
+                loop(distribution, part, learning_rate)
+            else:
+                run_where(
+                    active,
+                    lambda part=part: self._run_conditioned(
+                        loop, distribution, part, learning_rate
+                    ),
+                    [],
+                )
+
     def _apply_weight_decay(self, variables):
         self._decay_by_own_rule(variables)
 

@@ -48,6 +48,7 @@ Resolution rules (documented in the README under "How multiplier keys resolve"):
   typo and is accepted -- unless ``strict=True``.
 """
 
+import json
 import re
 import warnings
 
@@ -109,6 +110,37 @@ def multiplier_float(multiplier, step):
     if value_at is not None:
         return float(value_at(step))
     return float(keras.ops.convert_to_numpy(multiplier(step)))
+
+
+def shared_schedules(multipliers):
+    """`multipliers` with equal schedules made one object.
+
+    Two schedules are equal when they are of one class with one config
+    (`gradual_unfreezing` gives every layer of a block its own `Thaw`);
+    LRX evaluates each object once per step and, on TensorFlow, updates the
+    variables of one object under one condition.
+    """
+    seen = {}
+    return [
+        m if is_constant(m) else seen.setdefault(_schedule_key(m), m)
+        for m in multipliers
+    ]
+
+
+def _schedule_key(multiplier):
+    if isinstance(multiplier, _Product):
+        return ("product",) + tuple(
+            f if is_constant(f) else _schedule_key(f)
+            for f in multiplier.factors
+        )
+    get_config = getattr(multiplier, "get_config", None)
+    if get_config is None:
+        return ("object", id(multiplier))
+    try:
+        config = json.dumps(get_config(), sort_keys=True, default=repr)
+    except (NotImplementedError, TypeError, ValueError):
+        return ("object", id(multiplier))
+    return (type(multiplier), config)
 
 
 def describe_multiplier(multiplier):

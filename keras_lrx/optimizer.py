@@ -172,6 +172,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             ("_step_values", None),
             # ... and the step they are held at (`hold_multipliers`).
             ("_held_step", None),
+            # TensorFlow: inside one condition for a group's variables.
+            ("_conditioned", False),
         ):
             compat.set_untracked_attribute(self, attribute, value)
 
@@ -265,7 +267,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         )
         self._resolutions = resolutions
         self._frozen = frozen
-        self._multipliers = [r.multiplier for r in resolutions]
+        self._multipliers = _multipliers.shared_schedules(
+            [r.multiplier for r in resolutions]
+        )
         compat.set_untracked_attribute(
             self,
             "_schedules",
@@ -324,8 +328,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self._check_built("current_multipliers()")
         values = self._values_now()
         return {
-            r.path: values.get(id(r.multiplier), r.multiplier)
-            for r in self._resolutions
+            r.path: values.get(id(m), m)
+            for r, m in zip(self._resolutions, self._multipliers)
         }
 
     def _values_now(self):
@@ -345,10 +349,25 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         return compat.raw_iterations(self)
 
     def _multiplier_now(self, multiplier):
-        """A time-varying multiplier's value for this step (a tensor)."""
-        if self._step_values is not None:
-            return self._step_values[id(multiplier)]
-        return _multipliers.multiplier_at(multiplier, self._multiplier_step())
+        """A time-varying multiplier's value for this step.
+
+        Evaluated once per step for all the variables it applies to: torch
+        reads every value as a float when the step starts; TensorFlow and
+        JAX evaluate each schedule at its first variable of the step's trace
+        and reuse the tensor for the others.
+        """
+        values = self._step_values
+        if values is None:  # outside Keras's pipeline
+            return _multipliers.multiplier_at(
+                multiplier, self._multiplier_step()
+            )
+        value = values.get(id(multiplier))
+        if value is None:
+            value = _multipliers.multiplier_at(
+                multiplier, self._multiplier_step()
+            )
+            values[id(multiplier)] = value
+        return value
 
     @contextlib.contextmanager
     def hold_multipliers(self):
@@ -611,11 +630,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     def _update_all_variables(self, grads, variables, learning_rate):
         """Torch, stock optimizers: one pass; False where per variable."""
         update = self._update
-        eager = keras.backend.backend() == "torch"
-        if eager and self._schedules:
-            # Read once per step: the groups that train this step.
+        if self._schedules:
+            # A new step: its multiplier values (see `_multiplier_now`).
+            eager = keras.backend.backend() == "torch"
             compat.set_untracked_attribute(
-                self, "_step_values", self._values_now()
+                self, "_step_values", self._values_now() if eager else {}
             )
         if update.fused is None:
             update.before_variables(learning_rate)
@@ -656,6 +675,32 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             floats,
         )
 
+    def _conditional_parts(self, grads_and_vars):
+        """TensorFlow: `[(active, grads_and_vars)]`, the pairs of constant
+        multipliers first (`active` None), then those of each time-varying
+        multiplier with its "> 0 now" condition."""
+        if not self._schedules:
+            return [(None, grads_and_vars)]
+        constant, groups = [], {}
+        for pair in grads_and_vars:
+            m = self._multipliers[compat.variable_index(self, pair[1])]
+            if _multipliers.is_constant(m):
+                constant.append(pair)
+            else:
+                groups.setdefault(id(m), (m, []))[1].append(pair)
+        parts = [(None, constant)] if constant else []
+        for m, pairs in groups.values():
+            parts.append((ops.greater(self._multiplier_now(m), 0.0), pairs))
+        return parts
+
+    def _run_conditioned(self, loop, *args):
+        """Runs Keras's per-variable loop inside a group's condition."""
+        compat.set_untracked_attribute(self, "_conditioned", True)
+        try:
+            loop(*args)
+        finally:
+            compat.set_untracked_attribute(self, "_conditioned", False)
+
     def update_step(self, gradient, variable, learning_rate):
         index = compat.variable_index(self, variable)
         multiplier = self._multipliers[index]
@@ -665,6 +710,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         # A multiplier that changes over time: while it is 0, the variable
         # and its slots stay as they are (no update, decay or moments).
         value = self._multiplier_now(multiplier)
+        if self._conditioned:  # TensorFlow: its group's condition holds
+            self._update.step(gradient, variable, learning_rate, value)
+            return
         compat.run_where(
             ops.greater(value, 0.0),
             lambda: self._update.step(gradient, variable, learning_rate, value),
@@ -675,6 +723,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         # Keras's stock decay runs per variable in `update_step`; a rule of
         # the wrapped optimizer's own (Muon's) runs here, where Keras runs it
         # (on a variable whose multiplier changes over time, while it is > 0).
+        if not self._update.own_weight_decay:
+            return
         if not self._schedules:
             self._update.own_decay(variables)
             return

@@ -660,3 +660,13 @@ def test_thaw_value_at_an_int_step_equals_its_tensor_value(thaw):
     np.testing.assert_allclose(
         [thaw.value_at(int(k)) for k in steps], tensor, rtol=1e-6
     )
+
+
+def test_equal_schedules_are_evaluated_as_one():
+    from keras_lrx.multipliers import shared_schedules
+
+    a, b, c = Thaw(1.0, 2), Thaw(1.0, 2), Thaw(1.0, 3)
+    shared = shared_schedules([a, 0.5, b, c, _wavy, _wavy])
+    assert shared[0] is shared[2] is a
+    assert shared[3] is c and shared[1] == 0.5
+    assert shared[4] is shared[5] is _wavy
