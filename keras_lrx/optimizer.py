@@ -570,10 +570,38 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             grads = [grads[p] for p in active]
             trainable_variables = [trainable_variables[p] for p in active]
         if active:
+            if self._schedules and (
+                self.global_clipnorm or self.gradient_accumulation_steps
+            ):
+                grads = self._without_frozen_gradients(
+                    grads, trainable_variables
+                )
             # Keras's own pipeline, on the variables that train.
             super().apply(grads, trainable_variables)
         else:
             compat.raw_iterations(self).assign_add(1)
+
+    def _without_frozen_gradients(self, grads, variables):
+        """Zeroes the gradients of variables whose multiplier is 0 now.
+
+        A variable frozen for now has no gradient, as in PyTorch: it counts
+        in no global gradient norm and accumulates nothing.
+        """
+        step = self._multiplier_step()
+        active = {}
+        grads = list(grads)
+        for p, variable in enumerate(variables):
+            m = self._multipliers[compat.variable_index(self, variable)]
+            if _multipliers.is_constant(m) or grads[p] is None:
+                continue
+            if id(m) not in active:
+                active[id(m)] = ops.greater(
+                    _multipliers.multiplier_at(m, step), 0.0
+                )
+            grads[p] = ops.where(
+                active[id(m)], grads[p], ops.zeros_like(grads[p])
+            )
+        return grads
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         if self._state_recorders:

@@ -670,3 +670,38 @@ def test_equal_schedules_are_evaluated_as_one():
     assert shared[0] is shared[2] is a
     assert shared[3] is c and shared[1] == 0.5
     assert shared[4] is shared[5] is _wavy
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"global_clipnorm": 0.01}, {"gradient_accumulation_steps": 2}],
+)
+def test_a_group_frozen_for_now_has_no_gradient(options):
+    # PyTorch gives a frozen parameter no gradient: it counts in no global
+    # norm and accumulates nothing. So the head trains exactly as it does
+    # beside a body frozen for good (multiplier 0, left out of the pipeline).
+    x, y = regression_data(n=20)  # 5 steps: the last one accumulates only
+    initial = mlp().get_weights()
+    results = []
+    for body in (0.0, Thaw(1.0, start_step=100)):
+        model = mlp()
+        model.set_weights(initial)
+        optimizer = LRX(
+            keras.optimizers.SGD(0.1, momentum=0.9, **options),
+            multipliers={"body": body},
+        )
+        model.compile(optimizer, "mse")
+        _fit_steps(model, x, y, epochs=1)
+        results.append(weights_of(model))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    accumulators = [
+        v
+        for v in optimizer.optimizer.variables
+        if "body" in v.path and "accumulat" in v.path
+    ]
+    assert len(accumulators) == (
+        2 if "gradient_accumulation_steps" in options else 0
+    )
+    for v in accumulators:
+        np.testing.assert_array_equal(to_np(v), 0.0)
