@@ -43,7 +43,10 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     modified: afterwards it still has its own rate and config, and it counts
     LRX's steps (the two share one step counter). A multiplier of 0 freezes
     a variable: it never changes (no update, decay or EMA) and the wrapped
-    optimizer allocates no slot variables for it.
+    optimizer allocates no slot variables for it. A multiplier may also
+    change over time (`keras_lrx.schedules.Thaw`,
+    `keras_lrx.gradual_unfreezing`): groups thaw inside one `fit`, without
+    recompiling, and the others keep their optimizer state.
 
     Everything else the wrapped optimizer is configured with keeps working:
     gradient clipping (`clipnorm`, `clipvalue`, `global_clipnorm` -- computed
@@ -73,12 +76,19 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             own `learning_rate` (a float or a schedule); a float; a
             `keras.optimizers.schedules.LearningRateSchedule`; or a callable
             taking the step and returning the rate. Defaults to None.
-        multipliers: None (all 1.0), a dict mapping keys to multipliers, or a
-            callable `variable -> float | None`. Keys are layer names, exact
-            variable paths, regular expressions matched against
-            `variable.path` with `re.fullmatch`, or `keras.layers.Layer`
-            objects; see `keras_lrx.multipliers` for how overlapping keys
-            resolve (the most specific wins). Values are finite floats >= 0.
+        multipliers: None (all 1.0), a dict mapping keys to multipliers, a
+            callable `variable -> multiplier | None`, or a `MultiplierMap`
+            (`keras_lrx.combine(...)` multiplies several sources). Keys are
+            layer names, exact variable paths, regular expressions matched
+            against `variable.path` with `re.fullmatch`, or
+            `keras.layers.Layer` objects; see `keras_lrx.multipliers` for how
+            overlapping keys resolve (the most specific wins). A multiplier
+            is a finite float >= 0, or a schedule of the step (a
+            `LearningRateSchedule` such as `keras_lrx.schedules.Thaw`, or a
+            callable of the step): the variable then trains at
+            `schedule(t) * m(t)`, and while `m(t) <= 0` neither it nor its
+            optimizer slots change, and its gradient counts in no global
+            norm (as a parameter without a gradient in PyTorch).
         name: Name of the optimizer. Defaults to "lrx".
         weight_decay_follows_multiplier: Whether decoupled weight decay of a
             variable is scaled by its multiplier. Defaults to True.
