@@ -773,8 +773,13 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             if _multipliers.is_constant(multiplier):
                 constant.append(variable)
                 continue
+            # Keras decays before `_backend_update_step` starts the step's
+            # multiplier values: evaluated here.
+            value = _multipliers.multiplier_at(
+                multiplier, self._multiplier_step()
+            )
             compat.run_where(
-                ops.greater(self._multiplier_now(multiplier), 0.0),
+                ops.greater(value, 0.0),
                 lambda v=variable: self._update.own_decay([v]),
                 [variable],
             )

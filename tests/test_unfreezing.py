@@ -705,3 +705,23 @@ def test_a_group_frozen_for_now_has_no_gradient(options):
     )
     for v in accumulators:
         np.testing.assert_array_equal(to_np(v), 0.0)
+
+
+def test_an_optimizers_own_decay_rule_skips_a_group_frozen_for_now():
+    from test_update_seam import _skip_unless_keras_runs_muon
+
+    _skip_unless_keras_runs_muon()
+    x, y = regression_data(n=16)
+    model = mlp()
+    model.compile(
+        LRX(
+            keras.optimizers.Muon(0.02, weight_decay=0.5),
+            multipliers={"body": Thaw(1.0, start_step=4)},
+        ),
+        "mse",
+    )
+    body = to_np(model.get_layer("body").kernel).copy()
+    _fit_steps(model, x, y, epochs=1)  # steps 0-3: frozen, not even decayed
+    np.testing.assert_array_equal(body, to_np(model.get_layer("body").kernel))
+    _fit_steps(model, x, y, epochs=1)
+    assert not np.allclose(body, to_np(model.get_layer("body").kernel))
