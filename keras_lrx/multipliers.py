@@ -112,6 +112,16 @@ def multiplier_float(multiplier, step):
     return float(keras.ops.convert_to_numpy(multiplier(step)))
 
 
+def active_from(multiplier):
+    """The step from which a time-varying multiplier is > 0 for good and
+    before which it is 0, or None where that is not known (a schedule
+    without an `active_from()` method, such as any callable)."""
+    if is_constant(multiplier):
+        return 0 if multiplier > 0 else None
+    method = getattr(multiplier, "active_from", None)
+    return None if method is None else method()
+
+
 def shared_schedules(multipliers):
     """`multipliers` with equal schedules made one object.
 
@@ -165,6 +175,10 @@ class _Product:
             term = multiplier_at(factor, step)
             value = term if value is None else keras.ops.multiply(value, term)
         return value
+
+    def active_from(self):
+        starts = [active_from(f) for f in self.factors]
+        return None if None in starts else max(starts)
 
     def value_at(self, step):
         value = 1.0

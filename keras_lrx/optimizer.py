@@ -724,11 +724,18 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             m = self._multipliers[compat.variable_index(self, pair[1])]
             if _multipliers.is_constant(m):
                 constant.append(pair)
-            else:
-                groups.setdefault(id(m), (m, []))[1].append(pair)
+                continue
+            # Thaws that start at one step share one condition.
+            start = _multipliers.active_from(m)
+            key = ("from", start) if start is not None else ("id", id(m))
+            groups.setdefault(key, (m, []))[1].append(pair)
         parts = [(None, constant)] if constant else []
-        for m, pairs in groups.values():
-            parts.append((ops.greater(self._multiplier_now(m), 0.0), pairs))
+        for (kind, start), (m, pairs) in groups.items():
+            if kind == "from":
+                active = ops.greater_equal(self._multiplier_step(), start)
+            else:
+                active = ops.greater(self._multiplier_now(m), 0.0)
+            parts.append((active, pairs))
         return parts
 
     def _run_conditioned(self, loop, *args):

@@ -660,6 +660,13 @@ def test_thaw_value_at_an_int_step_equals_its_tensor_value(thaw):
     np.testing.assert_allclose(
         [thaw.value_at(int(k)) for k in steps], tensor, rtol=1e-6
     )
+    # `active_from`: > 0 from that step on, 0 before (None: 0 for good).
+    start = thaw.active_from()
+    positive = [v > 0 for v in tensor]
+    if start is None:
+        assert not any(positive)
+    else:
+        assert positive == [k >= start for k in steps]
 
 
 def test_equal_schedules_are_evaluated_as_one():

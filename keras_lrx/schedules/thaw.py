@@ -102,6 +102,12 @@ class Thaw(LearningRateSchedule):
         rise = min(f + (1.0 - f) * ((k - self.start_step + 1.0) / w), 1.0)
         return float(self.multiplier * rise)
 
+    def active_from(self):
+        """The step from which the value is > 0 for good (0 before it), or
+        None if it is 0 for good. LRX updates the variables of all thaws
+        with one start under one condition on TensorFlow."""
+        return self.start_step if self.multiplier > 0 else None
+
     def __repr__(self):
         parts = [f"{self.multiplier:g}", f"start_step={self.start_step}"]
         if self.warmup_steps:
