@@ -117,9 +117,11 @@ def gradual_unfreezing(
     ratio with `keras_lrx.combine`.
 
     BatchNormalization: a multiplier of 0 freezes a layer's weights, not
-    its moving statistics, which a training step keeps updating (Keras runs
-    a layer in inference mode only when `trainable = False`, which cannot
-    change inside a compiled step). With `train_bn=True` (fastai's default)
+    its moving statistics, which a training step keeps updating -- as for a
+    PyTorch parameter with `requires_grad=False` in train mode, and so in
+    fastai's frozen groups (Keras runs a layer in inference mode only when
+    `trainable = False`, which cannot change inside a compiled step).
+    With `train_bn=True` (fastai's default)
     every `BatchNormalization` layer trains at 1 from the first step, as
     fastai keeps them trainable in frozen groups; with `train_bn=False` its
     scale and offset thaw with their block, and its statistics still adapt

@@ -122,6 +122,40 @@ def active_from(multiplier):
     return None if method is None else method()
 
 
+def values_at(schedules, step):
+    """`{id(schedule): value at step}` for time-varying multipliers.
+
+    Evaluates each schedule once; the `Thaw`s among them and among the
+    factors of products as one vector (a few ops for any number of them).
+    """
+    from keras_lrx.schedules.thaw import Thaw
+
+    leaves = {}
+    for m in schedules:
+        for leaf in m.factors if isinstance(m, _Product) else [m]:
+            if not is_constant(leaf):
+                leaves[id(leaf)] = leaf
+    values = {}
+    thaws = [m for m in leaves.values() if type(m) is Thaw]
+    if len(thaws) > 1:
+        vector = Thaw.values_of(thaws, step)
+        for thaw, value in zip(thaws, keras.ops.unstack(vector)):
+            values[id(thaw)] = value
+    for key, m in leaves.items():
+        if key not in values:
+            values[key] = multiplier_at(m, step)
+    for m in schedules:
+        if isinstance(m, _Product):
+            value = None
+            for f in m.factors:
+                term = f if is_constant(f) else values[id(f)]
+                value = (
+                    term if value is None else keras.ops.multiply(value, term)
+                )
+            values[id(m)] = value
+    return values
+
+
 def shared_schedules(multipliers):
     """`multipliers` with equal schedules made one object.
 

@@ -363,21 +363,21 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
 
         Evaluated once per step for all the variables it applies to: torch
         reads every value as a float when the step starts; TensorFlow and
-        JAX evaluate each schedule at its first variable of the step's trace
-        and reuse the tensor for the others.
+        JAX evaluate all schedules (the thaws as one vector) where the
+        step's trace first needs one, and reuse the tensors.
         """
         values = self._step_values
         if values is None:  # outside Keras's pipeline
             return _multipliers.multiplier_at(
                 multiplier, self._multiplier_step()
             )
-        value = values.get(id(multiplier))
-        if value is None:
-            value = _multipliers.multiplier_at(
-                multiplier, self._multiplier_step()
+        if not values:  # the step's first: all of them at once
+            values.update(
+                _multipliers.values_at(
+                    self._schedules.values(), self._multiplier_step()
+                )
             )
-            values[id(multiplier)] = value
-        return value
+        return values[id(multiplier)]
 
     @contextlib.contextmanager
     def hold_multipliers(self):
@@ -730,6 +730,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             key = ("from", start) if start is not None else ("id", id(m))
             groups.setdefault(key, (m, []))[1].append(pair)
         parts = [(None, constant)] if constant else []
+        if groups:
+            # Every multiplier's value now, outside the conditions below: a
+            # tensor made inside one condition's branch is not seen by the
+            # others.
+            self._multiplier_now(next(iter(groups.values()))[0])
         for (kind, start), (m, pairs) in groups.items():
             if kind == "from":
                 active = ops.greater_equal(self._multiplier_step(), start)
