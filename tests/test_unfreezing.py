@@ -19,7 +19,7 @@ from conftest import to_np
 from conftest import weights_of
 from keras import ops
 from test_optimizer import OPTIMIZERS
-from test_optimizer import SHAPES
+from test_optimizer import make_problem
 
 from keras_lrx import LRX
 from keras_lrx import LearningRateMetric
@@ -38,7 +38,7 @@ def _wavy(step):
     return 0.3 + 0.1 * ops.cos(ops.cast(step, "float32"))
 
 
-#: One multiplier per variable of SHAPES: frozen for two steps then a
+#: One multiplier per variable of `test_optimizer.SHAPES`: frozen for two steps then a
 #: warmup; a warmup that starts at a quarter; frozen for good; a callable.
 TIME_VARYING = [
     Thaw(0.5, start_step=2, warmup_steps=2),
@@ -74,13 +74,7 @@ class _Scaled(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _problem(seed=0):
-    rng = np.random.default_rng(seed)
-    inits = [rng.normal(size=s).astype("float32") for s in SHAPES]
-    grads = [
-        [rng.normal(size=s).astype("float32") for s in SHAPES]
-        for _ in range(STEPS)
-    ]
-    return inits, grads
+    return make_problem(seed, steps=STEPS)
 
 
 def _reference(factory, multiplier, init, grads, index):
@@ -225,8 +219,16 @@ def test_matches_pytorch_lambda_lr_over_param_groups(kind):
         )
 
 
-def _fit_steps(model, x, y, epochs):
-    model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0)
+def _fit_steps(model, x, y, epochs, callbacks=None):
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    )
 
 
 @pytest.mark.parametrize(
@@ -322,25 +324,9 @@ def test_backup_and_restore_resumes_in_the_middle_of_a_thaw(tmp_path):
     interrupted = _thaw_model_and_optimizer("sgd_momentum_decay")
     interrupted.set_weights(initial)
     with pytest.raises(RuntimeError, match="preempted"):
-        interrupted.fit(
-            x,
-            y,
-            batch_size=4,
-            epochs=4,
-            shuffle=False,
-            verbose=0,
-            callbacks=[backup, Interrupt()],
-        )
+        _fit_steps(interrupted, x, y, 4, callbacks=[backup, Interrupt()])
     restarted = _thaw_model_and_optimizer("sgd_momentum_decay")
-    restarted.fit(
-        x,
-        y,
-        batch_size=4,
-        epochs=4,
-        shuffle=False,
-        verbose=0,
-        callbacks=[backup],
-    )
+    _fit_steps(restarted, x, y, 4, callbacks=[backup])
     assert int(to_np(restarted.optimizer.iterations)) == 16
     for a, b in zip(weights_of(whole), weights_of(restarted)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -354,15 +340,7 @@ def test_reduce_lr_on_plateau_scales_every_group_and_keeps_the_thaw():
     plateau = keras.callbacks.ReduceLROnPlateau(
         "loss", factor=0.5, patience=0, mode="max", verbose=0
     )
-    model.fit(
-        x,
-        y,
-        batch_size=4,
-        epochs=2,
-        shuffle=False,
-        verbose=0,
-        callbacks=[plateau],
-    )
+    _fit_steps(model, x, y, 2, callbacks=[plateau])
     step = int(to_np(optimizer.iterations))
     cosine = float(
         to_np(keras.optimizers.schedules.CosineDecay(0.02, 40)(step))
@@ -431,15 +409,7 @@ def test_learning_rate_metric_logs_each_group_at_its_step():
         def on_train_batch_end(self, batch, logs=None):
             seen.append(float(logs["learning_rate/body"]))
 
-    model.fit(
-        x,
-        y,
-        batch_size=4,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-        callbacks=[Record()],
-    )
+    _fit_steps(model, x, y, 1, callbacks=[Record()])
     expected = [0.1 * _value(thaw, step) for step in range(4)]
     np.testing.assert_allclose(seen, expected, rtol=1e-6)
 
