@@ -38,8 +38,9 @@ def _wavy(step):
     return 0.3 + 0.1 * ops.cos(ops.cast(step, "float32"))
 
 
-#: One multiplier per variable of `test_optimizer.SHAPES`: frozen for two steps then a
-#: warmup; a warmup that starts at a quarter; frozen for good; a callable.
+#: One multiplier per variable of `test_optimizer.SHAPES`: frozen for two
+#: steps then a warmup; a warmup that starts at a quarter; frozen for good;
+#: a callable.
 TIME_VARYING = [
     Thaw(0.5, start_step=2, warmup_steps=2),
     Thaw(2.0, start_step=0, warmup_steps=3, initial_fraction=0.25),
@@ -696,4 +697,30 @@ def test_an_optimizers_own_decay_rule_skips_a_group_frozen_for_now():
     _fit_steps(model, x, y, epochs=1)  # steps 0-3: frozen, not even decayed
     np.testing.assert_array_equal(body, to_np(model.get_layer("body").kernel))
     _fit_steps(model, x, y, epochs=1)
+    assert not np.allclose(body, to_np(model.get_layer("body").kernel))
+
+
+def test_the_range_test_holds_a_thaw_that_would_start_mid_sweep():
+    from keras_lrx import LRFinder
+
+    x, y = regression_data(n=32)  # 8 steps, the body's thaw at step 3
+    model = mlp()
+    model.compile(
+        LRX(
+            keras.optimizers.SGD(0.01),
+            multipliers={"body": Thaw(1.0, start_step=3)},
+        ),
+        "mse",
+    )
+    body = to_np(model.get_layer("body").kernel).copy()
+    head = to_np(model.get_layer("head").kernel).copy()
+    finder = LRFinder(
+        1e-3, 1e-1, num_steps=8, divergence_threshold=1e9, restore_state=False
+    )
+    _fit_steps(model, x, y, 1, callbacks=[finder])
+    assert len(finder.result.learning_rates) == 8
+    np.testing.assert_array_equal(body, to_np(model.get_layer("body").kernel))
+    assert not np.allclose(head, to_np(model.get_layer("head").kernel))
+    # After the sweep the thaw follows the step counter again.
+    _fit_steps(model, x, y, 1)
     assert not np.allclose(body, to_np(model.get_layer("body").kernel))
