@@ -65,10 +65,12 @@ class Update:
 
     def step(self, gradient, variable, learning_rate, multiplier):
         """Decay (stock rule) and update `variable` at `rate * multiplier`."""
+        # `multiplier`: a float, or this step's value of a schedule (a
+        # float32 tensor on TensorFlow and JAX, a float on torch).
         rate = (
             learning_rate
             if isinstance(multiplier, float) and multiplier == 1.0
-            else ops.multiply(learning_rate, ops.cast(multiplier, "float32"))
+            else ops.multiply(learning_rate, multiplier)
         )
         if self.stock_weight_decay and compat.uses_weight_decay(
             self.optimizer, variable
