@@ -8,6 +8,7 @@ import keras_hub
 import numpy as np
 import pytest
 from conftest import to_np
+from conftest import weights_of
 
 from keras_lrx import LRX
 from keras_lrx import gradual_unfreezing
@@ -283,12 +284,8 @@ def test_gradual_unfreezing_on_a_keras_hub_backbone(tmp_path):
     resumed = keras.models.load_model(path)
     model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
     resumed.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
-    for a, b in zip(_weights_of(model), _weights_of(resumed)):
+    for a, b in zip(weights_of(model), weights_of(resumed)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert not np.allclose(
         block_0[0], to_np(backbone.get_layer(blocks[0]).weights[0])
     )
-
-
-def _weights_of(model):
-    return [to_np(w) for w in model.weights]
