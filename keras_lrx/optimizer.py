@@ -393,10 +393,17 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         Example:
 
         >>> from keras_lrx.schedules import Thaw
+        >>> model = keras.Sequential([keras.Input((2,)),
+        ...     keras.layers.Dense(1, name="body")], name="net")
         >>> opt = LRX(keras.optimizers.SGD(0.1),
         ...           multipliers={"body": Thaw(1.0, start_step=1)})
-        >>> with opt.hold_multipliers():
-        ...     pass
+        >>> opt.build(model.trainable_variables)
+        >>> with opt.hold_multipliers():  # entered at step 0: frozen
+        ...     _ = opt.iterations.assign(5)
+        ...     print(opt.current_multipliers()["net/body/kernel"])
+        0.0
+        >>> opt.current_multipliers()["net/body/kernel"]  # step 5 again
+        1.0
         """
         held = int(ops.convert_to_numpy(compat.raw_iterations(self)))
         previous = self._held_step

@@ -74,10 +74,6 @@ class _Scaled(keras.optimizers.schedules.LearningRateSchedule):
         return _Scaled(self.factor / other, self.multiplier)
 
 
-def _problem(seed=0):
-    return make_problem(seed, steps=STEPS)
-
-
 def _reference(factory, multiplier, init, grads, index):
     """A separate optimizer at `LR * m(t)` on one variable.
 
@@ -108,7 +104,7 @@ def _value_at(multiplier, step):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_each_variable_follows_a_separate_optimizer_at_lr_times_m_of_t(name):
     factory = OPTIMIZERS[name]
-    inits, grads = _problem()
+    inits, grads = make_problem(steps=STEPS)
     variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
     optimizer = LRX(
         factory(LR),
@@ -144,7 +140,7 @@ def test_each_variable_follows_a_separate_optimizer_at_lr_times_m_of_t(name):
 @pytest.mark.parametrize("name", ["sgd_momentum_decay", "adamw", "nadam"])
 def test_stateless_apply_freezes_and_thaws_as_apply(name):
     factory = OPTIMIZERS[name]
-    inits, grads = _problem(seed=1)
+    inits, grads = make_problem(steps=STEPS, seed=1)
     results = []
     for stateless in (False, True):
         variables = [
@@ -174,7 +170,7 @@ def test_stateless_apply_freezes_and_thaws_as_apply(name):
 @pytest.mark.parametrize("kind", ["sgd", "adam"])
 def test_matches_pytorch_lambda_lr_over_param_groups(kind):
     torch = pytest.importorskip("torch")
-    inits, grads = _problem(seed=2)
+    inits, grads = make_problem(steps=STEPS, seed=2)
     # SGD: a frozen phase (PyTorch: the group gets no gradient) then a
     # warmup. Adam: warmups only -- PyTorch counts Adam's bias correction
     # per parameter from its first gradient, Keras from the optimizer's
