@@ -2,6 +2,7 @@
 
 from keras_lrx import schedules
 from keras_lrx.callbacks import BatchHistory
+from keras_lrx.callbacks import SkipFrozenGradients
 from keras_lrx.finder import LRFinder
 from keras_lrx.finder import LRFinderResult
 from keras_lrx.finder import find_lr
@@ -24,6 +25,7 @@ __all__ = [
     "LearningRateMetric",
     "MultiplierMap",
     "SetLearningRate",
+    "SkipFrozenGradients",
     "combine",
     "find_lr",
     "gradual_unfreezing",

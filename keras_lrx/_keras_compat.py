@@ -116,12 +116,13 @@ def run_where(active, update, variables):
     """Runs `update()` so that what it assigns takes effect only if `active`.
 
     `active` is a boolean scalar (a tensor). `update` assigns some of
-    `variables` (a variable and its optimizer slots). TensorFlow: a
-    `tf.cond`, so a step where `active` is False does no update work at all.
-    JAX, inside the stateless scope of a compiled step: the update is traced,
-    and each value it assigned is selected against the one before it (XLA
-    fuses the select into the update). Eagerly (torch, or a step outside
-    any compiled function): a Python `if`.
+    `variables` (a variable and its optimizer slots). Inside a compiled
+    step, a step where `active` is False does no update work at all:
+    TensorFlow runs `update` in a `tf.cond`; JAX, inside the stateless scope
+    of a compiled step, in a `jax.lax.cond` whose outputs are the values
+    `update` assigns (found by tracing it once before; XLA drops that
+    trace's unused operations). Eagerly (torch, or a step outside any
+    compiled function): a Python `if`.
     """
     name = backend.backend()
     if name == "tensorflow":
@@ -138,22 +139,43 @@ def run_where(active, update, variables):
     elif name == "jax":
         scope = stateless_scope()
         if scope is not None:
-            mapping = scope.state_mapping  # id(variable) -> current value
-            before = dict(mapping)
-            update()
-            by_id = None
-            for key, new in list(mapping.items()):
-                old = before.get(key)
-                if old is new:
-                    continue
-                if old is None:
-                    if by_id is None:
-                        by_id = {id(v): v for v in variables}
-                    old = by_id[key]._value  # read before the update
-                mapping[key] = ops.where(active, new, old)
+            _jax_cond_in_scope(scope.state_mapping, active, update, variables)
             return
     if bool(ops.convert_to_numpy(active)):
         update()
+
+
+def _jax_cond_in_scope(mapping, active, update, variables):
+    """`run_where` in a JAX stateless scope (`mapping`: id -> value)."""
+    import jax
+
+    before = dict(mapping)
+
+    def assigned():
+        # What `update` assigns, traced here; the scope as it was after.
+        update()
+        changed = {
+            key: value
+            for key, value in mapping.items()
+            if before.get(key) is not value
+        }
+        mapping.clear()
+        mapping.update(before)
+        return changed
+
+    keys = list(assigned())  # which values `update` assigns
+    if not keys:
+        return
+    by_id = {id(v): v for v in variables}
+    olds = [before[key] if key in before else by_id[key]._value for key in keys]
+
+    def true_fn():
+        changed = assigned()
+        return [changed.get(key, old) for key, old in zip(keys, olds)]
+
+    news = jax.lax.cond(active, true_fn, lambda: list(olds))
+    for key, new in zip(keys, news):
+        mapping[key] = new
 
 
 def _stock_update_step_classes():
@@ -400,14 +422,33 @@ class PipelineSteps:
     """
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        if not self._update_all_variables(
+        if self._update_all_variables(
             grads, trainable_variables, learning_rate
         ):
-            # Keras's loop (TensorFlow: one `extended.update` per variable)
-            # calls `update_step` for each variable.
-            super()._backend_update_step(
-                grads, trainable_variables, learning_rate
-            )
+            return
+        # Keras's loop (TensorFlow: one `extended.update` per variable)
+        # calls `update_step` for each variable.
+        loop = super()._backend_update_step
+        if backend.backend() != "jax":
+            loop(grads, trainable_variables, learning_rate)
+            return
+        # JAX: the variables of one time-varying multiplier (of the thaws
+        # starting at one step) update under one condition, as on
+        # TensorFlow (`_distributed_tf_update_step`).
+        pairs = list(zip(grads, trainable_variables))
+        for active, part in self._conditional_parts(pairs):
+            part_grads = [g for g, _ in part]
+            part_variables = [v for _, v in part]
+            if active is None:
+                loop(part_grads, part_variables, learning_rate)
+            else:
+                run_where(
+                    active,
+                    lambda g=part_grads, v=part_variables: (
+                        self._run_conditioned(loop, g, v, learning_rate)
+                    ),
+                    part_variables + self.optimizer.variables,
+                )
 
     def _distributed_tf_update_step(
         self, distribution, grads_and_vars, learning_rate
@@ -453,6 +494,14 @@ class PipelineSteps:
             object.__setattr__(
                 self, "_model_variables_moving_average", averages
             )
+
+
+def set_requires_grad(variable, on):
+    """torch: whether autograd computes `variable`'s gradient (Keras keeps
+    its torch parameter's `requires_grad` equal to `trainable`)."""
+    value = variable.value
+    if value.requires_grad != on:
+        value.requires_grad_(on)
 
 
 def check_variables_are_known(optimizer, variables):

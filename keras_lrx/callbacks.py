@@ -1,4 +1,8 @@
-"""Callbacks: a per-batch history of the loss, metrics and learning rate.
+"""Callbacks: a per-batch history, and no gradient work for frozen groups.
+
+`SkipFrozenGradients` (torch) turns gradients off for the variables a
+`keras_lrx.LRX` keeps frozen over the coming steps, so the backward pass
+does no work for them.
 
 `BatchHistory` records one row per training batch -- the epoch, the batch,
 the optimizer step, every value in the batch logs and the learning rate --
@@ -26,7 +30,7 @@ from keras_lrx._validation import check_bool
 from keras_lrx._validation import check_sequence
 from keras_lrx._validation import check_type
 
-__all__ = ["BatchHistory"]
+__all__ = ["BatchHistory", "SkipFrozenGradients"]
 
 
 def _to_python(value):
@@ -62,6 +66,86 @@ def _read_history_csv(f, where):
         for key, cell in zip(keys, row):
             history[key].append(_parse_number(cell))
     return history
+
+
+class SkipFrozenGradients(keras.callbacks.Callback):
+    """No backward work for the groups an `LRX` keeps frozen (torch).
+
+    A group whose multiplier is 0 does not change, but by default its
+    gradients are still computed. On the torch backend this callback does
+    what `requires_grad_(False)` does for a frozen parameter group in
+    PyTorch or fastai: before each training batch it turns gradients off for
+    the variables whose multiplier is 0 at the step the batch will take --
+    a constant 0, or a `Thaw` or other schedule of the step that has not
+    started yet -- and on for the others. The backward pass then neither
+    computes their gradients nor, below the lowest group that trains, goes
+    through the layers at all. `LRX` skips their missing gradients; a
+    missing gradient of any other variable is reported by Keras as usual.
+    The update is the same as without the callback (the tests check every
+    variable for equality).
+    When training ends, each variable's gradient is on again exactly when it
+    is trainable.
+
+    TensorFlow and JAX compile one train step for every step of `fit`, so
+    which gradients it computes cannot change between steps without a new
+    compilation: there the callback does nothing (a group that is 0 for now
+    still skips its update and optimizer slots, see `keras_lrx.LRX`).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_lrx import LRX
+    >>> from keras_lrx.callbacks import SkipFrozenGradients
+    >>> from keras_lrx.schedules import Thaw
+    >>> model = keras.Sequential([keras.Input((2,)),
+    ...     keras.layers.Dense(4, name="body"),
+    ...     keras.layers.Dense(1, name="head")])
+    >>> model.compile(LRX(keras.optimizers.Adam(1e-2),
+    ...     multipliers={"body": Thaw(1.0, start_step=4)}), "mse")
+    >>> _ = model.fit(np.ones((16, 2)), np.ones((16, 1)), batch_size=2,
+    ...               callbacks=[SkipFrozenGradients()], verbose=0)
+    >>> int(model.optimizer.iterations)
+    8
+    """
+
+    def _lrx(self):
+        from keras_lrx.optimizer import LRX
+
+        optimizer = compat.unwrap_loss_scale(
+            getattr(self.model, "optimizer", None)
+        )
+        if not isinstance(optimizer, LRX):
+            raise TypeError(
+                "`SkipFrozenGradients` needs a model compiled with a "
+                "`keras_lrx.LRX` optimizer (or a `LossScaleOptimizer` "
+                "around one). Received: optimizer="
+                f"{type(optimizer).__name__}"
+            )
+        return optimizer
+
+    def on_train_begin(self, logs=None):
+        self._lrx()  # before any batch: a clear error
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if keras.backend.backend() != "torch":
+            return
+        optimizer = self._lrx()
+        if not optimizer.built:
+            return  # the first step builds it: all gradients on
+        # One step per batch: Keras's torch trainer runs no more.
+        frozen = {id(v) for v in optimizer.frozen_variables()}
+        for variable in compat.built_variables(optimizer):
+            compat.set_requires_grad(
+                variable, variable.trainable and id(variable) not in frozen
+            )
+
+    def on_train_end(self, logs=None):
+        if keras.backend.backend() != "torch":
+            return
+        optimizer = self._lrx()
+        if optimizer.built:
+            for variable in compat.built_variables(optimizer):
+                compat.set_requires_grad(variable, variable.trainable)
 
 
 class BatchHistory(keras.callbacks.Callback):

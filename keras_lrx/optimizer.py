@@ -582,6 +582,16 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 f"Received {len(grads)} gradients for "
                 f"{len(trainable_variables)} variables."
             )
+        if self._schedules and any(g is None for g in grads):
+            # torch, under `SkipFrozenGradients`: a variable frozen for now
+            # got no gradient (`requires_grad` off). Any other missing
+            # gradient goes on to Keras, which warns about it.
+            grads, trainable_variables = self._past_frozen_for_now(
+                grads, trainable_variables
+            )
+            if not grads:
+                compat.raw_iterations(self).assign_add(1)
+                return
         active = self._plan(trainable_variables, "active")
         if len(active) < len(trainable_variables):
             grads = [grads[p] for p in active]
@@ -597,6 +607,70 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             super().apply(grads, trainable_variables)
         else:
             compat.raw_iterations(self).assign_add(1)
+
+    def _past_frozen_for_now(self, grads, variables):
+        """`(grads, variables)` without the pairs of a missing gradient of
+        a variable whose multiplier is 0 at this step (eager steps only)."""
+        values = self._values_now()
+        kept = [
+            p
+            for p, (g, v) in enumerate(zip(grads, variables))
+            if g is not None or not self._frozen_in(values, v)
+        ]
+        return [grads[p] for p in kept], [variables[p] for p in kept]
+
+    def _frozen_in(self, values, variable):
+        """Whether `variable`'s multiplier is <= 0 in `values` (the floats
+        of `_values_now()`; a constant multiplier as it is)."""
+        m = self._multipliers[compat.variable_index(self, variable)]
+        return (m if _multipliers.is_constant(m) else values[id(m)]) <= 0.0
+
+    def frozen_variables(self, steps=1):
+        """The variables whose multiplier is 0 at each of the next `steps`.
+
+        A variable with a constant multiplier of 0, or with a multiplier
+        that changes over time (`Thaw`, any schedule of the step) and is 0
+        at every step from the current one (`iterations`) to `steps - 1`
+        past it. `keras_lrx.callbacks.SkipFrozenGradients` turns their
+        gradients off for the coming steps.
+
+        Args:
+            steps: Positive int, how many steps ahead the answer must hold.
+
+        Returns:
+            A list of variables, in the order the optimizer was built with.
+
+        Example:
+
+        >>> from keras_lrx.schedules import Thaw
+        >>> model = keras.Sequential([keras.Input((2,)),
+        ...     keras.layers.Dense(3, name="body"),
+        ...     keras.layers.Dense(1, name="head")])
+        >>> opt = LRX(keras.optimizers.SGD(0.1),
+        ...           multipliers={"body": Thaw(1.0, start_step=2)})
+        >>> opt.build(model.trainable_variables)
+        >>> [v.path for v in opt.frozen_variables(steps=2)]
+        ['sequential/body/kernel', 'sequential/body/bias']
+        >>> opt.frozen_variables(steps=3)
+        []
+        """
+        steps = _validation.check_count("steps", steps, low=1)
+        self._check_built("frozen_variables")
+        first = int(ops.convert_to_numpy(self._multiplier_step()))
+        if self._held_step is not None:  # `hold_multipliers()`: one step
+            steps = 1
+        windows = [
+            {
+                key: _multipliers.multiplier_float(m, step)
+                for key, m in self._schedules.items()
+            }
+            for step in range(first, first + steps)
+        ]
+        return [
+            v
+            for v in compat.built_variables(self)
+            if all(self._frozen_in(values, v) for values in windows)
+        ]
 
     def _without_frozen_gradients(self, grads, variables):
         """Zeroes the gradients of variables whose multiplier is 0 now.
@@ -767,7 +841,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         # A multiplier that changes over time: while it is 0, the variable
         # and its slots stay as they are (no update, decay or moments).
         value = self._multiplier_now(multiplier)
-        if self._conditioned:  # TensorFlow: its group's condition holds
+        if self._conditioned:  # its group's condition holds (TF, JAX)
             self._update.step(gradient, variable, learning_rate, value)
             return
         compat.run_where(

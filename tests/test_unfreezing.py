@@ -720,3 +720,126 @@ def test_the_range_test_holds_a_thaw_that_would_start_mid_sweep():
     # After the sweep the thaw follows the step counter again.
     _fit_steps(model, x, y, 1)
     assert not np.allclose(body, to_np(model.get_layer("body").kernel))
+
+
+class _GradientState(keras.callbacks.Callback):
+    """Records, after each batch, whether `body`'s kernel had a gradient
+    computed (torch: `requires_grad` and `.grad`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if BACKEND == "torch":
+            value = self.model.get_layer("body").kernel.value
+            self.rows.append((value.requires_grad, value.grad is not None))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"global_clipnorm": 0.05}, {"gradient_accumulation_steps": 2}],
+)
+def test_skip_frozen_gradients_trains_exactly_as_without_it(options):
+    # 4 steps per epoch, 3 epochs; the body thaws at step 5 (a `Thaw`
+    # starts at 0 exactly at its start step).
+    import warnings
+
+    from keras_lrx import SkipFrozenGradients
+
+    x, y = regression_data(n=16)
+    initial = mlp().get_weights()
+    results, states = [], []
+    for callbacks in ([], [SkipFrozenGradients()]):
+        model = mlp()
+        model.set_weights(initial)
+        model.compile(
+            LRX(
+                keras.optimizers.AdamW(0.02, weight_decay=0.1, **options),
+                multipliers={"body": Thaw(0.5, start_step=5, warmup_steps=2)},
+            ),
+            "mse",
+        )
+        state = _GradientState()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _fit_steps(model, x, y, epochs=3, callbacks=callbacks + [state])
+        assert not [w for w in caught if "Gradients do not exist" in str(w)]
+        results.append(weights_of(model))
+        states.append(state.rows)
+        applied = 12 // options.get("gradient_accumulation_steps", 1)
+        assert int(to_np(model.optimizer.iterations)) == applied
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    if BACKEND != "torch":
+        return  # one compiled step: nothing to turn off
+    assert all(row == (True, True) for row in states[0])
+    # Steps 0-4 frozen (5 and 6 warm up).
+    expected = [(False, False)] * 5 + [(True, True)] * 7
+    assert states[1] == expected
+    body = model.get_layer("body")
+    assert all(v.value.requires_grad for v in body.weights)
+
+
+def test_frozen_variables_looks_ahead_from_the_current_step():
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(3, name="a"),
+            keras.layers.Dense(3, name="b"),
+            keras.layers.Dense(1, name="c"),
+        ]
+    )
+    optimizer = LRX(
+        keras.optimizers.SGD(0.1),
+        multipliers={"a": 0.0, "b": Thaw(1.0, start_step=3), "c": 1.0},
+    )
+    with pytest.raises(ValueError, match="needs a built optimizer"):
+        optimizer.frozen_variables()
+    optimizer.build(model.trainable_variables)
+
+    def names(steps=1):
+        frozen = optimizer.frozen_variables(steps)
+        return [v.path.split("/")[-2] for v in frozen]
+
+    assert names() == ["a", "a", "b", "b"]
+    assert names(3) == ["a", "a", "b", "b"]
+    assert names(4) == ["a", "a"]
+    optimizer.iterations.assign(3)
+    assert names() == ["a", "a"]
+    optimizer.iterations.assign(2)
+    with optimizer.hold_multipliers():  # held at step 2: b stays frozen
+        assert names(10) == ["a", "a", "b", "b"]
+    with pytest.raises(ValueError, match="`steps` must be >= 1"):
+        optimizer.frozen_variables(0)
+    with pytest.raises(TypeError, match="`steps`"):
+        optimizer.frozen_variables(1.5)
+
+
+def test_skip_frozen_gradients_needs_an_lrx():
+    from keras_lrx import SkipFrozenGradients
+
+    model = mlp()
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x, y = regression_data(n=8)
+    before = weights_of(model)
+    with pytest.raises(TypeError, match="needs a model compiled with"):
+        _fit_steps(model, x, y, epochs=1, callbacks=[SkipFrozenGradients()])
+    for a, b in zip(before, weights_of(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's requires_grad")
+def test_a_missing_gradient_of_a_variable_that_trains_is_still_reported():
+    model = mlp()
+    model.compile(
+        LRX(
+            keras.optimizers.SGD(0.1),
+            multipliers={"body": Thaw(1.0, start_step=100)},
+        ),
+        "mse",
+    )
+    model.get_layer("head").kernel.value.requires_grad_(False)
+    x, y = regression_data(n=8)
+    with pytest.warns(UserWarning, match="Gradients do not exist"):
+        _fit_steps(model, x, y, epochs=1)
