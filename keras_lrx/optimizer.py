@@ -645,12 +645,12 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         >>> from keras_lrx.schedules import Thaw
         >>> model = keras.Sequential([keras.Input((2,)),
         ...     keras.layers.Dense(3, name="body"),
-        ...     keras.layers.Dense(1, name="head")])
+        ...     keras.layers.Dense(1, name="head")], name="net")
         >>> opt = LRX(keras.optimizers.SGD(0.1),
         ...           multipliers={"body": Thaw(1.0, start_step=2)})
         >>> opt.build(model.trainable_variables)
         >>> [v.path for v in opt.frozen_variables(steps=2)]
-        ['sequential/body/kernel', 'sequential/body/bias']
+        ['net/body/kernel', 'net/body/bias']
         >>> opt.frozen_variables(steps=3)
         []
         """
