@@ -134,7 +134,12 @@ class SkipFrozenGradients(keras.callbacks.Callback):
             return  # the first step builds it: all gradients on
         # One step per batch: Keras's torch trainer runs no more.
         frozen = {id(v) for v in optimizer.frozen_variables()}
-        for variable in compat.built_variables(optimizer):
+        variables = compat.built_variables(optimizer)
+        if len(frozen) == len(variables):
+            # Nothing trains this step: a loss with no gradient at all would
+            # stop torch's backward pass, so all gradients stay on.
+            frozen = set()
+        for variable in variables:
             compat.set_requires_grad(
                 variable, variable.trainable and id(variable) not in frozen
             )

@@ -781,6 +781,29 @@ def test_skip_frozen_gradients_trains_exactly_as_without_it(options):
     assert all(v.value.requires_grad for v in body.weights)
 
 
+def test_skip_frozen_gradients_while_nothing_trains():
+    # A step where every group is frozen has a loss with no gradient at all:
+    # the callback leaves gradients on (torch would refuse the backward).
+    from keras_lrx import SkipFrozenGradients
+
+    x, y = regression_data(n=16)
+    model = mlp()
+    initial = [to_np(w) for w in model.weights]
+    model.compile(
+        LRX(
+            keras.optimizers.SGD(0.1),
+            multipliers={"body": Thaw(1.0, 2), "head": Thaw(1.0, 2)},
+        ),
+        "mse",
+    )
+    _fit_steps(model, x, y, epochs=1, callbacks=[SkipFrozenGradients()])
+    assert int(to_np(model.optimizer.iterations)) == 4
+    changed = [
+        not np.array_equal(a, to_np(w)) for a, w in zip(initial, model.weights)
+    ]
+    assert all(changed)
+
+
 def test_frozen_variables_looks_ahead_from_the_current_step():
     model = keras.Sequential(
         [
