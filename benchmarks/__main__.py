@@ -18,6 +18,7 @@ SCRIPTS = [
     "bench_finder.py",
     "bench_suggestion.py",
     "bench_groups.py",
+    "bench_unfreezing.py",
 ]
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
