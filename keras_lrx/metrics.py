@@ -46,19 +46,37 @@ from keras import ops
 
 from keras_lrx import _keras_compat as compat
 from keras_lrx.multipliers import multiplier_at
+from keras_lrx.multipliers import product_of
 from keras_lrx.optimizer import LRX
 
 __all__ = ["LearningRateMetric"]
 
 
 def _multiplier_keys(optimizer):
-    """`(label, multiplier)` per key of an LRX's multiplier dict, else None."""
+    """`(label, multiplier)` per key of an LRX's multiplier dict, else None
+    ([] for a callable)."""
     multiplier_map = getattr(optimizer, "multiplier_map", None)
     if multiplier_map is None:
         return None
+    return _labelled_keys(multiplier_map)
+
+
+def _labelled_keys(multiplier_map):
+    """`(label, multiplier)` per key of a `MultiplierMap`.
+
+    Under `combine`, a label that several sources use (the same layer in
+    `layerwise_decay` and `gradual_unfreezing`) is one entry, the product of
+    its values: the multiplier its variables train at.
+    """
     if multiplier_map.function is not None:
         return []
-    return [(key.name, key.value) for key in multiplier_map.all_keys()]
+    if not multiplier_map.factors:
+        return [(key.name, key.value) for key in multiplier_map.keys]
+    by_label = {}
+    for factor in multiplier_map.factors:
+        for label, value in dict(_labelled_keys(factor)).items():
+            by_label.setdefault(label, []).append(value)
+    return [(label, product_of(values)) for label, values in by_label.items()]
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")

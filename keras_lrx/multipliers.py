@@ -49,6 +49,7 @@ Resolution rules (documented in the README under "How multiplier keys resolve"):
 """
 
 import json
+import numbers
 import re
 import warnings
 
@@ -222,6 +223,22 @@ class _Product:
 
     def __repr__(self):
         return " x ".join(describe_multiplier(f) for f in self.factors)
+
+
+def product_of(values):
+    """One multiplier equal to the product of `values` (numbers and
+    schedules of the step): a float, a schedule, or a product of both."""
+    constant = 1.0
+    schedules = []
+    for value in values:
+        if isinstance(value, numbers.Real):
+            constant *= float(value)
+        else:
+            schedules.append(value)
+    if not schedules or constant == 0.0:
+        return constant
+    factors = ([constant] if constant != 1.0 else []) + schedules
+    return factors[0] if len(factors) == 1 else _Product(factors)
 
 
 def _combine(resolutions):
@@ -611,14 +628,20 @@ class MultiplierMap:
                 number >= 0.
         """
         variables = list(variables)
+        resolutions, unused = self._resolve_keys(variables)
+        # Here, for every source of a product at once: the warning's
+        # `stacklevel` points at the caller of `resolve`'s caller.
+        self._check_unused(unused, variables, other_variables, strict)
+        return resolutions
+
+    def _resolve_keys(self, variables):
+        """`(resolutions, keys that select none of variables)`."""
         if self.factors:
-            each = [
-                factor.resolve(variables, other_variables, strict)
-                for factor in self.factors
-            ]
-            return [_combine(rs) for rs in zip(*each)]
+            each = [factor._resolve_keys(variables) for factor in self.factors]
+            resolutions = [_combine(rs) for rs in zip(*(r for r, _ in each))]
+            return resolutions, [key for _, unused in each for key in unused]
         if self.function is not None:
-            return [self._call_function(v) for v in variables]
+            return [self._call_function(v) for v in variables], []
         ids = frozenset(id(v) for v in variables)
         for key in self.keys:
             key.prepare(variables)
@@ -639,9 +662,7 @@ class MultiplierMap:
             self._resolve_one(v, prefix_groups, pattern_groups, used)
             for v in variables
         ]
-        unused = [k for k in self.keys if k.order not in used]
-        self._check_unused(unused, variables, other_variables, strict)
-        return resolutions
+        return resolutions, [k for k in self.keys if k.order not in used]
 
     def _resolve_one(self, variable, prefix_groups, pattern_groups, used):
         """The most specific key's `Resolution` for `variable`; adds every

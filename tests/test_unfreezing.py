@@ -411,6 +411,34 @@ def test_learning_rate_metric_logs_each_group_at_its_step():
     np.testing.assert_allclose(seen, expected, rtol=1e-6)
 
 
+def test_learning_rate_metric_multiplies_a_label_over_combined_sources():
+    # `combine(decay, thaw)` keyed by the same layers: each group's entry is
+    # the rate its variables train at (base x every factor), not the last
+    # factor's alone.
+    x, y = regression_data(n=16)
+    model = mlp()
+    body, head = model.get_layer("body"), model.get_layer("head")
+    thaw = Thaw(1.0, start_step=2, warmup_steps=2)
+    optimizer = LRX(
+        keras.optimizers.SGD(0.1),
+        multipliers=combine({body: 0.5, head: 2.0}, {body: thaw}),
+    )
+    model.compile(
+        optimizer, "mse", metrics=[LearningRateMetric(optimizer, groups=True)]
+    )
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(
+                (float(logs["learning_rate/body"]), logs["learning_rate/head"])
+            )
+
+    _fit_steps(model, x, y, 1, callbacks=[Record()])
+    expected = [(0.05 * _value(thaw, step), 0.2) for step in range(4)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-6)
+
+
 # ---------------------------------------------------------------------- #
 # Combined multiplier sources.
 # ---------------------------------------------------------------------- #
@@ -446,6 +474,17 @@ def test_combine_multiplies_each_sources_multiplier_in_any_order():
         assert resolved[0].multiplier == 0.0
         source = {r.path: r.source for r in resolved}["toy/block_1/bias"]
         assert "<layer block_1>" in source and "'.*/bias'" in source
+
+
+@pytest.mark.parametrize("combined", [False, True])
+def test_an_unused_key_warns_at_the_callers_line(combined):
+    model = mlp()
+    typo = {"bodyy": 0.1}
+    multipliers = combine(typo, {"head": 2.0}) if combined else typo
+    optimizer = LRX(keras.optimizers.SGD(0.1), multipliers=multipliers)
+    with pytest.warns(UserWarning, match="'bodyy'") as caught:
+        optimizer.build(model.trainable_variables)
+    assert [w.filename for w in caught] == [__file__]
 
 
 def test_combined_multipliers_train_save_and_describe(tmp_path):
