@@ -96,7 +96,9 @@ class LearningRateMetric(keras.metrics.Metric):
     For an `LRX`, `groups` adds the effective rate of multiplier keys as
     `learning_rate/<key>` entries (base rate x multiplier); a key is the
     string given in the `multipliers` dict, or the layer's name for a layer
-    key.
+    key. Under `keras_lrx.combine`, a label that several sources use (the
+    same layers in `layerwise_decay` and `gradual_unfreezing`) is one entry,
+    base rate x the product of their values.
 
     Details:
 
