@@ -251,6 +251,13 @@ def uses_weight_decay(optimizer, variable):
     return optimizer._use_weight_decay(variable)
 
 
+def variable_key(optimizer, variable):
+    """The key Keras's optimizers know `variable` by: the same for a Keras
+    variable and, on TensorFlow, for the per-replica variable an update
+    receives inside `extended.update`."""
+    return optimizer._var_key(variable)
+
+
 def variable_index(optimizer, variable):
     """Position of `variable` in the list `optimizer` was built with."""
     return optimizer._get_variable_index(variable)

@@ -37,11 +37,16 @@ class Update:
         optimizer: The wrapped (built) optimizer.
         weight_decay_follows_multiplier: Whether a variable decays at
             `base * m` (True) or at `base` (False).
+        decays: Dict `compat.variable_key(optimizer, variable) -> d`, the
+            variables whose weight decay is `d` times the optimizer's
+            (`LRX(weight_decay_multipliers=)`); every other variable's
+            factor is 1.
     """
 
-    def __init__(self, optimizer, weight_decay_follows_multiplier):
+    def __init__(self, optimizer, weight_decay_follows_multiplier, decays):
         self.optimizer = optimizer
         self.follows = weight_decay_follows_multiplier
+        self.decays = decays
         self.own_weight_decay = compat.overrides_weight_decay(optimizer)
         self.stock_weight_decay = (
             optimizer.weight_decay is not None and not self.own_weight_decay
@@ -72,22 +77,39 @@ class Update:
             if isinstance(multiplier, float) and multiplier == 1.0
             else ops.multiply(learning_rate, multiplier)
         )
-        if self.stock_weight_decay and compat.uses_weight_decay(
-            self.optimizer, variable
-        ):
+        if self.stock_weight_decay and self.decays_variable(variable):
             decay_rate = rate if self.follows else learning_rate
+            factor = self.decay_factor(variable)
+            weight_decay = self.optimizer.weight_decay
             compat.stock_weight_decay(
                 self.optimizer,
                 variable,
-                self.optimizer.weight_decay,
+                weight_decay if factor == 1.0 else weight_decay * factor,
                 decay_rate,
             )
         self.optimizer.update_step(gradient, variable, rate)
 
+    def decay_factor(self, variable):
+        """`variable`'s factor from `weight_decay_multipliers` (1 if none)."""
+        if not self.decays:
+            return 1.0
+        key = compat.variable_key(self.optimizer, variable)
+        return self.decays.get(key, 1.0)
+
+    def decays_variable(self, variable):
+        """Whether `variable` decays at all: not excluded by the optimizer
+        (`exclude_from_weight_decay`) nor by a decay factor of 0."""
+        return self.decay_factor(variable) > 0.0 and compat.uses_weight_decay(
+            self.optimizer, variable
+        )
+
     def own_decay(self, variables):
-        """The wrapped optimizer's own decay rule (Muon), as Keras calls it."""
+        """The wrapped optimizer's own decay rule (Muon), as Keras calls it,
+        on the variables whose decay factor is not 0 (it is 0 or 1 there)."""
         if self.own_weight_decay:
-            compat.apply_own_weight_decay(self.optimizer, variables)
+            variables = [v for v in variables if self.decay_factor(v) > 0.0]
+            if variables:
+                compat.apply_own_weight_decay(self.optimizer, variables)
 
     # ------------------------------------------------------------------ #
     # One pass (torch, Keras's stock optimizers).
@@ -107,12 +129,16 @@ class Update:
                 decayed = [
                     p
                     for p, v in enumerate(variables)
-                    if compat.uses_weight_decay(self.optimizer, v)
+                    if self.decays_variable(v)
                 ]
                 plan = (
                     multipliers,  # keeps the id taken
                     decayed,
-                    [multipliers[p] if self.follows else 1.0 for p in decayed],
+                    [
+                        (multipliers[p] if self.follows else 1.0)
+                        * self.decay_factor(variables[p])
+                        for p in decayed
+                    ],
                 )
                 self._decay_plans[id(multipliers)] = plan
             _, decayed, decay_multipliers = plan

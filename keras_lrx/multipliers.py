@@ -327,7 +327,7 @@ class _Candidate:
 class _Key:
     """One key of a multiplier dict, with the rule that matches it."""
 
-    def __init__(self, key, value, order):
+    def __init__(self, key, value, order, argument="multipliers"):
         self.value = value
         self.order = order
         self.layer = None  # a keras.layers.Layer key
@@ -340,12 +340,12 @@ class _Key:
         if isinstance(key, keras.layers.Layer):
             self.layer = key
         elif isinstance(key, dict) and "layer" in key:
-            self._init_saved_layer(key)
+            self._init_saved_layer(key, argument)
         elif isinstance(key, str):
             if not key:
                 raise ValueError(
-                    "Argument `multipliers` keys must be non-empty strings or "
-                    "layers. Received: an empty string key"
+                    f"Argument `{argument}` keys must be non-empty strings "
+                    "or layers. Received: an empty string key"
                 )
             self.text = key
             try:
@@ -354,7 +354,7 @@ class _Key:
                 self.regex_error = e
         else:
             raise TypeError(
-                "Argument `multipliers` keys must be layer names, variable "
+                f"Argument `{argument}` keys must be layer names, variable "
                 "paths, regular expressions (str) or `keras.layers.Layer` "
                 "objects. Keras variables are not hashable: use "
                 f"`variable.path` instead. Received: key={key!r} (of type "
@@ -363,7 +363,7 @@ class _Key:
         if self.text is not None:
             self.segments = self.text.split("/")
 
-    def _init_saved_layer(self, key):
+    def _init_saved_layer(self, key, argument):
         unknown = set(key) - {"layer", "paths"}
         name = key["layer"]
         paths = key.get("paths")
@@ -373,7 +373,7 @@ class _Key:
             or not (paths is None or isinstance(paths, (list, tuple)))
         ):
             raise TypeError(
-                "Argument `multipliers`: a saved layer key must be "
+                f"Argument `{argument}`: a saved layer key must be "
                 '{"layer": <name>, "paths": [<variable paths>]}. '
                 f"Received: key={key!r}"
             )
@@ -560,16 +560,21 @@ class MultiplierMap:
 ('net/head/kernel', 1.0), ('net/head/bias', 0.0)]
     """
 
-    def __init__(self, multipliers=None):
+    def __init__(self, multipliers=None, argument="multipliers"):
         self.function = None
         self.keys = []
         self.factors = []
+        # The argument named in error messages (`weight_decay_multipliers`
+        # for an LRX's decay rules).
+        self.argument = argument
         if multipliers is None:
             return
         if isinstance(multipliers, MultiplierMap):
             self.function = multipliers.function
             self.keys = list(multipliers.keys)
-            self.factors = list(multipliers.factors)
+            self.factors = [
+                MultiplierMap(f, argument) for f in multipliers.factors
+            ]
             return
         if isinstance(multipliers, dict):
             items = list(multipliers.items())
@@ -578,7 +583,7 @@ class MultiplierMap:
             for item in multipliers:
                 if not (isinstance(item, (list, tuple)) and len(item) == 2):
                     raise TypeError(
-                        "Argument `multipliers` given as a list must hold "
+                        f"Argument `{argument}` given as a list must hold "
                         f"(key, multiplier) pairs. Received item: {item!r}"
                     )
                 items.append(tuple(item))
@@ -587,14 +592,14 @@ class MultiplierMap:
             return
         else:
             raise TypeError(
-                "Argument `multipliers` must be None, a dict mapping keys to "
+                f"Argument `{argument}` must be None, a dict mapping keys to "
                 "multipliers, or a callable `variable -> float | None`. "
-                f"Received: multipliers={multipliers!r}"
+                f"Received: {argument}={multipliers!r}"
             )
         keys = []
         for order, (key, value) in enumerate(items):
-            value = check_multiplier(value, "multipliers")
-            keys.append(_Key(key, value, order))
+            value = check_multiplier(value, argument)
+            keys.append(_Key(key, value, order, argument))
         self.keys = keys
 
     def resolve(self, variables, other_variables=None, strict=False):
@@ -693,7 +698,7 @@ class MultiplierMap:
         if invalid:
             key = invalid[0]
             raise ValueError(
-                f"Argument `multipliers`: key {key.label()} is not a valid "
+                f"Argument `{self.argument}`: key {key.label()} is not a valid "
                 f"regular expression ({key.regex_error}) and is no variable "
                 "path or layer name either. Received: "
                 f"key={key.text!r}"
@@ -711,21 +716,21 @@ class MultiplierMap:
             )
             if known or strict:
                 raise ValueError(
-                    f"Argument `multipliers`: key(s) {names} match no "
+                    f"Argument `{self.argument}`: key(s) {names} match no "
                     f"{'' if known else 'trainable '}variable. {grammar}"
                 )
             warnings.warn(
-                f"Argument `multipliers`: key(s) {names} match no trainable "
-                "variable: a frozen layer's name, or a typo. Key a frozen "
-                "layer by the layer object, check the keys against the model "
-                "with `LRX.check_multipliers(model)`, or pass strict=True to "
-                f"make this an error. {grammar}",
+                f"Argument `{self.argument}`: key(s) {names} match no "
+                "trainable variable: a frozen layer's name, or a typo. Key a "
+                "frozen layer by the layer object, check the keys against the "
+                "model with `LRX.check_multipliers(model)`, or pass "
+                f"strict=True to make this an error. {grammar}",
                 stacklevel=4,
             )
         if strict and frozen_only:
             names = ", ".join(k.label() for k in frozen_only)
             raise ValueError(
-                f"Argument `multipliers`: key(s) {names} select only "
+                f"Argument `{self.argument}`: key(s) {names} select only "
                 "non-trainable variables (a frozen layer, or base weights "
                 "after `enable_lora`), and `strict=True` was given. Remove "
                 "the key(s), unfreeze the layer, or pass strict=False."
@@ -736,12 +741,12 @@ class MultiplierMap:
         if value is None:
             return Resolution(variable.path, 1.0, "default")
         try:
-            value = check_multiplier(value, "multipliers")
+            value = check_multiplier(value, self.argument)
         except (TypeError, ValueError) as e:
             raise type(e)(
-                f"The `multipliers` callable returned {value!r} for variable "
-                f"{variable.path!r}; it must return None, a finite number "
-                ">= 0 or a schedule of the step."
+                f"The `{self.argument}` callable returned {value!r} for "
+                f"variable {variable.path!r}; it must return None, a finite "
+                "number >= 0 or a schedule of the step."
             ) from e
         return Resolution(variable.path, value, "callable")
 
@@ -782,14 +787,15 @@ class MultiplierMap:
         return [[k.to_config(), _value_config(k.value)] for k in self.keys]
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config, custom_objects=None, argument="multipliers"):
         if isinstance(config, dict) and set(config) == {"product"}:
-            return cls.product(
+            product = cls.product(
                 *[
-                    cls.from_config(c, custom_objects=custom_objects)
+                    cls.from_config(c, custom_objects, argument)
                     for c in config["product"]
                 ]
             )
+            return cls(product, argument)
         if isinstance(config, dict):
             config = keras.saving.deserialize_keras_object(
                 config, custom_objects=custom_objects
@@ -806,7 +812,7 @@ class MultiplierMap:
                 )
                 for key, value in config
             ]
-        return cls(config)
+        return cls(config, argument)
 
 
 def combine(*sources):

@@ -132,6 +132,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         name=None,
         weight_decay_follows_multiplier=True,
         strict=False,
+        weight_decay_multipliers=None,
         **kwargs,
     ):
         _check_no_extra_arguments(kwargs)
@@ -142,6 +143,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         optimizer = self._check_optimizer(optimizer)
         base_learning_rate = self._check_schedule(schedule)
         multiplier_map = MultiplierMap(multipliers)
+        decay_map = self._check_decay_map(weight_decay_multipliers, optimizer)
         compat.check_distribution_strategy(optimizer)
 
         # LRX runs Keras's step pipeline (clipping, gradient accumulation,
@@ -160,6 +162,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self.weight_decay_follows_multiplier = weight_decay_follows_multiplier
         self.strict = strict
         self._multiplier_map = multiplier_map
+        self._decay_map = decay_map
+        self._decays = None  # variable path -> decay factor, at build
         self._lr_scale = self.add_variable(
             shape=(),
             initializer="ones",
@@ -220,6 +224,24 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         return optimizer
 
     @staticmethod
+    def _check_decay_map(weight_decay_multipliers, optimizer):
+        argument = "weight_decay_multipliers"
+        decay_map = MultiplierMap(weight_decay_multipliers, argument)
+        if weight_decay_multipliers is None:
+            return decay_map
+        for key in decay_map.all_keys():
+            _check_decay_factor(key.value, f"key {key.label()}")
+        if not optimizer.weight_decay:
+            raise ValueError(
+                f"Argument `{argument}` scales the wrapped optimizer's "
+                f"weight decay, and {type(optimizer).__name__} "
+                f"{optimizer.name!r} has none. Set `weight_decay` on the "
+                "wrapped optimizer (e.g. AdamW(..., weight_decay=0.05)). "
+                f"Received: weight_decay={optimizer.weight_decay!r}"
+            )
+        return decay_map
+
+    @staticmethod
     def _check_schedule(schedule):
         if schedule is None:
             return _delegate_schedule
@@ -253,6 +275,23 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         resolutions = self._multiplier_map.resolve(
             var_list, strict=self.strict
         )  # may raise
+        decay_resolutions = self._decay_map.resolve(
+            var_list, strict=self.strict
+        )  # may raise
+        decays = {}
+        own_rule = compat.overrides_weight_decay(self.optimizer)
+        for v, r in zip(var_list, decay_resolutions):
+            _check_decay_factor(r.multiplier, f"variable {r.path!r}")
+            if own_rule and r.multiplier not in (0.0, 1.0):
+                raise ValueError(
+                    "Argument `weight_decay_multipliers`: "
+                    f"{type(self.optimizer).__name__} decays by a rule of "
+                    "its own, which LRX can switch off per variable (0) but "
+                    "not scale: each factor must be 0 or 1. Received: "
+                    f"{r.multiplier!r} for variable {r.path!r}"
+                )
+            if r.multiplier != 1.0:
+                decays[compat.variable_key(self, v)] = r.multiplier
         compat.check_distribution_strategy(self.optimizer)
         frozen = [_is_zero(r.multiplier) for r in resolutions]
         active = [v for v, f in zip(var_list, frozen) if not f]
@@ -293,9 +332,10 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             self,
             "_update",
             _update.Update(
-                self.optimizer, self.weight_decay_follows_multiplier
+                self.optimizer, self.weight_decay_follows_multiplier, decays
             ),
         )
+        self._decays = {r.path: r.multiplier for r in decay_resolutions}
 
     @property
     def variables(self):
@@ -316,6 +356,43 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         if self._resolutions is None:
             return {}
         return {r.path: r.multiplier for r in self._resolutions}
+
+    @property
+    def variable_weight_decays(self):
+        """Dict of variable path -> its weight-decay coefficient (after
+        `build`).
+
+        The wrapped optimizer's `weight_decay` times the variable's factor
+        from `weight_decay_multipliers`, and 0 for a variable the optimizer
+        excludes (`exclude_from_weight_decay`) or that does not train
+        (multiplier 0). Decoupled decay applies `v -= v * coefficient *
+        rate`, where `rate` is the variable's learning rate (or the base
+        rate, with `weight_decay_follows_multiplier=False`).
+
+        Example:
+
+        >>> from keras_lrx import no_decay_on_1d_weights
+        >>> model = keras.Sequential([keras.Input((2,)),
+        ...     keras.layers.Dense(1, name="head")], name="net")
+        >>> opt = LRX(keras.optimizers.AdamW(1e-3, weight_decay=0.05),
+        ...           weight_decay_multipliers=no_decay_on_1d_weights)
+        >>> opt.build(model.trainable_variables)
+        >>> opt.variable_weight_decays
+        {'net/head/kernel': 0.05, 'net/head/bias': 0.0}
+        """
+        if self._resolutions is None:
+            return {}
+        weight_decay = float(self.optimizer.weight_decay or 0.0)
+        return {
+            r.path: (
+                weight_decay * self._decays[r.path]
+                if not frozen and self._update.decays_variable(v)
+                else 0.0
+            )
+            for v, r, frozen in zip(
+                compat.built_variables(self), self._resolutions, self._frozen
+            )
+        }
 
     def current_multipliers(self):
         """Dict of variable path -> multiplier at the current step (floats).
@@ -908,6 +985,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self._check_built("describe()")
         base = float(ops.convert_to_numpy(self.learning_rate))
         now = self.current_multipliers()
+        decays = self.variable_weight_decays
         rows = []
         for variable, r in zip(compat.built_variables(self), self._resolutions):
             rows.append(
@@ -918,9 +996,12 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                     "multiplier_now": now[r.path],
                     "matched": r.source,
                     "learning_rate": base * now[r.path],
+                    "weight_decay": decays[r.path],
                 }
             )
         header = ("variable", "shape", "multiplier", "matched key", "lr now")
+        if self.optimizer.weight_decay:
+            header += ("weight decay",)
         table = [header] + [
             (
                 row["path"],
@@ -928,10 +1009,13 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 _multiplier_label(row["multiplier"], row["multiplier_now"]),
                 row["matched"],
                 f"{row['learning_rate']:.4g}",
-            )
+                f"{row['weight_decay']:.4g}",
+            )[: len(header)]
             for row in rows
         ]
-        widths = [max(len(line[i]) for line in table) for i in range(5)]
+        widths = [
+            max(len(line[i]) for line in table) for i in range(len(header))
+        ]
         lines = [
             "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
             for line in table
@@ -974,6 +1058,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 self.weight_decay_follows_multiplier
             ),
             "strict": self.strict,
+            "weight_decay_multipliers": self._decay_map.get_config(),
         }
 
     @classmethod
@@ -990,8 +1075,28 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         multipliers = MultiplierMap.from_config(
             config.pop("multipliers", None), custom_objects=custom_objects
         )
+        decays = config.pop("weight_decay_multipliers", None)
+        if decays is not None:
+            decays = MultiplierMap.from_config(
+                decays, custom_objects, "weight_decay_multipliers"
+            )
         return cls(
-            optimizer, schedule=schedule, multipliers=multipliers, **config
+            optimizer,
+            schedule=schedule,
+            multipliers=multipliers,
+            weight_decay_multipliers=decays,
+            **config,
+        )
+
+
+def _check_decay_factor(value, where):
+    """A weight-decay factor is a number >= 0 (not a schedule of the step)."""
+    if not _multipliers.is_constant(value):
+        raise ValueError(
+            "Argument `weight_decay_multipliers` takes numbers >= 0 (a "
+            "variable's weight decay is the optimizer's times the number); "
+            f"a schedule of the step is not supported there. Received: "
+            f"{value!r} for {where}"
         )
 
 
