@@ -3,7 +3,7 @@
 from keras_lrx import schedules
 from keras_lrx.callbacks import BatchHistory
 from keras_lrx.callbacks import SkipFrozenGradients
-from keras_lrx.decay import no_decay_on_1d_weights
+from keras_lrx.decay import no_decay_on_biases_and_norms
 from keras_lrx.finder import LRFinder
 from keras_lrx.finder import LRFinderResult
 from keras_lrx.finder import find_lr
@@ -31,7 +31,7 @@ __all__ = [
     "find_lr",
     "gradual_unfreezing",
     "layerwise_decay",
-    "no_decay_on_1d_weights",
+    "no_decay_on_biases_and_norms",
     "schedules",
     "unwrap_learning_rates",
     "__version__",

@@ -8,47 +8,51 @@ optimizer -- and so with the model -- and come back with `load_model`,
 unlike Keras's `exclude_from_weight_decay`, which is not in the optimizer's
 config.
 
-`no_decay_on_1d_weights` is the rule of Hugging Face's `Trainer` and of
-timm's `param_groups_weight_decay`: no decay on biases, normalisation scales
-and offsets, and any other weight with fewer than two dimensions.
+`no_decay_on_biases_and_norms` is the rule of Hugging Face's `Trainer` and
+of timm's `param_groups_weight_decay`: no decay on biases, normalisation
+scales and offsets, and any other weight with fewer than two dimensions.
 """
 
 import keras
 
-__all__ = ["no_decay_on_1d_weights"]
+__all__ = ["no_decay_on_biases_and_norms"]
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")
-def no_decay_on_1d_weights(variable):
-    """Weight-decay factor 0 for weights with fewer than 2 dimensions.
+def no_decay_on_biases_and_norms(variable):
+    """Weight-decay factor 0 for biases, norm weights and 1-D weights.
 
-    Biases, the scales and offsets of `LayerNormalization`,
-    `BatchNormalization`, `RMSNormalization` and the like, and scalar
-    weights are not decayed; kernels and embedding tables keep the wrapped
-    optimizer's decay. This is timm's `param_groups_weight_decay` rule
-    (`ndim <= 1`) and what Hugging Face's `Trainer` excludes (biases and
-    normalisation weights). Combine it with keys of your own through
+    A variable named `bias` (of any shape: Keras's `EinsumDense` attention
+    biases are 2-D, PyTorch's are 1-D) and any weight with fewer than 2
+    dimensions -- the scales and offsets of `LayerNormalization`,
+    `BatchNormalization`, `RMSNormalization` and the like, scalar weights --
+    are not decayed; kernels and embedding tables keep the wrapped
+    optimizer's decay. Hugging Face's `Trainer` excludes biases and
+    normalisation weights; timm's `param_groups_weight_decay` excludes
+    `ndim <= 1` and `.bias`. Combine it with keys of your own through
     `keras_lrx.combine`.
 
     Args:
         variable: A Keras variable.
 
     Returns:
-        0.0 for a weight with fewer than 2 dimensions, else None (the
-        optimizer's decay).
+        0.0 for a bias or a weight with fewer than 2 dimensions, else None
+        (the optimizer's decay).
 
     Example:
 
     >>> import keras
-    >>> from keras_lrx import LRX, no_decay_on_1d_weights
+    >>> from keras_lrx import LRX, no_decay_on_biases_and_norms
     >>> model = keras.Sequential([keras.Input((4,)),
     ...     keras.layers.Dense(4, name="dense"),
     ...     keras.layers.LayerNormalization(name="norm")], name="net")
     >>> opt = LRX(keras.optimizers.AdamW(1e-3, weight_decay=0.05),
-    ...           weight_decay_multipliers=no_decay_on_1d_weights)
+    ...           weight_decay_multipliers=no_decay_on_biases_and_norms)
     >>> opt.build(model.trainable_variables)
     >>> opt.variable_weight_decays
     {'net/dense/kernel': 0.05, 'net/dense/bias': 0.0, 'net/norm/gamma': 0.0, \
 'net/norm/beta': 0.0}
     """
-    return 0.0 if len(variable.shape) < 2 else None
+    if len(variable.shape) < 2 or variable.name == "bias":
+        return 0.0
+    return None

@@ -371,11 +371,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
 
         Example:
 
-        >>> from keras_lrx import no_decay_on_1d_weights
+        >>> from keras_lrx import no_decay_on_biases_and_norms
         >>> model = keras.Sequential([keras.Input((2,)),
         ...     keras.layers.Dense(1, name="head")], name="net")
         >>> opt = LRX(keras.optimizers.AdamW(1e-3, weight_decay=0.05),
-        ...           weight_decay_multipliers=no_decay_on_1d_weights)
+        ...           weight_decay_multipliers=no_decay_on_biases_and_norms)
         >>> opt.build(model.trainable_variables)
         >>> opt.variable_weight_decays
         {'net/head/kernel': 0.05, 'net/head/bias': 0.0}

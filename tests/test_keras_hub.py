@@ -289,3 +289,33 @@ def test_gradual_unfreezing_on_a_keras_hub_backbone(tmp_path):
     assert not np.allclose(
         block_0[0], to_np(backbone.get_layer(blocks[0]).weights[0])
     )
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_no_decay_on_biases_and_norms_is_hugging_faces_rule(family):
+    # HF's Trainer decays every parameter except biases and normalisation
+    # weights; found here from the layers, not from the shapes.
+    from keras_lrx import no_decay_on_biases_and_norms
+
+    backbone = FAMILIES[family]()
+    norms = (
+        keras.layers.LayerNormalization,
+        keras.layers.BatchNormalization,
+        keras.layers.GroupNormalization,
+    )
+    excluded = set()
+    for layer in backbone._flatten_layers(include_self=False):
+        is_norm = (
+            isinstance(layer, norms) or "norm" in type(layer).__name__.lower()
+        )
+        for w in layer.trainable_weights:
+            if is_norm or w.name == "bias":
+                excluded.add(w.path)
+    optimizer = LRX(
+        keras.optimizers.AdamW(1e-3, weight_decay=0.01),
+        weight_decay_multipliers=no_decay_on_biases_and_norms,
+    )
+    optimizer.build(backbone.trainable_variables)
+    decays = optimizer.variable_weight_decays
+    assert excluded and len(excluded) < len(decays)
+    assert {p for p, d in decays.items() if d == 0.0} == excluded

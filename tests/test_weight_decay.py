@@ -20,7 +20,7 @@ from test_optimizer import make_problem
 
 from keras_lrx import LRX
 from keras_lrx import combine
-from keras_lrx import no_decay_on_1d_weights
+from keras_lrx import no_decay_on_biases_and_norms
 from keras_lrx.schedules import Thaw
 
 LR = 0.01
@@ -96,7 +96,7 @@ def test_decay_at_the_base_rate_with_a_factor_matches_numpy():
         )
 
 
-def test_no_decay_on_1d_weights_matches_pytorch_adamw_param_groups():
+def test_no_decay_on_biases_and_norms_matches_pytorch_adamw_param_groups():
     # Hugging Face's Trainer and timm: one group of matrices with weight
     # decay, one of biases and norm weights without.
     torch = pytest.importorskip("torch")
@@ -104,7 +104,7 @@ def test_no_decay_on_1d_weights_matches_pytorch_adamw_param_groups():
     variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
     optimizer = LRX(
         keras.optimizers.AdamW(LR, weight_decay=WD, epsilon=1e-12),
-        weight_decay_multipliers=no_decay_on_1d_weights,
+        weight_decay_multipliers=no_decay_on_biases_and_norms,
     )
     _apply_all(optimizer, variables, grads)
     params = [torch.nn.Parameter(torch.tensor(x)) for x in inits]
@@ -154,7 +154,7 @@ def test_a_fit_equals_keras_exclude_from_weight_decay():
     lrx_model.compile(
         LRX(
             keras.optimizers.AdamW(0.05, weight_decay=0.3),
-            weight_decay_multipliers=no_decay_on_1d_weights,
+            weight_decay_multipliers=no_decay_on_biases_and_norms,
         ),
         "mse",
     )
@@ -190,7 +190,7 @@ def test_keras_exclusions_still_apply_beside_the_rules():
 
 
 def test_rules_are_saved_with_the_model_and_resume_exactly(tmp_path):
-    rules = combine(no_decay_on_1d_weights, {"head": 0.5})
+    rules = combine(no_decay_on_biases_and_norms, {"head": 0.5})
     initial = _norm_model().get_weights()
 
     def make():
@@ -230,7 +230,7 @@ def test_config_round_trips():
     optimizer = LRX(
         keras.optimizers.AdamW(0.01, weight_decay=0.1),
         weight_decay_multipliers=combine(
-            no_decay_on_1d_weights, {"body": 0.5, r".*/kernel": 2.0}
+            no_decay_on_biases_and_norms, {"body": 0.5, r".*/kernel": 2.0}
         ),
     )
     for clone in assert_round_trip(optimizer):
