@@ -25,7 +25,7 @@ tf.config.set_logical_device_configuration(
 WEIGHT_DECAY_CHECK = """
 import os, tempfile
 import numpy as np, keras
-from keras_lrx import LRX
+from keras_lrx import LRX, combine, no_decay_on_biases_and_norms
 from keras_lrx.schedules import CosineWithWarmup
 from keras_lrx.schedules import Thaw
 
@@ -52,9 +52,15 @@ def make_lrx(name, scheduled):
         if scheduled
         else None
     )
-    # The scheduled runs thaw the body as they go.
+    # The scheduled runs thaw the body as they go, with decay rules.
     multipliers = THAWING if scheduled else MULTIPLIERS
-    return LRX(CONFIGS[name](), schedule=schedule, multipliers=multipliers)
+    rules = (
+        combine(no_decay_on_biases_and_norms, {"mid": 0.5})
+        if scheduled
+        else None
+    )
+    return LRX(CONFIGS[name](), schedule=schedule, multipliers=multipliers,
+               weight_decay_multipliers=rules)
 
 
 def run(name, scheduled, save_dir=None):
