@@ -100,6 +100,17 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             pattern (a frozen layer's name, or a typo: `build` sees only the
             trainable variables, whoever calls it; `check_multipliers(model)`
             tells the two apart). Defaults to False.
+        weight_decay_multipliers: None (every variable at the wrapped
+            optimizer's `weight_decay`), or a factor per variable in the
+            forms `multipliers` takes (a dict of keys -> number >= 0, a
+            callable `variable -> number | None`, `keras_lrx.combine(...)`;
+            numbers only, no schedules): a variable decays at
+            `weight_decay * factor`, and 0 switches its decay off.
+            `keras_lrx.no_decay_on_biases_and_norms` is Hugging Face's and
+            timm's rule. Saved in the config, unlike Keras's
+            `exclude_from_weight_decay` (which still applies). Needs a
+            wrapped optimizer with a `weight_decay`; one with a decay rule of
+            its own (Muon) takes factors of 0 or 1 only. Defaults to None.
 
     Example:
 
