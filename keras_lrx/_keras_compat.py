@@ -357,6 +357,15 @@ def slot_tensors(optimizer, role, variables):
     return [slots[optimizer._get_variable_index(v)].value for v in variables]
 
 
+def schedule_free_sequence(optimizer, variable):
+    """`ScheduleFreeAdamW`'s `z` sequence (its `momentum` slot) for
+    `variable`, or None for a variable it was not built with."""
+    key = optimizer._var_key(variable)
+    if key not in optimizer._trainable_variables_indices:
+        return None
+    return optimizer._momentums[optimizer._get_variable_index(variable)]
+
+
 def nadam_u_product(optimizer):
     """Nadam's running product of momentum schedule values (a Variable)."""
     return optimizer._u_product

@@ -1,8 +1,13 @@
-"""Callbacks: a per-batch history, and no gradient work for frozen groups.
+"""Callbacks: a per-batch history, no gradient work for frozen groups, and
+Schedule-Free's averaged weights for evaluation.
 
 `SkipFrozenGradients` (torch) turns gradients off for the variables a
 `keras_lrx.LRX` keeps frozen over the coming steps, so the backward pass
 does no work for them.
+
+`SwapScheduleFreeWeights` puts Keras's `ScheduleFreeAdamW` averaged weights
+in the model for `evaluate`, `predict` and (optionally) checkpoints, and the
+training weights back for training -- also under an `LRX`.
 
 `BatchHistory` records one row per training batch -- the epoch, the batch,
 the optimizer step, every value in the batch logs and the learning rate --
@@ -30,7 +35,7 @@ from keras_lrx._validation import check_bool
 from keras_lrx._validation import check_sequence
 from keras_lrx._validation import check_type
 
-__all__ = ["BatchHistory", "SkipFrozenGradients"]
+__all__ = ["BatchHistory", "SkipFrozenGradients", "SwapScheduleFreeWeights"]
 
 
 def _to_python(value):
@@ -151,6 +156,131 @@ class SkipFrozenGradients(keras.callbacks.Callback):
         if optimizer.built:
             for variable in compat.built_variables(optimizer):
                 compat.set_requires_grad(variable, variable.trainable)
+
+
+class SwapScheduleFreeWeights(keras.callbacks.Callback):
+    """Evaluates and predicts with Schedule-Free's averaged weights.
+
+    Keras's `ScheduleFreeAdamW` (Defazio et al., 2024) keeps two sequences
+    per weight: `z`, where the gradient steps go (its `momentum` slot), and
+    the average `x`; the model trains at their interpolation
+    `y = (1 - beta_1) * z + beta_1 * x`. The weights to evaluate, predict
+    with and export are `x = (y - (1 - beta_1) * z) / beta_1`. Keras swaps
+    nothing by itself; this callback is the analogue of its `SwapEMAWeights`
+    for Schedule-Free:
+
+    * `evaluate` and `predict` (also `fit`'s validation) run with `x` in the
+      model, and `y` is put back exactly (a copy, not recomputed) when they
+      end;
+    * with `swap_on_epoch=True`, `x` is in the model from each epoch's end
+      to the next epoch's start, so a `ModelCheckpoint` listed after this
+      callback saves `x` (list `BackupAndRestore` before it: its backup must
+      hold the training weights);
+    * when `fit` ends the model holds `y`, so training resumes exactly; call
+      `swap_in()` yourself to keep `x` (to export it).
+
+    The optimizer is the model's `ScheduleFreeAdamW`, or the one an `LRX`
+    wraps (a variable an `LRX` keeps frozen has no `z`: its `x` is itself).
+    With an `LRX`, each variable's `x` is the average of its own steps at
+    `lr * m`.
+
+    Args:
+        swap_on_epoch: Whether `x` is in the model between an epoch's end
+            and the next epoch's start. Defaults to False.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_lrx import LRX
+    >>> from keras_lrx.callbacks import SwapScheduleFreeWeights
+    >>> model = keras.Sequential([keras.Input((2,)),
+    ...     keras.layers.Dense(4, name="body"),
+    ...     keras.layers.Dense(1, name="head")])
+    >>> model.compile(LRX(keras.optimizers.ScheduleFreeAdamW(1e-2),
+    ...                   multipliers={"body": 0.1}), "mse")
+    >>> x, y = np.ones((16, 2)), np.ones((16, 1))
+    >>> swap = SwapScheduleFreeWeights()
+    >>> _ = model.fit(x, y, validation_data=(x, y), callbacks=[swap],
+    ...               verbose=0)
+    >>> _ = model.evaluate(x, y, callbacks=[swap], verbose=0)
+    """
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = check_bool("swap_on_epoch", swap_on_epoch)
+        self._training_weights = None  # [(variable, y)] while x is in
+
+    def _schedule_free(self):
+        from keras_lrx.optimizer import LRX
+
+        optimizer = compat.unwrap_loss_scale(
+            getattr(self.model, "optimizer", None)
+        )
+        inner = optimizer.optimizer if isinstance(optimizer, LRX) else optimizer
+        kind = getattr(keras.optimizers, "ScheduleFreeAdamW", None)
+        if kind is None or not isinstance(inner, kind):
+            raise TypeError(
+                "`SwapScheduleFreeWeights` needs a model compiled with "
+                "`keras.optimizers.ScheduleFreeAdamW` (Keras >= 3.14), or "
+                "an `LRX` wrapping one. Received: optimizer="
+                f"{type(optimizer).__name__}"
+                + (
+                    f" wrapping {type(inner).__name__}"
+                    if inner is not optimizer
+                    else ""
+                )
+            )
+        return inner
+
+    def swap_in(self):
+        """Puts the averaged weights `x` in the model (keeps `y`)."""
+        optimizer = self._schedule_free()
+        if self._training_weights is not None or not optimizer.built:
+            return  # already in; or nothing trained yet (x == y)
+        beta_1 = float(optimizer.beta_1)
+        kept = []
+        for variable in self.model.trainable_variables:
+            z = compat.schedule_free_sequence(optimizer, variable)
+            if z is None:
+                continue  # not trained by it: x == y
+            y = ops.convert_to_numpy(variable)
+            z = ops.convert_to_numpy(z)
+            kept.append((variable, y))
+            variable.assign((y - (1 - beta_1) * z) / beta_1)
+        self._training_weights = kept
+
+    def swap_out(self):
+        """Puts the training weights `y` back (exactly as they were)."""
+        if self._training_weights is None:
+            return
+        for variable, y in self._training_weights:
+            variable.assign(y)
+        self._training_weights = None
+
+    def on_train_begin(self, logs=None):
+        self._schedule_free()  # before any batch: a clear error
+
+    def on_test_begin(self, logs=None):
+        self.swap_in()
+
+    def on_test_end(self, logs=None):
+        self.swap_out()
+
+    def on_predict_begin(self, logs=None):
+        self.swap_in()
+
+    def on_predict_end(self, logs=None):
+        self.swap_out()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.swap_out()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch:
+            self.swap_in()
+
+    def on_train_end(self, logs=None):
+        self.swap_out()
 
 
 class BatchHistory(keras.callbacks.Callback):
