@@ -4,6 +4,7 @@ from keras_lrx import schedules
 from keras_lrx.callbacks import BatchHistory
 from keras_lrx.callbacks import SkipFrozenGradients
 from keras_lrx.callbacks import SwapScheduleFreeWeights
+from keras_lrx.callbacks import TotalStepsFromFit
 from keras_lrx.decay import no_decay_on_biases_and_norms
 from keras_lrx.finder import LRFinder
 from keras_lrx.finder import LRFinderResult
@@ -29,6 +30,7 @@ __all__ = [
     "SetLearningRate",
     "SkipFrozenGradients",
     "SwapScheduleFreeWeights",
+    "TotalStepsFromFit",
     "combine",
     "find_lr",
     "gradual_unfreezing",

@@ -5,6 +5,9 @@ Schedule-Free's averaged weights for evaluation.
 `keras_lrx.LRX` keeps frozen over the coming steps, so the backward pass
 does no work for them.
 
+`TotalStepsFromFit` fills in the schedules' `total_steps="auto"` with the
+number of steps `fit` takes (epochs x steps per epoch).
+
 `SwapScheduleFreeWeights` puts Keras's `ScheduleFreeAdamW` averaged weights
 in the model for `evaluate`, `predict` and (optionally) checkpoints, and the
 training weights back for training -- also under an `LRX`.
@@ -35,7 +38,12 @@ from keras_lrx._validation import check_bool
 from keras_lrx._validation import check_sequence
 from keras_lrx._validation import check_type
 
-__all__ = ["BatchHistory", "SkipFrozenGradients", "SwapScheduleFreeWeights"]
+__all__ = [
+    "BatchHistory",
+    "SkipFrozenGradients",
+    "SwapScheduleFreeWeights",
+    "TotalStepsFromFit",
+]
 
 
 def _to_python(value):
@@ -156,6 +164,87 @@ class SkipFrozenGradients(keras.callbacks.Callback):
         if optimizer.built:
             for variable in compat.built_variables(optimizer):
                 compat.set_requires_grad(variable, variable.trainable)
+
+
+class TotalStepsFromFit(keras.callbacks.Callback):
+    """Fills in a schedule's `total_steps="auto"` when `fit` starts.
+
+    The schedules that end (`LinearWithWarmup`, `CosineWithWarmup`,
+    `CosineWithHardRestarts`, `PolynomialWithWarmup`, `WarmupStableDecay`,
+    `OneCycle`) accept `total_steps="auto"` -- and the warmup family
+    `warmup_ratio` -- as Hugging Face's `Trainer`, PyTorch's
+    `OneCycleLR(epochs=, steps_per_epoch=)` and Lightning fill the count
+    in. When training starts, this callback sets it to `epochs x steps per
+    epoch` of the `fit` call: the optimizer steps of the whole run (one per
+    batch, whatever `steps_per_execution`; with
+    `gradient_accumulation_steps` the schedule counts batches, as its step
+    counter does). The schedule is the model optimizer's: an `LRX`'s
+    `schedule`, or the `learning_rate` of the optimizer it wraps (or of any
+    Keras optimizer).
+
+    The number then belongs to the schedule: it is in its `get_config()`,
+    so `model.save` -> `load_model` -> `fit` resumes on the same schedule,
+    and a later `fit` does not change it. A schedule still at "auto" when
+    it is first evaluated raises a `ValueError` that names this callback.
+
+    Raises:
+        ValueError: when `fit` starts, if a schedule is at "auto" and the
+            number of steps per epoch is unknown (a dataset of unknown size
+            without `steps_per_epoch`), or the count does not fit the
+            schedule (a warmup longer than the run).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_lrx import LRX
+    >>> from keras_lrx.callbacks import TotalStepsFromFit
+    >>> from keras_lrx.schedules import CosineWithWarmup
+    >>> schedule = CosineWithWarmup(1e-2, warmup_steps=None,
+    ...                             total_steps="auto", warmup_ratio=0.1)
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(LRX(keras.optimizers.AdamW(), schedule=schedule), "mse")
+    >>> _ = model.fit(np.ones((32, 2)), np.ones((32, 1)), batch_size=4,
+    ...               epochs=3, callbacks=[TotalStepsFromFit()], verbose=0)
+    >>> schedule.total_steps, schedule.warmup_steps
+    (24, 3)
+    """
+
+    def on_train_begin(self, logs=None):
+        schedule = self._schedule()
+        if getattr(schedule, "total_steps", None) != "auto":
+            return
+        steps = self.params.get("steps")
+        epochs = self.params.get("epochs")
+        if not steps or not epochs:
+            raise ValueError(
+                f'`{schedule.name}` has total_steps="auto", and `fit` '
+                "does not know its number of steps per epoch (a dataset of "
+                "unknown size): pass `steps_per_epoch` to `fit`, or give "
+                "the schedule `total_steps`. Received: "
+                f"steps={steps!r}, epochs={epochs!r}"
+            )
+        schedule.set_total_steps(int(epochs) * int(steps))
+
+    def _schedule(self):
+        """The schedule the model's optimizer trains with, or None."""
+        from keras_lrx.optimizer import LRX
+
+        optimizer = compat.unwrap_loss_scale(
+            getattr(self.model, "optimizer", None)
+        )
+        if (
+            isinstance(optimizer, LRX)
+            and compat.own_learning_rate(optimizer) is None
+        ):
+            optimizer = optimizer.optimizer  # LRX(schedule=None)
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            return None
+        schedule = compat.own_learning_rate(optimizer)
+        if isinstance(
+            schedule, keras.optimizers.schedules.LearningRateSchedule
+        ):
+            return schedule
+        return None
 
 
 class SwapScheduleFreeWeights(keras.callbacks.Callback):

@@ -29,6 +29,67 @@ def check_steps(name, value, positive):
     return number
 
 
+AUTO = "auto"
+
+
+def check_total_steps(value):
+    """`total_steps`: an int > 0, or "auto" (filled in when training
+    starts by `keras_lrx.callbacks.TotalStepsFromFit`)."""
+    if isinstance(value, str):
+        if value != AUTO:
+            raise TypeError(
+                'Argument `total_steps` must be an int > 0 or "auto". '
+                f"Received: total_steps={value!r}"
+            )
+        return AUTO
+    return check_steps("total_steps", value, True)
+
+
+class TotalStepsFromTraining:
+    """Mixin of the schedules whose `total_steps` may be "auto".
+
+    A subclass keeps `self.total_steps` ("auto" or an int) and overrides
+    `_on_total_steps()`, which derives what depends on it (called at
+    construction with an int, or when `set_total_steps` fills "auto" in).
+    """
+
+    def _on_total_steps(self):
+        pass
+
+    def set_total_steps(self, total_steps):
+        """Fills in `total_steps="auto"`; returns whether it was "auto".
+
+        `keras_lrx.callbacks.TotalStepsFromFit` calls it when training
+        starts, with the number of optimizer steps `fit` will take. A
+        schedule given a number keeps it (returns False). The number then
+        is part of `get_config()`, so a saved model resumes on the same
+        schedule.
+
+        Args:
+            total_steps: Int > 0.
+        """
+        if self.total_steps != AUTO:
+            return False
+        total_steps = check_steps("total_steps", total_steps, True)
+        self.total_steps = total_steps
+        try:
+            self._on_total_steps()
+        except Exception:
+            self.total_steps = AUTO  # nothing half-applied
+            raise
+        return True
+
+    def _check_total_steps_known(self):
+        if self.total_steps == AUTO:
+            raise ValueError(
+                f'`{self.name}` has total_steps="auto", which is filled in '
+                "when training starts: add "
+                "`keras_lrx.callbacks.TotalStepsFromFit()` to `fit`'s "
+                "callbacks (or call `set_total_steps(n)`), or give the "
+                "number of steps."
+            )
+
+
 def check_name(name, default):
     """Returns the `name` argument of a schedule, or `default` for None."""
     if name is None:

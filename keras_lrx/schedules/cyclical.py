@@ -9,9 +9,12 @@ from keras import ops
 from keras_lrx._validation import check_bool
 from keras_lrx._validation import check_choice
 from keras_lrx._validation import check_float
+from keras_lrx.schedules._base import AUTO
 from keras_lrx.schedules._base import LearningRateSchedule
+from keras_lrx.schedules._base import TotalStepsFromTraining
 from keras_lrx.schedules._base import check_name
 from keras_lrx.schedules._base import check_steps
+from keras_lrx.schedules._base import check_total_steps
 from keras_lrx.schedules._base import compute_dtype
 from keras_lrx.schedules._base import float_step
 from keras_lrx.schedules._base import register
@@ -452,7 +455,7 @@ def _one_cycle_phases(schedule):
 
 
 @register
-class OneCycle(LearningRateSchedule):
+class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
     """The one-cycle policy, as PyTorch's `OneCycleLR`.
 
     The learning rate rises from `initial = max_learning_rate / div_factor`
@@ -483,7 +486,10 @@ class OneCycle(LearningRateSchedule):
 
     Args:
         max_learning_rate: Float. The peak learning rate.
-        total_steps: Int. Total number of training steps (> 0).
+        total_steps: Int. Total number of training steps (> 0), or "auto":
+            filled in when training starts by
+            `keras_lrx.callbacks.TotalStepsFromFit` (epochs x steps per
+            epoch), as PyTorch's `OneCycleLR(epochs=, steps_per_epoch=)`.
         pct_start: Float. Fraction of the cycle spent increasing the
             learning rate, in `(0, 1)` (`(0, 0.5)` with `three_phase`).
             Defaults to `0.3`.
@@ -532,7 +538,7 @@ class OneCycle(LearningRateSchedule):
         self.max_learning_rate = check_float(
             "max_learning_rate", max_learning_rate, 0.0
         )
-        self.total_steps = check_steps("total_steps", total_steps, True)
+        self.total_steps = check_total_steps(total_steps)
         self.three_phase = check_bool("three_phase", three_phase)
         self.pct_start = _check_pct_start(pct_start, self.three_phase)
         self.div_factor = check_float(
@@ -549,6 +555,11 @@ class OneCycle(LearningRateSchedule):
         )
         self.max_momentum = check_float("max_momentum", max_momentum, 0.0, 1.0)
         self.name = check_name(name, "OneCycle")
+        self._phases = None
+        if self.total_steps != AUTO:
+            self._on_total_steps()
+
+    def _on_total_steps(self):
         self._phases = _one_cycle_phases(self)
 
     def _anneal(self, k, start, end, a, b):
@@ -571,6 +582,7 @@ class OneCycle(LearningRateSchedule):
         return a * left + b * done
 
     def _evaluate(self, step, momentum):
+        self._check_total_steps_known()
         with keras.name_scope(self.name):
             k = float_step(step, compute_dtype())
             first = 2 if momentum else 0  # Offset of (a, b) in a phase.

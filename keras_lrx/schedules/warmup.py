@@ -14,9 +14,12 @@ from keras import ops
 
 from keras_lrx._validation import check_choice
 from keras_lrx._validation import check_float
+from keras_lrx.schedules._base import AUTO
 from keras_lrx.schedules._base import LearningRateSchedule
+from keras_lrx.schedules._base import TotalStepsFromTraining
 from keras_lrx.schedules._base import check_name
 from keras_lrx.schedules._base import check_steps
+from keras_lrx.schedules._base import check_total_steps
 from keras_lrx.schedules._base import check_warmup_within_total
 from keras_lrx.schedules._base import compute_dtype
 from keras_lrx.schedules._base import float_step
@@ -27,28 +30,64 @@ from keras_lrx.schedules._base import register
 _NONE = object()  # No `total_steps`: the schedule never ends.
 
 
-class _WarmupFamily(LearningRateSchedule):
+class _WarmupFamily(TotalStepsFromTraining, LearningRateSchedule):
     """Shared machinery of the warmup family.
 
     For `k < warmup_steps` the value is `learning_rate * k / warmup_steps`;
     from `warmup_steps` on it is `learning_rate * self._factor(k)`, where
     `_factor` is written by each subclass with `keras.ops` only. A subclass
     that decays over `total_steps` passes it here, which checks that the
-    warmup fits inside it.
+    warmup fits inside it; its `total_steps` may be "auto" (filled in when
+    training starts) and its warmup a fraction of it (`warmup_ratio`:
+    `warmup_steps = ceil(warmup_ratio * total_steps)`, as Hugging Face's
+    `TrainingArguments.warmup_ratio`).
     """
 
-    def __init__(self, learning_rate, warmup_steps, name, total_steps=_NONE):
+    def __init__(
+        self,
+        learning_rate,
+        warmup_steps,
+        name,
+        total_steps=_NONE,
+        warmup_ratio=None,
+    ):
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0)
-        self.warmup_steps = check_steps("warmup_steps", warmup_steps, False)
-        if total_steps is not _NONE:
-            self.total_steps = check_steps("total_steps", total_steps, True)
-            check_warmup_within_total(self.warmup_steps, self.total_steps)
         self.name = check_name(name, type(self).__name__)
+        self.warmup_ratio = None
+        if warmup_ratio is not None:
+            self.warmup_ratio = check_float(
+                "warmup_ratio", warmup_ratio, 0.0, 1.0
+            )
+            if warmup_steps is not None:
+                raise ValueError(
+                    "Give `warmup_steps` or `warmup_ratio`, not both. "
+                    f"Received: warmup_steps={warmup_steps!r}, "
+                    f"warmup_ratio={warmup_ratio!r}"
+                )
+            self.warmup_steps = None
+        else:
+            if warmup_steps is None and total_steps is not _NONE:
+                raise TypeError(
+                    "Argument `warmup_steps` must be an int >= 0 (or give "
+                    "`warmup_ratio`). Received: warmup_steps=None"
+                )
+            self.warmup_steps = check_steps("warmup_steps", warmup_steps, False)
+        if total_steps is not _NONE:
+            self.total_steps = check_total_steps(total_steps)
+            if self.total_steps != AUTO:
+                self._on_total_steps()
+
+    def _on_total_steps(self):
+        if self.warmup_ratio is not None:
+            self.warmup_steps = math.ceil(self.warmup_ratio * self.total_steps)
+        check_warmup_within_total(self.warmup_steps, self.total_steps)
 
     def _factor(self, k):
         raise NotImplementedError
 
     def __call__(self, step):
+        if hasattr(self, "total_steps"):
+            self._check_total_steps_known()
         with keras.name_scope(self.name):
             k = float_step(step, compute_dtype())
             warm = k / float(max(1, self.warmup_steps))
@@ -68,11 +107,15 @@ class _WarmupFamily(LearningRateSchedule):
     def get_config(self):
         config = {
             "learning_rate": self.learning_rate,
-            "warmup_steps": self.warmup_steps,
+            "warmup_steps": (
+                None if self.warmup_ratio is not None else self.warmup_steps
+            ),
             "name": self.name,
         }
         if hasattr(self, "total_steps"):
             config["total_steps"] = self.total_steps
+        if self.warmup_ratio is not None:
+            config["warmup_ratio"] = self.warmup_ratio
         return config
 
 
@@ -129,8 +172,14 @@ class LinearWithWarmup(_WarmupFamily):
             `warmup_steps`.
         warmup_steps: Int. Number of warmup steps, counted inside
             `total_steps`.
-        total_steps: Int. Total number of training steps (> 0).
+        total_steps: Int. Total number of training steps (> 0), or "auto":
+            filled in when training starts by
+            `keras_lrx.callbacks.TotalStepsFromFit` (epochs x steps per
+            epoch).
         name: String. Name of the schedule. Defaults to the class name.
+        warmup_ratio: Float in `[0, 1]`, instead of `warmup_steps` (pass
+            `warmup_steps=None`): `warmup_steps = ceil(warmup_ratio *
+            total_steps)`, as Hugging Face's `warmup_ratio`. Defaults to None.
 
     Example:
 
@@ -143,8 +192,17 @@ class LinearWithWarmup(_WarmupFamily):
           https://github.com/huggingface/transformers/blob/main/src/transformers/optimization.py)
     """
 
-    def __init__(self, learning_rate, warmup_steps, total_steps, name=None):
-        super().__init__(learning_rate, warmup_steps, name, total_steps)
+    def __init__(
+        self,
+        learning_rate,
+        warmup_steps,
+        total_steps,
+        name=None,
+        warmup_ratio=None,
+    ):
+        super().__init__(
+            learning_rate, warmup_steps, name, total_steps, warmup_ratio
+        )
 
     def _factor(self, k):
         length = float(max(1, self.total_steps - self.warmup_steps))
@@ -173,10 +231,16 @@ class CosineWithWarmup(_WarmupFamily):
         learning_rate: Float. The peak learning rate.
         warmup_steps: Int. Number of warmup steps, counted inside
             `total_steps`.
-        total_steps: Int. Total number of training steps (> 0).
+        total_steps: Int. Total number of training steps (> 0), or "auto":
+            filled in when training starts by
+            `keras_lrx.callbacks.TotalStepsFromFit` (epochs x steps per
+            epoch).
         num_cycles: Float. Number of cosine periods over the decay phase.
             Defaults to `0.5` (one half cosine down to 0).
         name: String. Name of the schedule. Defaults to the class name.
+        warmup_ratio: Float in `[0, 1]`, instead of `warmup_steps` (pass
+            `warmup_steps=None`): `warmup_steps = ceil(warmup_ratio *
+            total_steps)`, as Hugging Face's `warmup_ratio`. Defaults to None.
 
     Example:
 
@@ -198,8 +262,11 @@ class CosineWithWarmup(_WarmupFamily):
         total_steps,
         num_cycles=0.5,
         name=None,
+        warmup_ratio=None,
     ):
-        super().__init__(learning_rate, warmup_steps, name, total_steps)
+        super().__init__(
+            learning_rate, warmup_steps, name, total_steps, warmup_ratio
+        )
         self.num_cycles = check_float(
             "num_cycles", num_cycles, 0.0, low_open=True
         )
@@ -234,10 +301,16 @@ class CosineWithHardRestarts(_WarmupFamily):
         learning_rate: Float. The peak learning rate.
         warmup_steps: Int. Number of warmup steps, counted inside
             `total_steps`.
-        total_steps: Int. Total number of training steps (> 0).
+        total_steps: Int. Total number of training steps (> 0), or "auto":
+            filled in when training starts by
+            `keras_lrx.callbacks.TotalStepsFromFit` (epochs x steps per
+            epoch).
         num_cycles: Int. Number of hard restarts (cosine decays). Defaults
             to `1`.
         name: String. Name of the schedule. Defaults to the class name.
+        warmup_ratio: Float in `[0, 1]`, instead of `warmup_steps` (pass
+            `warmup_steps=None`): `warmup_steps = ceil(warmup_ratio *
+            total_steps)`, as Hugging Face's `warmup_ratio`. Defaults to None.
 
     Example:
 
@@ -259,8 +332,11 @@ class CosineWithHardRestarts(_WarmupFamily):
         total_steps,
         num_cycles=1,
         name=None,
+        warmup_ratio=None,
     ):
-        super().__init__(learning_rate, warmup_steps, name, total_steps)
+        super().__init__(
+            learning_rate, warmup_steps, name, total_steps, warmup_ratio
+        )
         self.num_cycles = check_steps("num_cycles", num_cycles, True)
 
     def _factor(self, k):
@@ -294,12 +370,18 @@ class PolynomialWithWarmup(_WarmupFamily):
         learning_rate: Float. The peak learning rate.
         warmup_steps: Int. Number of warmup steps, counted inside
             `total_steps`.
-        total_steps: Int. Total number of training steps (> 0).
+        total_steps: Int. Total number of training steps (> 0), or "auto":
+            filled in when training starts by
+            `keras_lrx.callbacks.TotalStepsFromFit` (epochs x steps per
+            epoch).
         end_learning_rate: Float. The learning rate at and after
             `total_steps`; must be below `learning_rate`. Defaults to `1e-7`.
         power: Float. The power of the polynomial (> 0). Defaults to `1.0`
             (linear decay).
         name: String. Name of the schedule. Defaults to the class name.
+        warmup_ratio: Float in `[0, 1]`, instead of `warmup_steps` (pass
+            `warmup_steps=None`): `warmup_steps = ceil(warmup_ratio *
+            total_steps)`, as Hugging Face's `warmup_ratio`. Defaults to None.
 
     Example:
 
@@ -320,8 +402,11 @@ class PolynomialWithWarmup(_WarmupFamily):
         end_learning_rate=1e-7,
         power=1.0,
         name=None,
+        warmup_ratio=None,
     ):
-        super().__init__(learning_rate, warmup_steps, name, total_steps)
+        super().__init__(
+            learning_rate, warmup_steps, name, total_steps, warmup_ratio
+        )
         self.end_learning_rate = check_float(
             "end_learning_rate", end_learning_rate, 0.0
         )
@@ -516,7 +601,10 @@ class WarmupStableDecay(_WarmupFamily):
         learning_rate: Float. The plateau learning rate.
         warmup_steps: Int. Number of warmup steps, counted inside
             `total_steps`.
-        total_steps: Int. Total number of training steps (> 0).
+        total_steps: Int. Total number of training steps (> 0), or "auto":
+            filled in when training starts by
+            `keras_lrx.callbacks.TotalStepsFromFit` (epochs x steps per
+            epoch).
         decay_steps: Int. Length of the final decay phase; `warmup_steps +
             decay_steps` must not exceed `total_steps`. Defaults to `None`,
             meaning 20% of `total_steps` (rounded down, at least 1).
@@ -525,6 +613,9 @@ class WarmupStableDecay(_WarmupFamily):
         alpha: Float. The final learning rate as a fraction of
             `learning_rate`, in `[0, 1]`. Defaults to `0.0`.
         name: String. Name of the schedule. Defaults to the class name.
+        warmup_ratio: Float in `[0, 1]`, instead of `warmup_steps` (pass
+            `warmup_steps=None`): `warmup_steps = ceil(warmup_ratio *
+            total_steps)`, as Hugging Face's `warmup_ratio`. Defaults to None.
 
     Example:
 
@@ -550,22 +641,37 @@ class WarmupStableDecay(_WarmupFamily):
         decay_type="linear",
         alpha=0.0,
         name=None,
+        warmup_ratio=None,
     ):
-        super().__init__(learning_rate, warmup_steps, name, total_steps)
-        if decay_steps is None:
-            decay_steps = max(1, int(0.2 * self.total_steps))
-        self.decay_steps = check_steps("decay_steps", decay_steps, True)
-        if self.warmup_steps + self.decay_steps > self.total_steps:
-            raise ValueError(
-                "Arguments `warmup_steps` + `decay_steps` must be <= "
-                f"`total_steps`. Received: warmup_steps={self.warmup_steps}, "
-                f"decay_steps={self.decay_steps}, "
-                f"total_steps={self.total_steps}"
-            )
+        # `decay_steps` (default: 20% of `total_steps`) is checked against
+        # `total_steps` when it is known (maybe only when training starts).
+        self._decay_steps_given = (
+            None
+            if decay_steps is None
+            else check_steps("decay_steps", decay_steps, True)
+        )
+        self.decay_steps = self._decay_steps_given
+        super().__init__(
+            learning_rate, warmup_steps, name, total_steps, warmup_ratio
+        )
         self.decay_type = check_choice(
             "decay_type", decay_type, tuple(_WSD_DECAY_SHAPES)
         )
         self.alpha = check_float("alpha", alpha, 0.0, 1.0)
+
+    def _on_total_steps(self):
+        super()._on_total_steps()
+        decay_steps = self._decay_steps_given
+        if decay_steps is None:
+            decay_steps = max(1, int(0.2 * self.total_steps))
+        if self.warmup_steps + decay_steps > self.total_steps:
+            raise ValueError(
+                "Arguments `warmup_steps` + `decay_steps` must be <= "
+                f"`total_steps`. Received: warmup_steps={self.warmup_steps}, "
+                f"decay_steps={decay_steps}, "
+                f"total_steps={self.total_steps}"
+            )
+        self.decay_steps = decay_steps
 
     def _factor(self, k):
         decay_start = float(self.total_steps - self.decay_steps)
