@@ -210,41 +210,45 @@ class TotalStepsFromFit(keras.callbacks.Callback):
     """
 
     def on_train_begin(self, logs=None):
-        schedule = self._schedule()
-        if getattr(schedule, "total_steps", None) != "auto":
+        schedules = [
+            s
+            for s in self._schedules()
+            if getattr(s, "total_steps", None) == "auto"
+        ]
+        if not schedules:
             return
         steps = self.params.get("steps")
         epochs = self.params.get("epochs")
         if not steps or not epochs:
             raise ValueError(
-                f'`{schedule.name}` has total_steps="auto", and `fit` '
+                f'`{schedules[0].name}` has total_steps="auto", and `fit` '
                 "does not know its number of steps per epoch (a dataset of "
                 "unknown size): pass `steps_per_epoch` to `fit`, or give "
                 "the schedule `total_steps`. Received: "
                 f"steps={steps!r}, epochs={epochs!r}"
             )
-        schedule.set_total_steps(int(epochs) * int(steps))
+        for schedule in schedules:
+            schedule.set_total_steps(int(epochs) * int(steps))
 
-    def _schedule(self):
-        """The schedule the model's optimizer trains with, or None."""
+    def _schedules(self):
+        """The schedules the model's optimizer follows: its rate's, and an
+        `LRX`'s `hyperparameters` (a `OneCycle` behind its momentum)."""
         from keras_lrx.optimizer import LRX
 
         optimizer = compat.unwrap_loss_scale(
             getattr(self.model, "optimizer", None)
         )
-        if (
-            isinstance(optimizer, LRX)
-            and compat.own_learning_rate(optimizer) is None
-        ):
-            optimizer = optimizer.optimizer  # LRX(schedule=None)
-        if not isinstance(optimizer, keras.optimizers.Optimizer):
-            return None
-        schedule = compat.own_learning_rate(optimizer)
-        if isinstance(
-            schedule, keras.optimizers.schedules.LearningRateSchedule
-        ):
-            return schedule
-        return None
+        found = []
+        if isinstance(optimizer, LRX):
+            for schedule in optimizer.hyperparameters.values():
+                found.append(getattr(schedule, "cycle", schedule))
+            if compat.own_learning_rate(optimizer) is None:
+                optimizer = optimizer.optimizer  # LRX(schedule=None)
+        if isinstance(optimizer, keras.optimizers.Optimizer):
+            found.append(compat.own_learning_rate(optimizer))
+        kind = keras.optimizers.schedules.LearningRateSchedule
+        unique = {id(s): s for s in found if isinstance(s, kind)}
+        return list(unique.values())
 
 
 class SwapScheduleFreeWeights(keras.callbacks.Callback):

@@ -144,6 +144,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         weight_decay_follows_multiplier=True,
         strict=False,
         weight_decay_multipliers=None,
+        hyperparameters=None,
         **kwargs,
     ):
         _check_no_extra_arguments(kwargs)
@@ -155,6 +156,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         base_learning_rate = self._check_schedule(schedule)
         multiplier_map = MultiplierMap(multipliers)
         decay_map = self._check_decay_map(weight_decay_multipliers, optimizer)
+        hyperparameters = _check_hyperparameters(hyperparameters, optimizer)
         compat.check_distribution_strategy(optimizer)
 
         # LRX runs Keras's step pipeline (clipping, gradient accumulation,
@@ -174,6 +176,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self.strict = strict
         self._multiplier_map = multiplier_map
         self._decay_map = decay_map
+        # The wrapped optimizer's hyperparameters that follow a schedule of
+        # the step: name -> schedule (see `_hyperparameters_now`).
+        self.hyperparameters = hyperparameters
         self._decays = None  # variable path -> decay factor, at build
         self._lr_scale = self.add_variable(
             shape=(),
@@ -692,9 +697,58 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                     grads, trainable_variables
                 )
             # Keras's own pipeline, on the variables that train.
-            super().apply(grads, trainable_variables)
+            with self._hyperparameters_now():
+                super().apply(grads, trainable_variables)
         else:
             compat.raw_iterations(self).assign_add(1)
+
+    @contextlib.contextmanager
+    def _hyperparameters_now(self):
+        """The wrapped optimizer's scheduled hyperparameters at this step.
+
+        Inside, each name of `hyperparameters` is the schedule's value at
+        the step (a float on torch, a float32 tensor in a compiled step), so
+        the wrapped optimizer's own update reads it; the configured number
+        is put back afterwards.
+        """
+        if not self.hyperparameters:
+            yield
+            return
+        step = compat.raw_iterations(self)
+        eager = keras.backend.backend() == "torch"
+        saved = {}
+        try:
+            for name, schedule in self.hyperparameters.items():
+                value = schedule(step)
+                value = (
+                    float(ops.convert_to_numpy(value))
+                    if eager
+                    else ops.cast(value, "float32")
+                )
+                saved[name] = getattr(self.optimizer, name)
+                compat.set_untracked_attribute(self.optimizer, name, value)
+            yield
+        finally:
+            for name, value in saved.items():
+                compat.set_untracked_attribute(self.optimizer, name, value)
+
+    def current_hyperparameters(self):
+        """Dict of each scheduled hyperparameter's value at the current step.
+
+        Example:
+
+        >>> from keras_lrx.schedules import OneCycle
+        >>> cycle = OneCycle(1e-2, total_steps=10)
+        >>> opt = LRX(keras.optimizers.Adam(), schedule=cycle,
+        ...           hyperparameters={"beta_1": cycle.momentum_schedule()})
+        >>> round(opt.current_hyperparameters()["beta_1"], 4)
+        0.95
+        """
+        step = compat.raw_iterations(self)
+        return {
+            name: float(ops.convert_to_numpy(schedule(step)))
+            for name, schedule in self.hyperparameters.items()
+        }
 
     def _past_frozen_for_now(self, grads, variables):
         """`(grads, variables)` without the pairs of a missing gradient of
@@ -1070,6 +1124,10 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             ),
             "strict": self.strict,
             "weight_decay_multipliers": self._decay_map.get_config(),
+            "hyperparameters": {
+                name: keras.saving.serialize_keras_object(schedule)
+                for name, schedule in self.hyperparameters.items()
+            },
         }
 
     @classmethod
@@ -1086,6 +1144,14 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         multipliers = MultiplierMap.from_config(
             config.pop("multipliers", None), custom_objects=custom_objects
         )
+        hyperparameters = {
+            name: keras.saving.deserialize_keras_object(
+                schedule, custom_objects=custom_objects
+            )
+            for name, schedule in (
+                config.pop("hyperparameters", None) or {}
+            ).items()
+        }
         decays = config.pop("weight_decay_multipliers", None)
         if decays is not None:
             decays = MultiplierMap.from_config(
@@ -1096,8 +1162,66 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             schedule=schedule,
             multipliers=multipliers,
             weight_decay_multipliers=decays,
+            hyperparameters=hyperparameters,
             **config,
         )
+
+
+#: The wrapped optimizers whose update reads `beta_1`/`beta_2` only through
+#: `keras.ops` (never in a Python branch), so a tensor may stand in for the
+#: number during a compiled step. SGD and RMSprop branch on `momentum` in
+#: Python (`if self.momentum != 0`), which a compiled step cannot do.
+_BETAS_READ_BY_OPS = ("Adam", "AdamW", "Adamax", "Nadam", "Lion")
+
+
+def _check_hyperparameters(hyperparameters, optimizer):
+    """`hyperparameters` as a dict name -> schedule, checked against the
+    wrapped optimizer."""
+    if hyperparameters is None:
+        return {}
+    if not isinstance(hyperparameters, dict):
+        raise TypeError(
+            "Argument `hyperparameters` must be None or a dict mapping names "
+            "of the wrapped optimizer's hyperparameters to schedules of the "
+            f"step. Received: hyperparameters={hyperparameters!r}"
+        )
+    checked = {}
+    for name, schedule in hyperparameters.items():
+        if name in ("beta_1", "beta_2"):
+            reads_by_ops = any(
+                isinstance(optimizer, getattr(keras.optimizers, kind))
+                for kind in _BETAS_READ_BY_OPS
+            )
+            allowed = reads_by_ops and isinstance(
+                getattr(optimizer, name, None), numbers.Real
+            )
+        elif name == "weight_decay":
+            allowed = isinstance(
+                optimizer.weight_decay, numbers.Real
+            ) and not compat.overrides_weight_decay(optimizer)
+        else:
+            allowed = False
+        if not allowed:
+            raise ValueError(
+                "Argument `hyperparameters`: LRX can schedule `beta_1` and "
+                f"`beta_2` of {', '.join(_BETAS_READ_BY_OPS)}, and "
+                "`weight_decay` of an optimizer with Keras's stock decay "
+                "(set to a number). Others are Python numbers inside the "
+                "wrapped optimizer's update (SGD and RMSprop branch on "
+                "`momentum`), which a compiled step cannot change. "
+                f"Received: {name!r} for {type(optimizer).__name__}"
+            )
+        if isinstance(schedule, bool) or not (
+            isinstance(schedule, LearningRateSchedule) or callable(schedule)
+        ):
+            raise TypeError(
+                "Argument `hyperparameters` takes a schedule of the step per "
+                "name (a `LearningRateSchedule` or a callable); set a fixed "
+                "number on the wrapped optimizer. Received: "
+                f"{name}={schedule!r} (of type {type(schedule).__name__})"
+            )
+        checked[name] = schedule
+    return checked
 
 
 def _check_decay_factor(value, where):

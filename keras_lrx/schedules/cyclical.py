@@ -613,6 +613,21 @@ class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
         """
         return self._evaluate(step, momentum=True)
 
+    def momentum_schedule(self):
+        """The cycled momentum as a schedule of the step, for an `LRX`.
+
+        `LRX(..., schedule=cycle, hyperparameters={"beta_1":
+        cycle.momentum_schedule()})` cycles Adam's `beta_1` against the
+        rate, as `OneCycleLR(cycle_momentum=True)` does (see
+        `keras_lrx.LRX`'s `hyperparameters`). It follows this schedule's
+        `total_steps`, also when that is filled in from `fit`.
+
+        Returns:
+            A serializable `LearningRateSchedule` whose value at `step` is
+            `momentum(step)`.
+        """
+        return _OneCycleMomentum(self)
+
     def get_config(self):
         return {
             "max_learning_rate": self.max_learning_rate,
@@ -626,3 +641,24 @@ class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
             "max_momentum": self.max_momentum,
             "name": self.name,
         }
+
+
+@register
+class _OneCycleMomentum(LearningRateSchedule):
+    """`OneCycle.momentum` as a schedule (`OneCycle.momentum_schedule()`)."""
+
+    def __init__(self, cycle):
+        if isinstance(cycle, dict):
+            cycle = keras.saving.deserialize_keras_object(cycle)
+        if not isinstance(cycle, OneCycle):
+            raise TypeError(
+                "Argument `cycle` must be a `OneCycle`. Received: "
+                f"cycle={cycle!r}"
+            )
+        self.cycle = cycle
+
+    def __call__(self, step):
+        return self.cycle.momentum(step)
+
+    def get_config(self):
+        return {"cycle": keras.saving.serialize_keras_object(self.cycle)}
