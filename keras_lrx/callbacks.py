@@ -390,6 +390,8 @@ class BatchHistory(keras.callbacks.Callback):
     * every value of the batch logs: `loss` and the compiled metrics as Keras
       reports them per batch (for the loss and mean metrics that is the
       running mean over the epoch so far, as in the progress bar);
+    * the `hyperparameters` an `LRX` schedules (`beta_1`, ...), at the
+      batch's step;
     * `learning_rate`: taken from the logs when a
       `keras_lrx.LearningRateMetric` is compiled, otherwise read from the
       model's optimizer after the batch (the rate the batch's update used;
@@ -470,7 +472,21 @@ class BatchHistory(keras.callbacks.Callback):
             rate = self._read_learning_rate()
             if rate is not None:
                 row["learning_rate"] = rate
+        for name, value in self._hyperparameters_at(step).items():
+            row.setdefault(name, value)
         self._append(row)
+
+    def _hyperparameters_at(self, step):
+        """An `LRX`'s scheduled hyperparameters (`beta_1`, ...) at `step`:
+        functions of the step, read without touching the training state."""
+        from keras_lrx.optimizer import LRX
+
+        optimizer = compat.unwrap_loss_scale(
+            getattr(self.model, "optimizer", None)
+        )
+        if not isinstance(optimizer, LRX) or not optimizer.hyperparameters:
+            return {}
+        return optimizer.hyperparameters_at(step)
 
     def _read_learning_rate(self):
         optimizer = getattr(self.model, "optimizer", None)

@@ -744,7 +744,18 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         >>> round(opt.current_hyperparameters()["beta_1"], 4)
         0.95
         """
-        step = compat.raw_iterations(self)
+        step = int(ops.convert_to_numpy(compat.raw_iterations(self)))
+        return self.hyperparameters_at(step)
+
+    def hyperparameters_at(self, step):
+        """Dict of each scheduled hyperparameter's value at `step` (floats).
+
+        `keras_lrx.BatchHistory` records them per batch with it.
+
+        Args:
+            step: Int >= 0, an optimizer step.
+        """
+        step = _validation.check_count("step", step)
         return {
             name: float(ops.convert_to_numpy(schedule(step)))
             for name, schedule in self.hyperparameters.items()

@@ -20,6 +20,7 @@ from keras import ops
 from test_optimizer import make_problem
 
 from keras_lrx import LRX
+from keras_lrx import BatchHistory
 from keras_lrx import TotalStepsFromFit
 from keras_lrx.schedules import OneCycle
 
@@ -171,7 +172,15 @@ def test_fit_save_load_and_resume_with_cycled_momentum(tmp_path):
         )
 
     straight = make()
-    fit(straight)
+    batches = BatchHistory()
+    fit(straight, callbacks=[batches])
+    cycle = straight.optimizer.hyperparameters["beta_1"].cycle
+    assert cycle.total_steps == 8
+    np.testing.assert_allclose(
+        batches.history["beta_1"],
+        [float(cycle.momentum(k)) for k in range(8)],
+        rtol=1e-6,
+    )
 
     class StopAfterFirstEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
