@@ -140,6 +140,13 @@ def _norm_model():
     return keras.Model(inputs, outputs, name="net")
 
 
+def _twins(make):
+    """Two models from `make` with the same initial weights."""
+    first, second = make(), make()
+    second.set_weights(first.get_weights())
+    return first, second
+
+
 def _fit(model, epochs=2):
     x, y = regression_data(n=16)
     model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0)
@@ -147,10 +154,8 @@ def _fit(model, epochs=2):
 
 def test_a_fit_equals_keras_exclude_from_weight_decay():
     # Keras's own exclusion of the same variables, in a compiled `fit`.
-    initial = _norm_model().get_weights()
-    lrx_model, keras_model = _norm_model(), _norm_model()
-    for model in (lrx_model, keras_model):
-        model.set_weights(initial)
+    lrx_model, keras_model = _twins(_norm_model)
+    initial = lrx_model.get_weights()
     lrx_model.compile(
         LRX(
             keras.optimizers.AdamW(0.05, weight_decay=0.3),
@@ -335,10 +340,7 @@ def test_an_own_decay_rule_takes_factors_0_or_1_only():
     assert not optimizer.optimizer.built
     # 0 switches Muon's own decay off for the variable, as Keras's own
     # exclusion does on the bare Muon.
-    initial = mlp().get_weights()
-    lrx_model, keras_model = mlp(), mlp()
-    for model in (lrx_model, keras_model):
-        model.set_weights(initial)
+    lrx_model, keras_model = _twins(mlp)
     lrx_model.compile(
         LRX(
             keras.optimizers.Muon(0.02, weight_decay=0.5),
