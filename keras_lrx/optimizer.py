@@ -675,10 +675,15 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 f"Received {len(grads)} gradients for "
                 f"{len(trainable_variables)} variables."
             )
-        if self._schedules and any(g is None for g in grads):
+        if (
+            self._schedules
+            and keras.backend.backend() == "torch"
+            and any(g is None for g in grads)
+        ):
             # torch, under `SkipFrozenGradients`: a variable frozen for now
             # got no gradient (`requires_grad` off). Any other missing
-            # gradient goes on to Keras, which warns about it.
+            # gradient goes on to Keras, which warns about it (on
+            # TensorFlow and JAX a compiled step cannot read the step here).
             grads, trainable_variables = self._past_frozen_for_now(
                 grads, trainable_variables
             )

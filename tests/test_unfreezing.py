@@ -905,3 +905,41 @@ def test_a_missing_gradient_of_a_variable_that_trains_is_still_reported():
     x, y = regression_data(n=8)
     with pytest.warns(UserWarning, match="Gradients do not exist"):
         _fit_steps(model, x, y, epochs=1)
+
+
+def test_a_variable_without_a_gradient_beside_a_thaw_trains_on():
+    # A variable the loss does not reach has no gradient on TensorFlow and
+    # torch (JAX gives zeros): Keras warns and leaves it; the thaw goes on.
+    import warnings
+
+    class WithUnused(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.body = keras.layers.Dense(4, name="body")
+            self.head = keras.layers.Dense(1, name="head")
+            self.unused = keras.layers.Dense(2, name="unused")
+
+        def build(self, input_shape):
+            self.body.build(input_shape)
+            self.head.build((None, 4))
+            self.unused.build(input_shape)
+
+        def call(self, x):
+            return self.head(self.body(x))
+
+    model = WithUnused()
+    model.build((None, 6))
+    unused = [to_np(w) for w in model.unused.weights]
+    body = to_np(model.body.kernel)
+    model.compile(
+        LRX(keras.optimizers.SGD(0.1), multipliers={"body": Thaw(1.0, 2)}),
+        "mse",
+    )
+    x, y = regression_data(n=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras: "Gradients do not exist"
+        _fit_steps(model, x, y, epochs=1)
+    assert int(to_np(model.optimizer.iterations)) == 4
+    assert not np.array_equal(body, to_np(model.body.kernel))
+    for a, w in zip(unused, model.unused.weights):
+        np.testing.assert_array_equal(a, to_np(w))
