@@ -179,6 +179,12 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         # The wrapped optimizer's hyperparameters that follow a schedule of
         # the step: name -> schedule (see `_hyperparameters_now`).
         self.hyperparameters = hyperparameters
+        # The wrapped optimizer's own numbers, put back after each step.
+        compat.set_untracked_attribute(
+            self,
+            "_hyperparameter_numbers",
+            {name: getattr(optimizer, name) for name in hyperparameters},
+        )
         self._decays = None  # variable path -> decay factor, at build
         self._lr_scale = self.add_variable(
             shape=(),
@@ -721,7 +727,6 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             return
         step = compat.raw_iterations(self)
         eager = keras.backend.backend() == "torch"
-        saved = {}
         try:
             for name, schedule in self.hyperparameters.items():
                 value = schedule(step)
@@ -730,11 +735,13 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                     if eager
                     else ops.cast(value, "float32")
                 )
-                saved[name] = getattr(self.optimizer, name)
                 compat.set_untracked_attribute(self.optimizer, name, value)
             yield
         finally:
-            for name, value in saved.items():
+            # The numbers kept at construction, not the values found on
+            # entry: under `MirroredStrategy` the replicas run this in
+            # threads, and one may enter while another's value is set.
+            for name, value in self._hyperparameter_numbers.items():
                 compat.set_untracked_attribute(self.optimizer, name, value)
 
     def current_hyperparameters(self):

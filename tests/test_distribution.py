@@ -27,6 +27,7 @@ import os, tempfile
 import numpy as np, keras
 from keras_lrx import LRX, combine, no_decay_on_biases_and_norms
 from keras_lrx.schedules import CosineWithWarmup
+from keras_lrx.schedules import OneCycle
 from keras_lrx.schedules import Thaw
 
 rng = np.random.default_rng(0)
@@ -59,8 +60,18 @@ def make_lrx(name, scheduled):
         if scheduled
         else None
     )
+    # ... and hyperparameters that follow a schedule.
+    if not scheduled:
+        hyperparameters = None
+    elif name == "sgd_wd":
+        hyperparameters = {"weight_decay": keras.optimizers.schedules
+                           .ExponentialDecay(0.02, 2, 0.5)}
+    else:
+        hyperparameters = {
+            "beta_1": OneCycle(0.01, total_steps=8).momentum_schedule()}
     return LRX(CONFIGS[name](), schedule=schedule, multipliers=multipliers,
-               weight_decay_multipliers=rules)
+               weight_decay_multipliers=rules,
+               hyperparameters=hyperparameters)
 
 
 def run(name, scheduled, save_dir=None):
