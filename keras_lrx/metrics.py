@@ -45,6 +45,7 @@ import keras
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx._validation import check_bool
 from keras_lrx.multipliers import multiplier_at
 from keras_lrx.multipliers import product_of
 from keras_lrx.optimizer import LRX
@@ -130,6 +131,9 @@ class LearningRateMetric(keras.metrics.Metric):
         groups: Bool or list of strings. For an `LRX` with a dict of
             multipliers: True adds a `<name>/<key>` entry for every key, a
             list adds the listed keys only. Defaults to False.
+        hyperparameters: Bool. For an `LRX` with `hyperparameters`
+            (`beta_1`, ...): True adds an entry per scheduled hyperparameter,
+            under its name, with the value the step used. Defaults to False.
 
     Returns:
         `result()` is a float32 scalar, or (with `groups`) a dict
@@ -164,7 +168,14 @@ class LearningRateMetric(keras.metrics.Metric):
     [0.005, 0.00125]
     """
 
-    def __init__(self, optimizer, name="learning_rate", *, groups=False):
+    def __init__(
+        self,
+        optimizer,
+        name="learning_rate",
+        *,
+        groups=False,
+        hyperparameters=False,
+    ):
         if isinstance(optimizer, (str, dict)):
             raise TypeError(
                 "Argument `optimizer` must be the optimizer instance the "
@@ -196,6 +207,17 @@ class LearningRateMetric(keras.metrics.Metric):
                 f"optimizer={type(optimizer).__name__}"
             )
         self.groups = groups if isinstance(groups, bool) else list(groups)
+        self.hyperparameters = check_bool("hyperparameters", hyperparameters)
+        if self.hyperparameters and not getattr(
+            self._optimizer, "hyperparameters", None
+        ):
+            raise ValueError(
+                "Argument `hyperparameters` logs the wrapped optimizer's "
+                "hyperparameters that an `LRX` schedules "
+                "(`LRX(hyperparameters=...)`), and this optimizer schedules "
+                "none. Pass hyperparameters=False. Received: "
+                f"optimizer={type(optimizer).__name__}"
+            )
         self._rate = self.add_variable(
             shape=(),
             initializer="zeros",
@@ -296,7 +318,7 @@ class LearningRateMetric(keras.metrics.Metric):
     def result(self):
         # A copy: on JAX the variable's buffer is donated to the next step.
         base = ops.copy(ops.convert_to_tensor(self._rate))
-        if not self._groups:
+        if not self._groups and not self.hyperparameters:
             return base
         results = {self.name: base}
         # The step the rate was taken at (`_step` counts the steps done).
@@ -305,6 +327,9 @@ class LearningRateMetric(keras.metrics.Metric):
             results[f"{self.name}/{label}"] = ops.multiply(
                 base, multiplier_at(multiplier, step)
             )
+        if self.hyperparameters:
+            for key, schedule in self._optimizer.hyperparameters.items():
+                results[key] = ops.cast(schedule(step), "float32")
         return results
 
     def reset_state(self):
@@ -319,6 +344,7 @@ class LearningRateMetric(keras.metrics.Metric):
         return {
             "name": self.name,
             "groups": self.groups,
+            "hyperparameters": self.hyperparameters,
             "optimizer": keras.saving.serialize_keras_object(
                 self._given_optimizer
             ),

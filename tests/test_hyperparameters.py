@@ -258,3 +258,34 @@ def test_bad_hyperparameters_are_refused(make, error, words):
     with pytest.raises(error, match="`hyperparameters`") as caught:
         make()
     assert words in str(caught.value)
+
+
+def test_learning_rate_metric_logs_the_scheduled_hyperparameters():
+    from keras_lrx import LearningRateMetric
+
+    cycle = OneCycle(MAX_LR, total_steps=8)
+    optimizer = LRX(
+        keras.optimizers.Adam(),
+        schedule=cycle,
+        hyperparameters={"beta_1": cycle.momentum_schedule()},
+    )
+    model = mlp()
+    model.compile(
+        optimizer,
+        "mse",
+        metrics=[LearningRateMetric(optimizer, hyperparameters=True)],
+    )
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((float(logs["learning_rate"]), float(logs["beta_1"])))
+
+    x, y = regression_data(n=32)
+    model.fit(x, y, batch_size=4, verbose=0, callbacks=[Record()])
+    expected = [(float(cycle(k)), float(cycle.momentum(k))) for k in range(8)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="`hyperparameters`.*schedules none"):
+        LearningRateMetric(LRX(keras.optimizers.Adam()), hyperparameters=True)
+    with pytest.raises(TypeError, match="`hyperparameters`"):
+        LearningRateMetric(optimizer, hyperparameters="yes")
