@@ -62,6 +62,12 @@ def _to_python(value):
         return None
 
 
+def _model_optimizer(model):
+    """The optimizer `model` trains with, a `LossScaleOptimizer` unwrapped
+    (None without one)."""
+    return compat.unwrap_loss_scale(getattr(model, "optimizer", None))
+
+
 def _read_history_csv(f, where):
     """The columns of a CSV written by `BatchHistory.save`, as lists."""
     reader = csv.reader(f)
@@ -124,9 +130,7 @@ class SkipFrozenGradients(keras.callbacks.Callback):
     def _lrx(self):
         from keras_lrx.optimizer import LRX
 
-        optimizer = compat.unwrap_loss_scale(
-            getattr(self.model, "optimizer", None)
-        )
+        optimizer = _model_optimizer(self.model)
         if not isinstance(optimizer, LRX):
             raise TypeError(
                 "`SkipFrozenGradients` needs a model compiled with a "
@@ -232,16 +236,13 @@ class TotalStepsFromFit(keras.callbacks.Callback):
 
     def _schedules(self):
         """The schedules the model's optimizer follows: its rate's, and an
-        `LRX`'s `hyperparameters` (a `OneCycle` behind its momentum)."""
+        `LRX`'s `hyperparameters` (`OneCycle.momentum_schedule()`)."""
         from keras_lrx.optimizer import LRX
 
-        optimizer = compat.unwrap_loss_scale(
-            getattr(self.model, "optimizer", None)
-        )
+        optimizer = _model_optimizer(self.model)
         found = []
         if isinstance(optimizer, LRX):
-            for schedule in optimizer.hyperparameters.values():
-                found.append(getattr(schedule, "cycle", schedule))
+            found.extend(optimizer.hyperparameters.values())
             if compat.own_learning_rate(optimizer) is None:
                 optimizer = optimizer.optimizer  # LRX(schedule=None)
         if isinstance(optimizer, keras.optimizers.Optimizer):
@@ -306,9 +307,7 @@ class SwapScheduleFreeWeights(keras.callbacks.Callback):
     def _schedule_free(self):
         from keras_lrx.optimizer import LRX
 
-        optimizer = compat.unwrap_loss_scale(
-            getattr(self.model, "optimizer", None)
-        )
+        optimizer = _model_optimizer(self.model)
         inner = optimizer.optimizer if isinstance(optimizer, LRX) else optimizer
         kind = getattr(keras.optimizers, "ScheduleFreeAdamW", None)
         if kind is None or not isinstance(inner, kind):
@@ -437,9 +436,7 @@ class BatchHistory(keras.callbacks.Callback):
     # ------------------------------------------------------------------ #
     def _optimizer_step(self):
         """The optimizer's raw step counter, or None without an optimizer."""
-        optimizer = compat.unwrap_loss_scale(
-            getattr(self.model, "optimizer", None)
-        )
+        optimizer = _model_optimizer(self.model)
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             return None
         counter = compat.raw_iterations(optimizer)
@@ -481,9 +478,7 @@ class BatchHistory(keras.callbacks.Callback):
         functions of the step, read without touching the training state."""
         from keras_lrx.optimizer import LRX
 
-        optimizer = compat.unwrap_loss_scale(
-            getattr(self.model, "optimizer", None)
-        )
+        optimizer = _model_optimizer(self.model)
         if not isinstance(optimizer, LRX) or not optimizer.hyperparameters:
             return {}
         return optimizer.hyperparameters_at(step)

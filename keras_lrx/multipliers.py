@@ -247,21 +247,7 @@ def _combine(resolutions):
     values = [r.multiplier for r in resolutions]
     chosen = [r for r in resolutions if r.source != "default"]
     source = " x ".join(r.source for r in chosen) or "default"
-    if any(is_constant(v) and v == 0.0 for v in values):
-        return Resolution(path, 0.0, source)
-    constant = 1.0
-    schedules = []
-    for v in values:
-        if is_constant(v):
-            constant *= v
-        else:
-            schedules.append(v)
-    if not schedules:
-        return Resolution(path, constant, source)
-    factors = ([constant] if constant != 1.0 else []) + schedules
-    if len(factors) == 1:
-        return Resolution(path, factors[0], source)
-    return Resolution(path, _Product(factors), source)
+    return Resolution(path, product_of(values), source)
 
 
 class _Candidate:

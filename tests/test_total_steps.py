@@ -240,3 +240,15 @@ def test_a_count_that_does_not_fit_is_refused_and_nothing_changes():
 def test_bad_input_is_refused(make, error, words):
     with pytest.raises(error, match=words):
         make()
+
+
+def test_a_momentum_schedule_of_its_own_cycle_is_filled_in_too():
+    # As after `load_model`: the momentum's OneCycle is not the rate's.
+    momentum = OneCycle(0.1, "auto").momentum_schedule()
+    model = mlp()
+    model.compile(
+        LRX(keras.optimizers.Adam(), hyperparameters={"beta_1": momentum}),
+        "mse",
+    )
+    _fit(model, [TotalStepsFromFit()])
+    assert momentum.total_steps == TOTAL

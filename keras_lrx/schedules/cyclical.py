@@ -660,5 +660,17 @@ class _OneCycleMomentum(LearningRateSchedule):
     def __call__(self, step):
         return self.cycle.momentum(step)
 
+    # Its count is its cycle's (`total_steps="auto"` included).
+    @property
+    def name(self):
+        return self.cycle.name
+
+    @property
+    def total_steps(self):
+        return self.cycle.total_steps
+
+    def set_total_steps(self, total_steps):
+        return self.cycle.set_total_steps(total_steps)
+
     def get_config(self):
         return {"cycle": keras.saving.serialize_keras_object(self.cycle)}
