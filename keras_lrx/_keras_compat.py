@@ -70,6 +70,73 @@ def set_untracked_attribute(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
+def branched_hyperparameters(optimizer):
+    """The hyperparameters `optimizer`'s update tests in a Python branch:
+    `momentum` of Keras's SGD (`if self.momentum != 0:`) and RMSprop
+    (`> 0`). Inside a compiled step a scheduled value stands in for them
+    through `branch_safe_value`."""
+    import keras
+
+    kinds = (keras.optimizers.SGD, keras.optimizers.RMSprop)
+    return ("momentum",) if isinstance(optimizer, kinds) else ()
+
+
+class _BranchSafeValue:
+    """A scheduled hyperparameter inside a compiled step.
+
+    Keras's SGD and RMSprop decide in Python whether momentum is on
+    (`self.momentum != 0`) and then read the number through `keras.ops`. A
+    traced tensor cannot answer the Python comparison, so this object
+    compares as the number the optimizer was built with (which decided its
+    slots) and converts to the step's tensor wherever an op reads it, through
+    the public conversion protocols of TensorFlow (`__tf_tensor__`) and JAX
+    (`__jax_array__`). Torch steps are eager and get a plain float instead.
+    """
+
+    __hash__ = None
+    dtype = "float32"
+
+    def __init__(self, tensor, number):
+        self._tensor = tensor
+        self._number = number
+
+    def __eq__(self, other):
+        return self._number == other
+
+    def __ne__(self, other):
+        return self._number != other
+
+    def __lt__(self, other):
+        return self._number < other
+
+    def __le__(self, other):
+        return self._number <= other
+
+    def __gt__(self, other):
+        return self._number > other
+
+    def __ge__(self, other):
+        return self._number >= other
+
+    def __tf_tensor__(self, dtype=None, name=None):
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(self._tensor, dtype=dtype, name=name)
+
+    def __jax_array__(self):
+        return self._tensor
+
+    def __repr__(self):
+        return f"<scheduled value, built with {self._number!r}>"
+
+
+def branch_safe_value(tensor, number):
+    """`tensor` as the value of a hyperparameter the wrapped optimizer tests
+    in a Python branch (`branched_hyperparameters`); `number` is the one it
+    was configured with."""
+    return _BranchSafeValue(tensor, number)
+
+
 @contextlib.contextmanager
 def learning_rate_override(optimizer, value):
     """Makes `optimizer.learning_rate` read `value` inside the block.

@@ -111,6 +111,16 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             `exclude_from_weight_decay` (which still applies). Needs a
             wrapped optimizer with a `weight_decay`; one with a decay rule of
             its own (Muon) takes factors of 0 or 1 only. Defaults to None.
+        hyperparameters: None, or a dict giving some of the wrapped
+            optimizer's other hyperparameters a schedule of the step (a
+            `LearningRateSchedule` or a callable `step -> value`): `beta_1`
+            and `beta_2` of Adam, AdamW, Adamax, Nadam and Lion, `momentum`
+            of SGD and RMSprop (built with a nonzero `momentum`), and
+            `weight_decay` of an optimizer with Keras's stock decay. Each
+            step's update reads that step's value (the same for every
+            variable); the optimizer keeps its own number otherwise.
+            `keras_lrx.schedules.OneCycle.momentum_schedule()` is PyTorch's
+            `OneCycleLR(cycle_momentum=True)`. Defaults to None.
 
     Example:
 
@@ -130,7 +140,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         TypeError: if `optimizer`, `schedule` or a multiplier key has the
             wrong type.
         ValueError: for a multiplier that is negative or not finite, a
-            wrapped optimizer that is already built, base-optimizer
+            hyperparameter the wrapped optimizer cannot take as a schedule,
+            a wrapped optimizer that is already built, base-optimizer
             arguments given to LRX, and (when built, with `strict`) a key
             matching no trainable variable.
     """
@@ -730,11 +741,14 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         try:
             for name, schedule in self.hyperparameters.items():
                 value = schedule(step)
-                value = (
-                    float(ops.convert_to_numpy(value))
-                    if eager
-                    else ops.cast(value, "float32")
-                )
+                if eager:
+                    value = float(ops.convert_to_numpy(value))
+                else:
+                    value = ops.cast(value, "float32")
+                    if name in compat.branched_hyperparameters(self.optimizer):
+                        value = compat.branch_safe_value(
+                            value, self._hyperparameter_numbers[name]
+                        )
                 compat.set_untracked_attribute(self.optimizer, name, value)
             yield
         finally:
@@ -1192,8 +1206,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
 
 #: The wrapped optimizers whose update reads `beta_1`/`beta_2` only through
 #: `keras.ops` (never in a Python branch), so a tensor may stand in for the
-#: number during a compiled step. SGD and RMSprop branch on `momentum` in
-#: Python (`if self.momentum != 0`), which a compiled step cannot do.
+#: number during a compiled step. (SGD and RMSprop branch on `momentum` in
+#: Python; see `compat.branched_hyperparameters`.)
 _BETAS_READ_BY_OPS = ("Adam", "AdamW", "Adamax", "Nadam", "Lion")
 
 
@@ -1218,6 +1232,17 @@ def _check_hyperparameters(hyperparameters, optimizer):
             allowed = reads_by_ops and isinstance(
                 getattr(optimizer, name, None), numbers.Real
             )
+        elif name in compat.branched_hyperparameters(optimizer):
+            number = getattr(optimizer, name, None)
+            if isinstance(number, numbers.Real) and number <= 0:
+                raise ValueError(
+                    f"Argument `hyperparameters`: {name!r} can follow a "
+                    f"schedule when the wrapped {type(optimizer).__name__} "
+                    f"is built with {name} > 0 (its momentum slots exist "
+                    "only then; the schedule may still reach 0). Received: "
+                    f"{name}={number!r} on the wrapped optimizer"
+                )
+            allowed = isinstance(number, numbers.Real)
         elif name == "weight_decay":
             allowed = isinstance(
                 optimizer.weight_decay, numbers.Real
@@ -1227,12 +1252,12 @@ def _check_hyperparameters(hyperparameters, optimizer):
         if not allowed:
             raise ValueError(
                 "Argument `hyperparameters`: LRX can schedule `beta_1` and "
-                f"`beta_2` of {', '.join(_BETAS_READ_BY_OPS)}, and "
-                "`weight_decay` of an optimizer with Keras's stock decay "
-                "(set to a number). Others are Python numbers inside the "
-                "wrapped optimizer's update (SGD and RMSprop branch on "
-                "`momentum`), which a compiled step cannot change. "
-                f"Received: {name!r} for {type(optimizer).__name__}"
+                f"`beta_2` of {', '.join(_BETAS_READ_BY_OPS)}, `momentum` "
+                "of SGD and RMSprop, and `weight_decay` of an optimizer "
+                "with Keras's stock decay (each set to a number on the "
+                "wrapped optimizer). Others are Python numbers inside the "
+                "wrapped optimizer's update, which a compiled step cannot "
+                f"change. Received: {name!r} for {type(optimizer).__name__}"
             )
         if isinstance(schedule, bool) or not (
             isinstance(schedule, LearningRateSchedule) or callable(schedule)

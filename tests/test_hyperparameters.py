@@ -97,6 +97,95 @@ def test_a_weight_decay_that_follows_a_schedule_matches_numpy():
         )
 
 
+def _sgd_reference(inits, grads, rates, momentums, nesterov):
+    """Keras's SGD rule in NumPy, with a rate and a momentum per step."""
+    values = [x.astype("float64") for x in inits]
+    buffers = [np.zeros_like(x) for x in values]
+    for t, g in enumerate(grads):
+        for i, m in enumerate(MULTIPLIERS):
+            step = rates[t] * m * g[i]
+            buffers[i] = momentums[t] * buffers[i] - step
+            if nesterov:
+                values[i] = values[i] + momentums[t] * buffers[i] - step
+            else:
+                values[i] = values[i] + buffers[i]
+    return values
+
+
+def _rmsprop_reference(inits, grads, rates, momentums, rho=0.9, eps=1e-7):
+    """Keras's RMSprop rule (with momentum) in NumPy, per step."""
+    values = [x.astype("float64") for x in inits]
+    velocities = [np.zeros_like(x) for x in values]
+    buffers = [np.zeros_like(x) for x in values]
+    for t, g in enumerate(grads):
+        for i, m in enumerate(MULTIPLIERS):
+            velocities[i] = rho * velocities[i] + (1 - rho) * g[i] ** 2
+            increment = rates[t] * m * g[i] / np.sqrt(velocities[i] + eps)
+            buffers[i] = momentums[t] * buffers[i] + increment
+            values[i] = values[i] - buffers[i]
+    return values
+
+
+@pytest.mark.parametrize(
+    "kind", ["sgd", "sgd_nesterov", "rmsprop"], ids=lambda k: k
+)
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_one_cycle_momentum_of_sgd_and_rmsprop_matches_numpy(kind, compiled):
+    # SGD and RMSprop branch on `momentum` in Python (`if self.momentum !=
+    # 0`); the scheduled value must still reach the compiled update.
+    if compiled and BACKEND == "torch":
+        pytest.skip("torch's step is eager")
+    inits, grads = make_problem(seed=11, steps=STEPS)
+    variables = [keras.Variable(x, name=f"v{i}") for i, x in enumerate(inits)]
+    cycle = OneCycle(MAX_LR, total_steps=STEPS, pct_start=0.25)
+    inner = (
+        keras.optimizers.RMSprop(momentum=0.9)
+        if kind == "rmsprop"
+        else keras.optimizers.SGD(momentum=0.9, nesterov=kind == "sgd_nesterov")
+    )
+    optimizer = LRX(
+        inner,
+        schedule=cycle,
+        multipliers={f"v{i}": m for i, m in enumerate(MULTIPLIERS)},
+        hyperparameters={"momentum": cycle.momentum_schedule()},
+    )
+    optimizer.build(variables)
+    tensors = [[ops.convert_to_tensor(x) for x in g] for g in grads]
+    if compiled and BACKEND == "jax":
+        import jax
+
+        step = jax.jit(optimizer.stateless_apply)
+        values = [v.value for v in variables]
+        state = [v.value for v in optimizer.variables]
+        for g in tensors:
+            values, state = step(state, g, values)
+        results = [to_np(v) for v in values]
+    else:
+
+        def apply(g):
+            optimizer.apply(g, variables)
+
+        if compiled:
+            import tensorflow as tf
+
+            apply = tf.function(apply)
+        for g in tensors:
+            apply(g)
+        results = [to_np(v) for v in variables]
+    rates = [float(cycle(k)) for k in range(STEPS)]
+    momentums = [float(cycle.momentum(k)) for k in range(STEPS)]
+    assert len(set(np.round(momentums, 6))) > 3  # it does change
+    if kind == "rmsprop":
+        expected = _rmsprop_reference(inits, grads, rates, momentums)
+    else:
+        expected = _sgd_reference(
+            inits, grads, rates, momentums, kind == "sgd_nesterov"
+        )
+    for got, want in zip(results, expected):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    assert inner.momentum == 0.9  # its own number, put back
+
+
 @pytest.mark.skipif(BACKEND == "torch", reason="torch's step is eager")
 def test_the_compiled_update_equals_the_eager_one():
     inits, grads = make_problem(seed=9, steps=STEPS)
@@ -218,11 +307,19 @@ def test_config_round_trips():
     [
         (
             lambda: LRX(
-                keras.optimizers.SGD(momentum=0.9),
+                keras.optimizers.SGD(),
                 hyperparameters={"momentum": lambda step: 0.9},
             ),
             ValueError,
-            "branch on `momentum`",
+            "momentum=0.0",
+        ),
+        (
+            lambda: LRX(
+                keras.optimizers.Adam(),
+                hyperparameters={"momentum": lambda step: 0.9},
+            ),
+            ValueError,
+            "'momentum' for Adam",
         ),
         (
             lambda: LRX(

@@ -617,8 +617,9 @@ class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
         """The cycled momentum as a schedule of the step, for an `LRX`.
 
         `LRX(..., schedule=cycle, hyperparameters={"beta_1":
-        cycle.momentum_schedule()})` cycles Adam's `beta_1` against the
-        rate, as `OneCycleLR(cycle_momentum=True)` does (see
+        cycle.momentum_schedule()})` cycles Adam's `beta_1` (or, with
+        `{"momentum": ...}`, SGD's momentum) against the rate, as
+        `OneCycleLR(cycle_momentum=True)` does (see
         `keras_lrx.LRX`'s `hyperparameters`). It follows this schedule's
         `total_steps`, also when that is filled in from `fit`.
 
