@@ -319,3 +319,59 @@ def test_no_decay_on_biases_and_norms_is_hugging_faces_rule(family):
     decays = optimizer.variable_weight_decays
     assert excluded and len(excluded) < len(decays)
     assert {p for p, d in decays.items() if d == 0.0} == excluded
+
+
+def test_one_cycle_recipe_with_decay_rules_on_a_keras_hub_backbone(tmp_path):
+    # The whole recipe at once on BERT: layer-wise rates, no decay on biases
+    # and norms, a one-cycle rate and beta_1 whose length comes from `fit`;
+    # saved mid-cycle, the reloaded model resumes exactly.
+    from keras_lrx import TotalStepsFromFit
+    from keras_lrx import no_decay_on_biases_and_norms
+    from keras_lrx.schedules import OneCycle
+
+    backbone = bert(num_layers=2)
+    model = classifier(backbone)
+    cycle = OneCycle(1e-2, total_steps="auto")
+    optimizer = LRX(
+        keras.optimizers.AdamW(weight_decay=0.05),
+        schedule=cycle,
+        multipliers=layerwise_decay(backbone, 0.5),
+        weight_decay_multipliers=no_decay_on_biases_and_norms,
+        hyperparameters={"beta_1": cycle.momentum_schedule()},
+    )
+    model.compile(optimizer, LOSS)
+    x, y = text_data(n=8)
+    bias = backbone.get_layer("pooled_dense").bias
+    model.fit(
+        x,
+        y,
+        batch_size=2,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[TotalStepsFromFit(), _StopAfterOneEpoch()],
+    )
+    assert cycle.total_steps == 12  # 3 epochs x 4 steps, stopped after 4
+    assert optimizer.current_hyperparameters()["beta_1"] == pytest.approx(
+        float(cycle.momentum(4))
+    )
+    assert optimizer.variable_weight_decays[bias.path] == 0.0
+    path = str(tmp_path / "one_cycle_bert.keras")
+    model.save(path)
+    resumed = keras.models.load_model(path)
+    again = resumed.optimizer
+    assert again.current_hyperparameters() == (
+        optimizer.current_hyperparameters()
+    )
+    assert float(to_np(again.learning_rate)) == pytest.approx(float(cycle(4)))
+    assert again.variable_weight_decays == optimizer.variable_weight_decays
+    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    resumed.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(weights_of(model), weights_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert int(to_np(again.iterations)) == 12
+
+
+class _StopAfterOneEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
