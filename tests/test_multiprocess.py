@@ -1,9 +1,14 @@
 """Training across processes equals one process (issue 27).
 
-JAX: two real processes on the loopback address, two CPU devices each,
-joined by `jax.distributed.initialize` (`tests/multiprocess_jax.py`), against
-the same script in one process over four devices fed the same global
-batches. Each process writes what it ended with; the tests below compare.
+Two real processes on the loopback address against the same script in one
+process fed the same global batches; each writes what it ended with, the
+tests below compare.
+
+- JAX (`tests/multiprocess_jax.py`): two CPU devices per process, joined by
+  `jax.distributed.initialize`, `keras.distribution` and `model.fit`.
+- torch (`tests/multiprocess_torch.py`): Keras's torch backend has no
+  `keras.distribution`; a custom loop under PyTorch's
+  `DistributedDataParallel` (gloo), the LRX stepping each process's copy.
 """
 
 import json
@@ -27,10 +32,10 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start(process, processes, port, out, *extra):
+def _start(script, process, processes, port, out, *extra):
     env = dict(
         os.environ,
-        KERAS_BACKEND="jax",
+        KERAS_BACKEND=BACKEND,
         PYTHONPATH=os.pathsep.join(
             [os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]
         ),
@@ -40,7 +45,7 @@ def _start(process, processes, port, out, *extra):
     return subprocess.Popen(
         [
             sys.executable,
-            os.path.join(HERE, "multiprocess_jax.py"),
+            os.path.join(HERE, script),
             str(process),
             str(processes),
             str(port),
@@ -82,9 +87,10 @@ def runs(tmp_path_factory):
     os.makedirs(multi)
     os.makedirs(single)
     port = _free_port()
-    _finish([_start(i, 2, port, multi) for i in range(2)], multi)
+    script = "multiprocess_jax.py"
+    _finish([_start(script, i, 2, port, multi) for i in range(2)], multi)
     checkpoint = os.path.join(multi, "data_parallel_checkpoint.keras")
-    _finish([_start(0, 1, 0, single, checkpoint)], single)
+    _finish([_start(script, 0, 1, 0, single, checkpoint)], single)
     return multi, single
 
 
@@ -151,3 +157,25 @@ def test_find_lr_across_processes_agrees_and_puts_the_model_back(runs):
     assert len(results[0]["losses"]) > 4
     assert results[0]["losses"] == results[1]["losses"]
     assert results[0]["suggested"] == results[1]["suggested"]
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed")
+def test_torch_distributed_data_parallel_equals_one_process(tmp_path):
+    multi, single = str(tmp_path / "multi"), str(tmp_path / "single")
+    os.makedirs(multi)
+    os.makedirs(single)
+    script, port = "multiprocess_torch.py", _free_port()
+    _finish([_start(script, i, 2, port, multi) for i in range(2)], multi)
+    _finish([_start(script, 0, 1, 0, single)], single)
+    reference = _load(single, "torch_0")
+    assert int(reference["step"]) == 8
+    first, second = (_load(multi, f"torch_{p}") for p in range(2))
+    for got in (first, second):
+        assert int(got["step"]) == 8
+        np.testing.assert_allclose(got["rates"], reference["rates"])
+        pairs = list(zip(_weights(got), _weights(reference)))
+        assert len(pairs) == 10
+        for a, b in pairs:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(_weights(first), _weights(second)):
+        np.testing.assert_array_equal(a, b)
