@@ -3,6 +3,7 @@
 import os
 import platform
 import statistics
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -13,6 +14,29 @@ def machine():
         f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
     )
+
+
+def synchronize():
+    """Waits for the work queued on an accelerator, so that a timer reads
+    finished steps (a no-op on the CPU): CUDA streams on torch, every live
+    array on JAX, every device on TensorFlow."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.synchronize()
+    jax = sys.modules.get("jax")
+    if jax is not None and jax.default_backend() != "cpu":
+        jax.block_until_ready(jax.live_arrays())
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and tf.config.list_logical_devices("GPU"):
+        tf.test.experimental.sync_devices()
+
+
+def torch_device():
+    """The device the benchmarks' native-PyTorch references run on: the one
+    Keras's torch backend puts its variables on (CUDA when present)."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def interleaved_samples(steps, rounds=7, block=20, warmup=10):
@@ -27,9 +51,11 @@ def interleaved_samples(steps, rounds=7, block=20, warmup=10):
     samples = {name: [] for name in steps}
     for _ in range(rounds):
         for name, fn in steps.items():
+            synchronize()
             start = time.perf_counter()
             for _ in range(block):
                 fn()
+            synchronize()
             samples[name].append((time.perf_counter() - start) / block)
     return samples
 

@@ -19,6 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
+from _timing import synchronize  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
 from keras_lrx import find_lr  # noqa: E402
@@ -56,8 +57,10 @@ def compile_(model, lrx):
 def time_fit(lrx):
     model, x, y = model_and_data()
     compile_(model, lrx)
+    synchronize()
     start = time.perf_counter()
     model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    synchronize()
     return time.perf_counter() - start
 
 
@@ -65,6 +68,7 @@ def time_find_lr(lrx, probe):
     model, x, y = model_and_data()
     compile_(model, lrx)
     model.build((None, 256))
+    synchronize()
     start = time.perf_counter()
     result = find_lr(
         model,
@@ -76,6 +80,7 @@ def time_find_lr(lrx, probe):
         probe=probe,
         verbose=0,
     )
+    synchronize()
     seconds = time.perf_counter() - start
     if probe and result.probes is None:
         raise RuntimeError("the sweep was flat: no probes were timed")

@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 from _timing import interleaved_samples  # noqa: E402
 from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
+from _timing import torch_device  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
 from keras_lrx.schedules import Thaw  # noqa: E402
@@ -165,7 +166,8 @@ def torch_step(groups, data, apply_only=False):
     for _ in range(DEPTH):
         modules += [torch.nn.Linear(WIDTH, WIDTH), torch.nn.ReLU()]
     modules.append(torch.nn.Linear(WIDTH, CLASSES))
-    net = torch.nn.Sequential(*modules)
+    device = torch_device()
+    net = torch.nn.Sequential(*modules).to(device)
     linears = [m for m in net if isinstance(m, torch.nn.Linear)]
     of = multiplier_of(groups)
     param_groups = {}
@@ -180,8 +182,8 @@ def torch_step(groups, data, apply_only=False):
         weight_decay=0.004,
         foreach=True,
     )
-    x = torch.from_numpy(data[0])
-    y = torch.from_numpy(data[1]).long()
+    x = torch.from_numpy(data[0]).to(device)
+    y = torch.from_numpy(data[1]).long().to(device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step():

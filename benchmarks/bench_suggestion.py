@@ -48,6 +48,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
+from _timing import synchronize  # noqa: E402
 from sklearn import datasets  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -205,10 +206,12 @@ class Case:
             model.compile(optimizer, loss, metrics=[self.metric])
         else:
             self.optimizer.learning_rate = float(learning_rate)
+        synchronize()
         start = time.perf_counter()
         model.fit(
             self.x, self.y, batch_size=BATCH, epochs=self.epochs, verbose=0
         )
+        synchronize()
         seconds = time.perf_counter() - start
         logs = model.evaluate(
             self.x_test, self.y_test, batch_size=256, verbose=0, return_dict=1
@@ -222,18 +225,22 @@ class Case:
         model, optimizer = self.build(self.data)
         model.set_weights(self.model.get_weights())
         model.compile(optimizer, self.loss, metrics=[self.metric])
+        synchronize()
         start = time.perf_counter()
         model.fit(
             self.x, self.y, batch_size=BATCH, epochs=self.epochs, verbose=0
         )
+        synchronize()
         return time.perf_counter() - start
 
     def find(self):
         self.reset()
+        synchronize()
         start = time.perf_counter()
         result = find_lr(
             self.model, self.x, self.y, batch_size=BATCH, verbose=0
         )
+        synchronize()
         return result, time.perf_counter() - start
 
     def ratio(self, value, best):

@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 from _timing import interleaved_samples  # noqa: E402
 from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
+from _timing import torch_device  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
 from keras_lrx import SkipFrozenGradients  # noqa: E402
@@ -81,9 +82,11 @@ def torch_steps(x, y):
     for _ in range(BLOCKS):
         layers += [torch.nn.Linear(WIDTH, WIDTH), torch.nn.ReLU()]
     layers.append(torch.nn.Linear(WIDTH, CLASSES))
-    net = torch.nn.Sequential(*layers)
+    device = torch_device()
+    net = torch.nn.Sequential(*layers).to(device)
     linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    tx, ty = torch.tensor(x), torch.tensor(y, dtype=torch.long)
+    tx = torch.tensor(x, device=device)
+    ty = torch.tensor(y, dtype=torch.long, device=device)
     state = {}
 
     def set_stage(thawed_blocks):

@@ -551,6 +551,36 @@ def test_torch_other_forms_of_the_one_pass_update(name, form, monkeypatch):
     test_each_variable_matches_a_separate_optimizer_at_lr_times_m(name)
 
 
+def _torch_cuda():
+    if BACKEND != "torch":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _torch_cuda(), reason="needs torch with a CUDA GPU")
+@pytest.mark.parametrize("name", TORCH_STOCK)
+def test_torch_one_pass_update_in_its_accelerator_form(name, monkeypatch):
+    # On a GPU (where Keras's torch backend puts the variables) the one-pass
+    # rules multiply by the rate, then by the multipliers as Python scalars:
+    # two kernel launches. Runs only there; checked against the separate
+    # optimizers at lr x m, like the CPU form.
+    from keras_lrx import _torch_fused
+
+    assert keras.Variable(np.zeros(3)).value.device.type == "cuda"
+    forms = []
+
+    class Recorded(_torch_fused.Multipliers):
+        def __init__(self, multipliers, device, per_tensor=None):
+            super().__init__(multipliers, device, per_tensor)
+            forms.append((device.type, self.per_tensor))
+
+    monkeypatch.setattr(_torch_fused, "Multipliers", Recorded)
+    test_each_variable_matches_a_separate_optimizer_at_lr_times_m(name)
+    assert forms and set(forms) == {("cuda", False)}
+
+
 @pytest.mark.skipif(BACKEND != "torch", reason="torch's one-pass update")
 def test_torch_one_group_runs_the_same_rule_as_many():
     # One group (at 1 or another multiplier) takes the same one-pass rule as
