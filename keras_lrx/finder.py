@@ -667,6 +667,12 @@ def find_lr(
     the sweep and stays built, its variables holding their initial values.
     The random number generators that shuffle the data are not rewound.
 
+    Across processes (JAX's `keras.distribution` on several hosts), every
+    process calls it with its own rows, as it would `fit`: the losses are
+    the global batch's, so every process reads the same curve, suggests the
+    same rate and is put back exactly. A model made under a `tf.distribute`
+    strategy is refused before anything changes.
+
     With an `LRX` optimizer the base rate is swept and each variable trains
     at `base * multiplier`; `result.group_learning_rates` has the rates per
     multiplier. Suggestions are base rates, to set as the LRX's rate.
