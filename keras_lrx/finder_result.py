@@ -449,10 +449,10 @@ class LRFinderResult:
             ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning a
                 new figure.
             method: String. The suggestion to mark (see `suggest`),
-                `"default"` for `default_method`, or None for none. With
-                probes, marking `"probe"` (or the default) also draws each
-                probed rate as a tick on the x axis. Defaults to
-                `"default"`.
+                `"default"` for `default_method`, a list of them to mark
+                each, or None for none. With probes, marking `"probe"` (or
+                the default) also draws each probed rate as a tick on the x
+                axis. Defaults to `"default"`.
             show_raw: Bool. Whether to draw the raw losses faintly behind
                 the smoothed curve. Defaults to True.
             log_scale: Bool. Log scale for the learning rate axis. Defaults
@@ -476,10 +476,15 @@ class LRFinderResult:
         """
         show_raw = check_bool("show_raw", show_raw)
         log_scale = check_bool("log_scale", log_scale, allow_none=True)
-        if method is not None:
-            method = check_choice("method", method, ("default",) + _METHODS)
-            if method == "default":
-                method = self.default_method
+        methods = method if isinstance(method, (list, tuple)) else [method]
+        methods = [
+            check_choice("method", m, ("default",) + _METHODS)
+            for m in methods
+            if m is not None
+        ]
+        methods = [
+            self.default_method if m == "default" else m for m in methods
+        ]
         if log_scale is None:
             log_scale = self.mode == "exponential"
         lines = [("loss", self.raw_losses, {"alpha": 0.3})] if show_raw else []
@@ -493,11 +498,18 @@ class LRFinderResult:
             legend=True,
             log_x=log_scale,
         )
-        lr = self._suggestion_or_none(method)
-        if lr is not None:
-            i = int(np.argmin(np.abs(self.learning_rates - lr)))
-            plotting.mark_point(ax, lr, self.losses[i], f"{method}: {lr:.2e}")
-        if method == "probe" and self.probes is not None:
+        for method in methods:
+            lr = self._suggestion_or_none(method)
+            if lr is not None:
+                i = int(np.argmin(np.abs(self.learning_rates - lr)))
+                plotting.mark_point(
+                    ax,
+                    lr,
+                    self.losses[i],
+                    f"{method}: {lr:.2e}",
+                    color="red" if len(methods) == 1 else None,
+                )
+        if "probe" in methods and self.probes is not None:
             plotting.mark_ticks(
                 ax, self.probes["learning_rates"], "probed rates"
             )

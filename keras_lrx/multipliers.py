@@ -4,7 +4,7 @@ This module only maps *keys* (layer names, path patterns, layer objects, exact
 variable paths, or a callable) to one multiplier per variable. It knows nothing
 about optimizers, so the rules can be read, tested and serialized on their own.
 
-Resolution rules (documented in the README under "How multiplier keys resolve"):
+Resolution rules (docs/guides/lrx.md, "How multiplier keys resolve"):
 
 * A variable that no key selects trains at multiplier 1.0.
 * A string key selects a variable when it is

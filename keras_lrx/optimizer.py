@@ -13,6 +13,7 @@ from keras_lrx import _keras_compat as compat
 from keras_lrx import _update
 from keras_lrx import _validation
 from keras_lrx import multipliers as _multipliers
+from keras_lrx import plotting
 from keras_lrx.multipliers import MultiplierMap
 
 __all__ = ["LRX"]
@@ -1068,6 +1069,44 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 "`model.fit`, or after "
                 "`optimizer.build(model.trainable_variables)`."
             )
+
+    def plot_multipliers(self, ax=None):
+        """Draws each variable's multiplier now, a bar per variable.
+
+        The bars follow the order of the variables the optimizer was built
+        with (a model's: input side first), and a tick names the first
+        variable of each layer, so a layer-wise decay shows as a staircase
+        and a frozen layer as a gap. Needs matplotlib and a built optimizer.
+
+        Args:
+            ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning
+                the axes of a new figure.
+
+        Returns:
+            The matplotlib `Axes`.
+
+        Example:
+
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> model = keras.Sequential([keras.Input((4,)),
+        ...     keras.layers.Dense(4, name="body"),
+        ...     keras.layers.Dense(1, name="head")])
+        >>> opt = LRX(keras.optimizers.Adam(), multipliers={"body": 0.1})
+        >>> opt.build(model.trainable_variables)
+        >>> ax = opt.plot_multipliers()
+        >>> [round(float(p.get_height()), 2) for p in ax.patches]
+        [0.1, 0.1, 1.0, 1.0]
+        """
+        self._check_built("plot_multipliers()")
+        now = self.current_multipliers()
+        paths = [r.path for r in self._resolutions]
+        return plotting.plot_bars(
+            [path.rsplit("/", 1)[0] for path in paths],
+            [now[path] for path in paths],
+            ax=ax,
+            ylabel="multiplier now",
+        )
 
     def describe(self, print_fn=None):
         """Prints a table: variable, shape, multiplier, deciding key, rate.

@@ -69,9 +69,10 @@ def plot_lines(
     return ax
 
 
-def mark_point(ax, x, y, label):
-    """Marks the point `(x, y)` on `ax` with a red dot, in the legend."""
-    ax.plot([x], [y], "o", color="red", label=label)
+def mark_point(ax, x, y, label, color="red"):
+    """Marks the point `(x, y)` on `ax` with a dot (red, or `color`; None
+    for the next of matplotlib's colours), in the legend."""
+    ax.plot([x], [y], "o", color=color, label=label)
     ax.legend()
     return ax
 
@@ -89,6 +90,51 @@ def mark_ticks(ax, xs, label):
         label=label,
     )
     ax.legend()
+    return ax
+
+
+def plot_bars(labels, values, ax=None, ylabel=None, log_y=None):
+    """Draws one bar per value, in order, and names each run of equal labels.
+
+    Used by `LRX.plot_multipliers` (a bar per variable, the runs its
+    layers). `log_y=None` picks a logarithmic y axis when the values are
+    positive and span more than a factor of 10.
+
+    Args:
+        labels: List of strings, one per value; a tick names the first bar
+            of each run of equal labels.
+        values: 1-D array of the bars' heights.
+        ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning the
+            axes of a new figure.
+        ylabel: String. Label of the y axis. Defaults to `None` (none).
+        log_y: Bool or `None`. Whether the y axis is logarithmic. Defaults
+            to `None` (decided from the values).
+
+    Returns:
+        The matplotlib `Axes`.
+
+    Example:
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = plot_bars(["a", "a", "b"], [0.5, 0.5, 1.0])
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['a', 'b']
+    """
+    if ax is None:
+        _, ax = import_pyplot().subplots()
+    heights = np.asarray(values, dtype="float64")
+    positions = np.arange(heights.size)
+    ax.bar(positions, heights, width=0.9)
+    starts = [
+        i for i in range(len(labels)) if i == 0 or labels[i] != labels[i - 1]
+    ]
+    ax.set_xticks(positions[starts])
+    ax.set_xticklabels([labels[i] for i in starts], rotation=90, fontsize=7)
+    if log_y if log_y is not None else _spans_decades(heights):
+        ax.set_yscale("log")
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
     return ax
 
 

@@ -5,9 +5,9 @@ lies from the curve's landmarks depends on the regime: training from scratch
 it sits about a tenth of the way up the steep descent, while fine-tuning a
 pretrained body (with a fresh head and small multipliers on the body) wants
 rates ten to forty times higher, near where the loss turns. No fixed reading
-serves both (see README, "How good is the number"). So after the sweep,
-`find_lr` *measures*: it trains each candidate rate for a few steps from the
-restored start, keeps the lowest one whose held-out loss is within 50% of
+serves both (docs/guides/finder.md, "How good is the number"). So after the
+sweep, `find_lr` *measures*: it trains each candidate rate for a few steps from
+the restored start, keeps the lowest one whose held-out loss is within 50% of
 the best and, if that is not the curve's own reading, backs it off by half a
 decade, since a rate that wins a short probe is higher than a whole run can
 hold (`keras_lrx.suggestions.pick_probe`).
@@ -36,7 +36,8 @@ __all__ = ["PROBE_FACTORS", "PROBE_STEPS", "probe_candidates", "ProbeData"]
 #: The candidates' multiples of the `"descent"` reading: the reading itself
 #: (where training from scratch does best), ten and a hundred times it
 #: (where fine-tuning a pretrained body does). Chosen with
-#: `benchmarks/bench_suggestion.py` (README, "How good is the number").
+#: `benchmarks/bench_suggestion.py` (docs/guides/finder.md, "How good is
+#: the number").
 PROBE_FACTORS = (1.0, 10.0, 100.0)
 
 #: Optimizer steps each candidate trains for.

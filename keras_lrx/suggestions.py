@@ -40,14 +40,15 @@ MODES = ("exponential", "linear")
 #: where no probes ran (with probes it is `pick_probe`'s choice).
 DEFAULT_METHOD = "descent"
 #: `pick_probe`'s tolerance: the lowest probed rate within 50% of the best
-#: held-out loss wins. Chosen with `benchmarks/bench_suggestion.py` (README,
-#: "How good is the number").
+#: held-out loss wins. Chosen with `benchmarks/bench_suggestion.py` (the finder
+#: guide, "How good is the number").
 PROBE_TOLERANCE = 0.5
 #: `pick_probe`'s back-off: a winner above the curve's reading is divided by
 #: sqrt(10) (half a decade), the horizon correction (see `pick_probe`).
 PROBE_BACKOFF = 10**0.5
 #: `suggest_centered`'s divisor of the rate at the minimum; chosen by
-#: `benchmarks/bench_suggestion.py` (see README, "How good is the number").
+#: `benchmarks/bench_suggestion.py` (docs/guides/finder.md, "How good is
+#: the number").
 CENTERED_DIVISOR = 30.0
 #: `suggest_descent`'s fraction of the fall and divisor, chosen the same way.
 DESCENT_FRACTION = 0.75
@@ -357,7 +358,7 @@ def suggest_centered(
     ignored. The default divisor, 30, is the one that trains best across the
     grid-search benchmark (`benchmarks/bench_suggestion.py`): a fixed budget
     of a few epochs on scikit-learn's data sets with Adam, AdamW and SGD with
-    momentum; README shows the table.
+    momentum; the finder guide shows the table.
 
     Args:
         learning_rates: Increasing sequence of rates (> 0).
@@ -419,7 +420,7 @@ def suggest_descent(
     when the batches are noisy. `fraction=0.75` and `divisor=10` are the
     values that train best across `benchmarks/bench_suggestion.py` (a
     divisor anywhere from 7 to 15 keeps its worst case above 0.95 there);
-    README shows the table.
+    the finder guide shows the table.
 
     Args:
         learning_rates: Increasing sequence of rates (> 0).
@@ -699,8 +700,8 @@ def descent_clr_bounds(
     out) puts the peak where training is about to diverge, and trains to 0
     with SGD on some of `benchmarks/bench_suggestion.py`'s cases; these
     bounds train as well as the best constant rate of its grid there
-    (README shows the table; a factor of 3, or a base divisor of 10, trains
-    about as well).
+    (the finder guide shows the table; a factor of 3, or a base divisor of
+    10, trains about as well).
 
     Args:
         learning_rates: Increasing sequence of rates (> 0).

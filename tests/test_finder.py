@@ -874,6 +874,28 @@ class TestResult:
         finally:
             plt.close(fig)
 
+    def test_plot_marks_each_of_a_list_of_suggestions(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        result = synthetic_result()
+        methods = ["descent", "minimum", "valley"]
+        ax = result.plot(method=methods, show_raw=False)
+        try:
+            marks = {
+                line.get_label().split(":")[0]: line.get_xdata()[0]
+                for line in ax.get_lines()[1:]
+            }
+            assert marks == {m: result.suggest(m) for m in methods}
+            colors = {line.get_color() for line in ax.get_lines()[1:]}
+            assert len(colors) == 3  # told apart
+            with pytest.raises(ValueError, match="`method`"):
+                result.plot(method=["descent", "nope"])
+        finally:
+            plt.close("all")
+
     def test_plot_without_matplotlib(self, monkeypatch):
         monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
         with pytest.raises(ImportError, match=r"pip install keras-lrx\[plot\]"):

@@ -752,3 +752,38 @@ def test_everything_frozen_still_counts_steps():
     assert int(to_np(optimizer.iterations)) == 1
     np.testing.assert_array_equal(to_np(variable), [1.0, 1.0])
     assert len(optimizer.optimizer.variables) == 2
+
+
+def test_plot_multipliers_draws_each_variables_multiplier_now():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from keras_lrx.schedules import Thaw
+
+    model = mlp()
+    optimizer = LRX(
+        keras.optimizers.Adam(),
+        multipliers={"body": Thaw(0.1, start_step=5), "head/bias": 0.5},
+    )
+    with pytest.raises(ValueError, match="plot_multipliers"):
+        optimizer.plot_multipliers()
+    optimizer.build(model.trainable_variables)
+    ax = optimizer.plot_multipliers()
+    try:
+        heights = [p.get_height() for p in ax.patches]
+        paths = [v.path for v in model.trainable_variables]
+        expected = [
+            0.0
+            if "/body/" in f"/{p}"
+            else 0.5
+            if p.endswith("head/bias")
+            else 1.0
+            for p in paths
+        ]
+        assert heights == pytest.approx(expected)
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert ticks == list(dict.fromkeys(p.rsplit("/", 1)[0] for p in paths))
+    finally:
+        plt.close("all")
