@@ -2,7 +2,7 @@
 
 Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_finetune.py
 (`--quick`: one seed and the two digits tasks; `--tasks bert_tiny` a subset;
-`--seeds 0,1,2`).
+`--seeds 0,1,2`; `--recipes "gradual unfreezing"` some recipes only).
 
 Each task of `_transfer.py` pretrains a body inside the script (nothing is
 downloaded) and fine-tunes it on a different target with a few hundred
@@ -14,6 +14,9 @@ labels, for `FINETUNE_EPOCHS` epochs of batch 32 with Adam. Recipes:
   rate;
 - `layer-wise decay 0.5`: `layerwise_decay(model, 0.5)`, the block nearest
   the head at 0.5, the next at 0.25, ... (the body's layers are the blocks);
+- `gradual unfreezing`: `gradual_unfreezing(model, every_steps=<an
+  epoch>)`, ULMFiT's schedule inside one `fit`: the head trains from the
+  first step, one more block thaws each epoch, top block first;
 - on the keras-hub BERT, `LoRA (rank 4)` and `LoRA+ (B at 16x)`: only the
   LoRA factors of the backbone and the head train.
 
@@ -26,6 +29,7 @@ by more than the seeds' spread; the script says where none does.
 """
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -37,10 +41,12 @@ import numpy as np  # noqa: E402
 from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
 from _transfer import TASKS  # noqa: E402
+from bench_suggestion import BATCH  # noqa: E402
 from bench_suggestion import GRID  # noqa: E402
 from bench_suggestion import Case  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
+from keras_lrx import gradual_unfreezing  # noqa: E402
 from keras_lrx import layerwise_decay  # noqa: E402
 
 FINETUNE_EPOCHS = 10
@@ -52,22 +58,29 @@ def _weighted_layers(body):
 
 
 def _recipes(task_name):
-    """{recipe: multipliers(model, body) -> dict, or "lora"/"lora+"}."""
+    """{recipe: multipliers(model, body, steps_per_epoch) -> dict, or
+    "lora"/"lora+"}."""
     recipes = {
-        "one global rate": lambda model, body: None,
-        "frozen body + head": lambda model, body: {body: 0.0},
-        "discriminative 0.1x": lambda model, body: {body: 0.1},
-        "discriminative 0.3x": lambda model, body: {body: 0.3},
+        "one global rate": lambda model, body, steps: None,
+        "frozen body + head": lambda model, body, steps: {body: 0.0},
+        "discriminative 0.1x": lambda model, body, steps: {body: 0.1},
+        "discriminative 0.3x": lambda model, body, steps: {body: 0.3},
     }
     if task_name == "bert_tiny":
-        recipes["layer-wise decay 0.5"] = lambda model, body: layerwise_decay(
-            model, 0.5
+        recipes["layer-wise decay 0.5"] = lambda model, body, steps: (
+            layerwise_decay(model, 0.5)
+        )
+        recipes["gradual unfreezing"] = lambda model, body, steps: (
+            gradual_unfreezing(model, steps)
         )
         recipes["LoRA (rank 4)"] = "lora"
         recipes["LoRA+ (B at 16x)"] = "lora+"
     else:
-        recipes["layer-wise decay 0.5"] = lambda model, body: layerwise_decay(
-            body, 0.5, blocks=_weighted_layers(body)
+        recipes["layer-wise decay 0.5"] = lambda model, body, steps: (
+            layerwise_decay(body, 0.5, blocks=_weighted_layers(body))
+        )
+        recipes["gradual unfreezing"] = lambda model, body, steps: (
+            gradual_unfreezing(model, steps, blocks=_weighted_layers(body))
         )
     return recipes
 
@@ -86,7 +99,8 @@ def _build(task, recipe, seed):
             if recipe == "lora+":
                 multipliers = {r".*lora_kernel_b": 16.0}
         else:
-            multipliers = recipe(model, body)
+            steps_per_epoch = math.ceil(len(data[0]) / BATCH)
+            multipliers = recipe(model, body, steps_per_epoch)
         optimizer = LRX(keras.optimizers.Adam(1e-3), multipliers=multipliers)
         return model, optimizer
 
@@ -135,10 +149,12 @@ def _winner(by_recipe, column):
     )
 
 
-def run_task(name, seeds, verbose):
+def run_task(name, seeds, verbose, only=None):
     task = TASKS[name]()
     by_recipe = {}
     for recipe_name, recipe in _recipes(name).items():
+        if only and recipe_name not in only:
+            continue
         cols = {"ceiling": [], "default": [], "lr": [], "best_lr": []}
         for seed in seeds:
             ceiling, default, lr, best_lr = run_recipe(task, recipe, seed)
@@ -174,8 +190,9 @@ def run_task(name, seeds, verbose):
         ],
         rows,
     )
-    print(f"best ceiling: {_winner(by_recipe, 'ceiling')}")
-    print(f"best default: {_winner(by_recipe, 'default')}\n", flush=True)
+    if len(by_recipe) > 1:
+        print(f"best ceiling: {_winner(by_recipe, 'ceiling')}")
+        print(f"best default: {_winner(by_recipe, 'default')}\n", flush=True)
     return by_recipe
 
 
@@ -185,7 +202,11 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument(
+        "--recipes", default="", help="comma-separated recipe names"
+    )
     args = parser.parse_args(argv)
+    only = [r for r in args.recipes.split(",") if r]
     tasks = [t for t in args.tasks.split(",") if t]
     if not tasks or set(tasks) - set(TASKS):
         parser.error(f"--tasks: each one of {list(TASKS)}; got {tasks}")
@@ -194,7 +215,7 @@ def main(argv=None):
         tasks = [t for t in tasks if t.startswith("digits")] or tasks[:1]
         seeds = seeds[:1]
     for name in tasks:
-        run_task(name, seeds, args.verbose)
+        run_task(name, seeds, args.verbose, only)
 
 
 if __name__ == "__main__":
