@@ -1074,9 +1074,10 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         """Draws each variable's multiplier now, a bar per variable.
 
         The bars follow the order of the variables the optimizer was built
-        with (a model's: input side first), and a tick names the first
-        variable of each layer, so a layer-wise decay shows as a staircase
-        and a frozen layer as a gap. Needs matplotlib and a built optimizer.
+        with (a model's: input side first), and a tick names the key that
+        decided each run of them (as `describe()` does), so a layer-wise
+        decay shows as a staircase and a frozen layer as a gap. Needs
+        matplotlib and a built optimizer.
 
         Args:
             ax: A matplotlib `Axes` to draw on. Defaults to `None`, meaning
@@ -1100,10 +1101,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         """
         self._check_built("plot_multipliers()")
         now = self.current_multipliers()
-        paths = [r.path for r in self._resolutions]
         return plotting.plot_bars(
-            [path.rsplit("/", 1)[0] for path in paths],
-            [now[path] for path in paths],
+            [r.source for r in self._resolutions],
+            [now[r.path] for r in self._resolutions],
             ax=ax,
             ylabel="multiplier now",
         )

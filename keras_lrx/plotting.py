@@ -96,9 +96,9 @@ def mark_ticks(ax, xs, label):
 def plot_bars(labels, values, ax=None, ylabel=None, log_y=None):
     """Draws one bar per value, in order, and names each run of equal labels.
 
-    Used by `LRX.plot_multipliers` (a bar per variable, the runs its
-    layers). `log_y=None` picks a logarithmic y axis when the values are
-    positive and span more than a factor of 10.
+    Used by `LRX.plot_multipliers` (a bar per variable, the runs the keys
+    that decided them). `log_y=None` picks a logarithmic y axis when the
+    values are positive and span more than a factor of 10.
 
     Args:
         labels: List of strings, one per value; a tick names the first bar

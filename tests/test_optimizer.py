@@ -784,6 +784,6 @@ def test_plot_multipliers_draws_each_variables_multiplier_now():
         ]
         assert heights == pytest.approx(expected)
         ticks = [t.get_text() for t in ax.get_xticklabels()]
-        assert ticks == list(dict.fromkeys(p.rsplit("/", 1)[0] for p in paths))
+        assert ticks == ["'body' (layer)", "default", "'head/bias' (path)"]
     finally:
         plt.close("all")
