@@ -1,0 +1,99 @@
+"""The documentation site (`docs/`, `mkdocs.yml`): its examples run, every
+public name is documented and in the API reference, and the gallery draws
+every schedule. The site itself is built in strict mode by `.ci/run`."""
+
+import inspect
+import pathlib
+import re
+import sys
+
+import pytest
+
+import keras_lrx
+from keras_lrx import schedules
+
+ROOT = pathlib.Path(__file__).parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.rglob("*.md"))
+BLOCKS = [
+    (page, index, block)
+    for page in PAGES
+    for index, block in enumerate(
+        re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    )
+]
+PUBLIC = [
+    (f"keras_lrx.{name}", getattr(keras_lrx, name))
+    for name in keras_lrx.__all__
+    if name not in ("__version__", "schedules")
+] + [
+    (f"keras_lrx.schedules.{name}", getattr(schedules, name))
+    for name in schedules.__all__
+]
+
+
+def test_the_docs_have_examples():
+    assert len(BLOCKS) >= 10
+
+
+@pytest.mark.parametrize(
+    "page, index, block",
+    BLOCKS,
+    ids=[f"{p.relative_to(DOCS)}:{i}" for p, i, _ in BLOCKS],
+)
+def test_docs_example_runs(page, index, block, tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, f"{page.name} block {index}", "exec"), {})
+
+
+def _is_alias(name, obj):
+    # Hugging Face-style lower-case names of the schedule classes.
+    return inspect.isclass(obj) and name.rsplit(".", 1)[1] != obj.__name__
+
+
+@pytest.mark.parametrize("name, obj", PUBLIC, ids=[n for n, _ in PUBLIC])
+def test_every_public_name_has_a_docstring_with_an_example(name, obj):
+    doc = inspect.getdoc(obj) or ""
+    assert len(doc.splitlines()) >= 3, f"{name} has no real docstring"
+    if inspect.isclass(obj) or inspect.isfunction(obj):
+        assert ">>>" in doc or "```python" in doc, f"{name} has no example"
+
+
+def test_every_public_name_is_in_the_api_reference():
+    api = "\n".join(p.read_text() for p in (DOCS / "api").glob("*.md"))
+    documented = set(re.findall(r"^::: ([\w.]+)", api, flags=re.M))
+    missing = [
+        name
+        for name, obj in PUBLIC
+        if name not in documented and not _is_alias(name, obj)
+    ]
+    assert not missing, f"not in docs/api/*.md: {missing}"
+
+
+def test_the_gallery_draws_every_schedule():
+    sys.path.insert(0, str(DOCS))
+    try:
+        import pictures
+    finally:
+        sys.path.remove(str(DOCS))
+    classes = {
+        name
+        for name in schedules.__all__
+        if inspect.isclass(getattr(schedules, name))
+        and getattr(schedules, name).__name__ == name
+    }
+    assert set(pictures.SCHEDULES) == classes
+    gallery = (DOCS / "gallery.md").read_text()
+    for name in classes:
+        assert f"(gallery/schedule_{name}.png)" in gallery
+    for name, make in pictures.SCHEDULES.items():
+        assert type(make(schedules)).__name__ == name
+
+
+def test_every_guide_is_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for page in PAGES:
+        assert str(page.relative_to(DOCS)) in nav, page
