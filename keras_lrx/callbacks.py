@@ -23,11 +23,15 @@ rescales it at each epoch start and the schedule's shape continues within
 the epoch) see `keras_lrx.metrics`.
 """
 
+from __future__ import annotations
+
 import csv
 import json
 import math
 import numbers
 import os
+from typing import TYPE_CHECKING
+from typing import Any
 
 import keras
 import numpy as np
@@ -37,6 +41,9 @@ from keras_lrx import _keras_compat as compat
 from keras_lrx._validation import check_bool
 from keras_lrx._validation import check_sequence
 from keras_lrx._validation import check_type
+
+if TYPE_CHECKING:
+    import matplotlib.axes
 
 __all__ = [
     "BatchHistory",
@@ -140,10 +147,12 @@ class SkipFrozenGradients(keras.callbacks.Callback):
             )
         return optimizer
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._lrx()  # before any batch: a clear error
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         if keras.backend.backend() != "torch":
             return
         optimizer = self._lrx()
@@ -161,7 +170,7 @@ class SkipFrozenGradients(keras.callbacks.Callback):
                 variable, variable.trainable and id(variable) not in frozen
             )
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if keras.backend.backend() != "torch":
             return
         optimizer = self._lrx()
@@ -213,7 +222,7 @@ class TotalStepsFromFit(keras.callbacks.Callback):
     (24, 3)
     """
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         schedules = [
             s
             for s in self._schedules()
@@ -299,7 +308,7 @@ class SwapScheduleFreeWeights(keras.callbacks.Callback):
     >>> _ = model.evaluate(x, y, callbacks=[swap], verbose=0)
     """
 
-    def __init__(self, swap_on_epoch=False):
+    def __init__(self, swap_on_epoch: bool = False) -> None:
         super().__init__()
         self.swap_on_epoch = check_bool("swap_on_epoch", swap_on_epoch)
         self._training_weights = None  # [(variable, y)] while x is in
@@ -324,7 +333,7 @@ class SwapScheduleFreeWeights(keras.callbacks.Callback):
             )
         return inner
 
-    def swap_in(self):
+    def swap_in(self) -> None:
         """Puts the averaged weights `x` in the model (keeps `y`)."""
         optimizer = self._schedule_free()
         if self._training_weights is not None or not optimizer.built:
@@ -341,7 +350,7 @@ class SwapScheduleFreeWeights(keras.callbacks.Callback):
             variable.assign((y - (1 - beta_1) * z) / beta_1)
         self._training_weights = kept
 
-    def swap_out(self):
+    def swap_out(self) -> None:
         """Puts the training weights `y` back (exactly as they were)."""
         if self._training_weights is None:
             return
@@ -349,29 +358,33 @@ class SwapScheduleFreeWeights(keras.callbacks.Callback):
             variable.assign(y)
         self._training_weights = None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._schedule_free()  # before any batch: a clear error
 
-    def on_test_begin(self, logs=None):
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.swap_in()
 
-    def on_test_end(self, logs=None):
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         self.swap_out()
 
-    def on_predict_begin(self, logs=None):
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.swap_in()
 
-    def on_predict_end(self, logs=None):
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:
         self.swap_out()
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(
+        self, epoch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         self.swap_out()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(
+        self, epoch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         if self.swap_on_epoch:
             self.swap_in()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.swap_out()
 
 
@@ -423,7 +436,7 @@ class BatchHistory(keras.callbacks.Callback):
     0.1
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.history = {}
         self._rows = 0
@@ -442,12 +455,16 @@ class BatchHistory(keras.callbacks.Callback):
         counter = compat.raw_iterations(optimizer)
         return int(ops.convert_to_numpy(ops.convert_to_tensor(counter)))
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(
+        self, epoch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         self._epoch = int(epoch)
         # Read once per epoch (cheap, and the JAX state is synced here).
         self._epoch_start = self._optimizer_step()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         logs = dict(logs or {})
         batch = int(batch)
         # With steps_per_execution, Keras reports the last batch of an
@@ -520,7 +537,7 @@ class BatchHistory(keras.callbacks.Callback):
             )
         return extension[1:]
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Writes `history` to `path` as CSV or JSON, by its extension.
 
         CSV has a header row of keys and one row per batch; JSON is the
@@ -545,7 +562,7 @@ class BatchHistory(keras.callbacks.Callback):
                 writer.writerow([repr(self.history[k][i]) for k in keys])
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> BatchHistory:
         """Reads a history written by `save`.
 
         Args:
@@ -598,7 +615,13 @@ class BatchHistory(keras.callbacks.Callback):
     # ------------------------------------------------------------------ #
     # Plotting.
     # ------------------------------------------------------------------ #
-    def plot(self, x="learning_rate", y="loss", ax=None, log_x=None):
+    def plot(
+        self,
+        x: str = "learning_rate",
+        y: str | list[str] | tuple[str, ...] = "loss",
+        ax: matplotlib.axes.Axes | None = None,
+        log_x: bool | None = None,
+    ) -> matplotlib.axes.Axes:
         """Plots column `y` against column `x`, one point per batch.
 
         Args:

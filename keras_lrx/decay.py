@@ -13,13 +13,15 @@ of timm's `param_groups_weight_decay`: no decay on biases, normalisation
 scales and offsets, and any other weight with fewer than two dimensions.
 """
 
+from __future__ import annotations
+
 import keras
 
 __all__ = ["no_decay_on_biases_and_norms"]
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")
-def no_decay_on_biases_and_norms(variable):
+def no_decay_on_biases_and_norms(variable: keras.Variable) -> float | None:
     """Weight-decay factor 0 for biases, norm weights and 1-D weights.
 
     A variable named `bias` (of any shape: Keras's `EinsumDense` attention

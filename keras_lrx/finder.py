@@ -34,10 +34,13 @@ batch; on JAX that needs the training state synced back into the variables
 once per batch, as Keras's own fit loop allows callbacks to do.
 """
 
+from __future__ import annotations
+
 import contextlib
 import math
 import sys
 import warnings
+from typing import Any
 
 import keras
 import numpy as np
@@ -269,14 +272,14 @@ class LRFinder(keras.callbacks.Callback):
 
     def __init__(
         self,
-        start_learning_rate=1e-7,
-        end_learning_rate=10.0,
-        num_steps=100,
-        mode="exponential",
-        smoothing=0.98,
-        divergence_threshold=4.0,
-        restore_state=True,
-    ):
+        start_learning_rate: float = 1e-7,
+        end_learning_rate: float = 10.0,
+        num_steps: int = 100,
+        mode: str = "exponential",
+        smoothing: float = 0.98,
+        divergence_threshold: float | None = 4.0,
+        restore_state: bool = True,
+    ) -> None:
         super().__init__()
         (
             self.start_learning_rate,
@@ -360,7 +363,7 @@ class LRFinder(keras.callbacks.Callback):
         installed["override"].close()
         self.model.train_function = installed["train_function"]
 
-    def restore(self):
+    def restore(self) -> None:
         """Puts the model, optimizer and metrics back as before the sweep.
 
         Restores every variable copied at the start of the sweep (weights,
@@ -374,7 +377,7 @@ class LRFinder(keras.callbacks.Callback):
 
     # -- callback hooks ------------------------------------------------- #
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._reset_records()
         self._uninstall()
         model = self.model
@@ -396,7 +399,9 @@ class LRFinder(keras.callbacks.Callback):
         self._cache = _StateCache(model)
         self._install()
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         # On JAX the variables live in the jitted state during fit: sync it
         # back first, so the reset reaches the next step and the step counter
         # read below is current.
@@ -416,7 +421,9 @@ class LRFinder(keras.callbacks.Callback):
             k = min(max(k, 0), self.num_steps - 1)
             self._current_rate = float(self._rates[k])
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         k = len(self.raw_losses)
         if self.stop_reason is not None or k >= self.num_steps:
             return
@@ -454,7 +461,7 @@ class LRFinder(keras.callbacks.Callback):
         if self.stop_reason is not None:
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.stop_reason is None:
             self.stop_reason = "incomplete"
         if self.restore_state:
@@ -463,7 +470,7 @@ class LRFinder(keras.callbacks.Callback):
             self._uninstall()
 
     @property
-    def result(self):
+    def result(self) -> LRFinderResult:
         """The `LRFinderResult` of what has been recorded so far.
 
         Raises:
@@ -628,22 +635,22 @@ def _model_attributes_kept(model):
 
 
 def find_lr(
-    model,
-    x,
-    y=None,
+    model: keras.Model,
+    x: Any,
+    y: Any = None,
     *,
-    batch_size=None,
-    start_learning_rate=1e-7,
-    end_learning_rate=10.0,
-    num_steps=100,
-    mode="exponential",
-    smoothing=0.98,
-    divergence_threshold=4.0,
-    validation_data=None,
-    probe=True,
-    probe_steps=PROBE_STEPS,
-    verbose="auto",
-):
+    batch_size: int | None = None,
+    start_learning_rate: float = 1e-7,
+    end_learning_rate: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exponential",
+    smoothing: float = 0.98,
+    divergence_threshold: float | None = 4.0,
+    validation_data: Any = None,
+    probe: bool = True,
+    probe_steps: int = PROBE_STEPS,
+    verbose: str | int = "auto",
+) -> LRFinderResult:
     """Runs the learning-rate range test and puts the model back afterwards.
 
     Trains `model` for `num_steps` batches, one optimizer step each, the k-th

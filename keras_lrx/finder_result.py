@@ -6,7 +6,11 @@ into a suggestion (`keras_lrx.suggestions`), cyclical bounds, a schedule, a
 plot, or a JSON-friendly dict.
 """
 
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +32,9 @@ from keras_lrx.suggestions import descent_clr_bounds
 from keras_lrx.suggestions import pick_probe
 from keras_lrx.suggestions import suggest_centered
 from keras_lrx.suggestions import suggest_descent
+
+if TYPE_CHECKING:
+    import matplotlib.axes
 
 __all__ = ["LRFinderResult"]
 
@@ -172,14 +179,14 @@ class LRFinderResult:
 
     def __init__(
         self,
-        learning_rates,
-        losses,
-        raw_losses,
-        group_learning_rates=None,
-        stop_reason="completed",
-        mode="exponential",
-        probes=None,
-    ):
+        learning_rates: Any,
+        losses: Any,
+        raw_losses: Any,
+        group_learning_rates: dict[float, Any] | None = None,
+        stop_reason: str = "completed",
+        mode: str = "exponential",
+        probes: dict[str, Any] | None = None,
+    ) -> None:
         lrs = check_learning_rates("learning_rates", learning_rates)
         losses = _check_curve("losses", losses, lrs.size)
         raw_losses = _check_curve("raw_losses", raw_losses, lrs.size)
@@ -194,10 +201,10 @@ class LRFinderResult:
         self.mode = mode
         self.probes = probes
 
-    def __len__(self):
+    def __len__(self) -> int:
         return int(self.learning_rates.size)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<LRFinderResult: {len(self)} points, "
             f"{self.learning_rates[0] if len(self) else float('nan'):.3g} .. "
@@ -216,16 +223,16 @@ class LRFinderResult:
         )
 
     @property
-    def probes(self):
+    def probes(self) -> dict[str, Any] | None:
         """The probes `find_lr` ran after the sweep (see the class), or None."""
         return self._probes
 
     @probes.setter
-    def probes(self, probes):
+    def probes(self, probes: dict[str, Any] | None) -> None:
         self._probes = _check_probes(probes)
 
     @property
-    def default_method(self):
+    def default_method(self) -> str:
         """What `suggested_learning_rate` reads: `"probe"` when probes ran
         (`pick_probe` over their held-out losses), else `"descent"`."""
         return "probe" if self.probes is not None else DEFAULT_METHOD
@@ -233,7 +240,7 @@ class LRFinderResult:
     # -- suggestions ---------------------------------------------------- #
 
     @property
-    def is_flat(self):
+    def is_flat(self) -> bool:
         """Whether the loss fell by less than its noise (`curve_is_flat`).
 
         A flat curve says nothing about which rate is best: `suggest` warns,
@@ -242,7 +249,12 @@ class LRFinderResult:
         """
         return curve_is_flat(self.learning_rates, self.raw_losses)
 
-    def suggest(self, method=None, skip_start=None, skip_end=None):
+    def suggest(
+        self,
+        method: str | None = None,
+        skip_start: int | None = None,
+        skip_end: int | None = None,
+    ) -> float:
         """A suggested learning rate: the best probe, or read off the curve.
 
         Args:
@@ -320,13 +332,15 @@ class LRFinderResult:
         return pick_probe(self.probes["learning_rates"], self.probes["losses"])
 
     @property
-    def suggested_learning_rate(self):
+    def suggested_learning_rate(self) -> float:
         """The default suggestion, `suggest(self.default_method)`: the
         probes' pick where `find_lr` ran probes, else the `"descent"`
         reading."""
         return self.suggest(self.default_method)
 
-    def clr_bounds(self, method="descent", fall_fraction=None):
+    def clr_bounds(
+        self, method: str = "descent", fall_fraction: float | None = None
+    ) -> tuple[float, float]:
         """`(base_learning_rate, max_learning_rate)` for a cyclical schedule.
 
         Args:
@@ -367,13 +381,13 @@ class LRFinderResult:
 
     def to_schedule(
         self,
-        kind="one_cycle",
-        total_steps=None,
+        kind: str = "one_cycle",
+        total_steps: int | None = None,
         *,
-        method=None,
-        step_size=None,
-        **kwargs,
-    ):
+        method: str | None = None,
+        step_size: int | None = None,
+        **kwargs: Any,
+    ) -> schedules.OneCycle | schedules.CyclicalLearningRate:
         """A `keras_lrx.schedules` schedule built from this range test.
 
         - `"one_cycle"`: `OneCycle(max_learning_rate=self.suggest(method),
@@ -442,7 +456,13 @@ class LRFinderResult:
 
     # -- plotting ------------------------------------------------------- #
 
-    def plot(self, ax=None, method="default", show_raw=True, log_scale=None):
+    def plot(
+        self,
+        ax: matplotlib.axes.Axes | None = None,
+        method: str | list[str] | tuple[str, ...] | None = "default",
+        show_raw: bool = True,
+        log_scale: bool | None = None,
+    ) -> matplotlib.axes.Axes:
         """Plots the loss against the learning rate and marks a suggestion.
 
         Args:
@@ -526,7 +546,7 @@ class LRFinderResult:
 
     # -- saving --------------------------------------------------------- #
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (lists and strings); see `from_dict`."""
         return {
             "learning_rates": self.learning_rates.tolist(),
@@ -542,7 +562,7 @@ class LRFinderResult:
         }
 
     @classmethod
-    def from_dict(cls, config):
+    def from_dict(cls, config: dict[str, Any]) -> LRFinderResult:
         """Rebuilds a result from `to_dict()`.
 
         Raises:

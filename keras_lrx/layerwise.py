@@ -11,13 +11,25 @@ from the top down inside one `fit` (ULMFiT's gradual unfreezing, fastai's
 `fine_tune`).
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
 from keras_lrx import _keras_compat as compat
 from keras_lrx import _validation
+from keras_lrx.schedules.thaw import Thaw
 
 __all__ = ["gradual_unfreezing", "layerwise_decay"]
 
 
-def layerwise_decay(model, decay, blocks=None, head=None):
+def layerwise_decay(
+    model: keras.layers.Layer,
+    decay: float,
+    blocks: Sequence[keras.layers.Layer | str] | None = None,
+    head: Sequence[keras.layers.Layer | str] | None = None,
+) -> dict[keras.layers.Layer, float]:
     """Multipliers for layer-wise learning-rate decay.
 
     The blocks are found from the model's layer tree: the run of
@@ -94,8 +106,13 @@ def layerwise_decay(model, decay, blocks=None, head=None):
 
 
 def gradual_unfreezing(
-    model, every_steps, warmup_steps=0, blocks=None, head=None, train_bn=True
-):
+    model: keras.layers.Layer,
+    every_steps: int,
+    warmup_steps: int = 0,
+    blocks: Sequence[keras.layers.Layer | str] | None = None,
+    head: Sequence[keras.layers.Layer | str] | None = None,
+    train_bn: bool = True,
+) -> dict[keras.layers.Layer, Thaw]:
     """Multipliers that thaw a model from the top down, inside one `fit`.
 
     ULMFiT's gradual unfreezing: the layers after the last block (the task

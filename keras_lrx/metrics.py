@@ -41,6 +41,10 @@ How Keras's own learning-rate callbacks act on a scheduled `LRX`:
   after them, `History` among them, see that value instead of this metric's.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -170,12 +174,12 @@ class LearningRateMetric(keras.metrics.Metric):
 
     def __init__(
         self,
-        optimizer,
-        name="learning_rate",
+        optimizer: keras.optimizers.Optimizer,
+        name: str = "learning_rate",
         *,
-        groups=False,
-        hyperparameters=False,
-    ):
+        groups: bool | list[str] | tuple[str, ...] = False,
+        hyperparameters: bool = False,
+    ) -> None:
         if isinstance(optimizer, (str, dict)):
             raise TypeError(
                 "Argument `optimizer` must be the optimizer instance the "
@@ -283,7 +287,9 @@ class LearningRateMetric(keras.metrics.Metric):
     def _record(self, optimizer_values):
         object.__setattr__(self, "_pending_state", optimizer_values)
 
-    def update_state(self, y_true=None, y_pred=None, sample_weight=None):
+    def update_state(
+        self, y_true: Any = None, y_pred: Any = None, sample_weight: Any = None
+    ) -> None:
         """Takes the rate of the optimizer step just done (arguments unused)."""
         del y_true, y_pred, sample_weight
         optimizer = self._optimizer
@@ -315,7 +321,7 @@ class LearningRateMetric(keras.metrics.Metric):
     def _base_rate(self):
         return ops.cast(self._optimizer.learning_rate, "float32")
 
-    def result(self):
+    def result(self) -> Any:
         # A copy: on JAX the variable's buffer is donated to the next step.
         base = ops.copy(ops.convert_to_tensor(self._rate))
         if not self._groups and not self.hyperparameters:
@@ -332,13 +338,13 @@ class LearningRateMetric(keras.metrics.Metric):
                 results[key] = ops.cast(schedule(step), "float32")
         return results
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Keeps the last value (see the class docstring)."""
 
     # ------------------------------------------------------------------ #
     # Serialization.
     # ------------------------------------------------------------------ #
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         # Saved inside a model, the optimizer is the compiled one: Keras's
         # object sharing restores both as one instance.
         return {
@@ -351,7 +357,11 @@ class LearningRateMetric(keras.metrics.Metric):
         }
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(
+        cls,
+        config: dict[str, Any],
+        custom_objects: dict[str, Any] | None = None,
+    ) -> LearningRateMetric:
         config = dict(config)
         config.pop("dtype", None)
         optimizer = config.pop("optimizer")

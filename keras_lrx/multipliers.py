@@ -48,10 +48,17 @@ Resolution rules (docs/guides/lrx.md, "How multiplier keys resolve"):
   typo and is accepted -- unless ``strict=True``.
 """
 
+from __future__ import annotations
+
 import json
 import numbers
 import re
 import warnings
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras.optimizers.schedules import LearningRateSchedule
@@ -546,7 +553,19 @@ class MultiplierMap:
 ('net/head/kernel', 1.0), ('net/head/bias', 0.0)]
     """
 
-    def __init__(self, multipliers=None, argument="multipliers"):
+    def __init__(
+        self,
+        multipliers: Mapping[
+            Any, float | LearningRateSchedule | Callable[[Any], Any]
+        ]
+        | Sequence[
+            tuple[Any, float | LearningRateSchedule | Callable[[Any], Any]]
+        ]
+        | Callable[[keras.Variable], Any]
+        | MultiplierMap
+        | None = None,
+        argument: str = "multipliers",
+    ) -> None:
         self.function = None
         self.keys = []
         self.factors = []
@@ -588,7 +607,12 @@ class MultiplierMap:
             keys.append(_Key(key, value, order, argument))
         self.keys = keys
 
-    def resolve(self, variables, other_variables=None, strict=False):
+    def resolve(
+        self,
+        variables: Iterable[keras.Variable],
+        other_variables: Iterable[keras.Variable] | None = None,
+        strict: bool = False,
+    ) -> list[Resolution]:
         """Returns one `Resolution` per variable, in order.
 
         A key that selects none of `variables` is decided from what is
@@ -737,7 +761,14 @@ class MultiplierMap:
         return Resolution(variable.path, value, "callable")
 
     @classmethod
-    def product(cls, *factors):
+    def product(
+        cls,
+        *factors: Mapping[
+            Any, float | LearningRateSchedule | Callable[[Any], Any]
+        ]
+        | Callable[[keras.Variable], Any]
+        | MultiplierMap,
+    ) -> MultiplierMap:
         """The product of several multiplier sources, one factor each.
 
         Each factor (a dict, a callable, a `MultiplierMap`) resolves on its
@@ -756,13 +787,13 @@ class MultiplierMap:
         combined.factors = maps
         return combined
 
-    def all_keys(self):
+    def all_keys(self) -> list[Any]:
         """The keys of this map and of each factor of a product."""
         if self.factors:
             return [k for f in self.factors for k in f.all_keys()]
         return list(self.keys)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any] | list[Any] | None:
         """Returns a JSON-friendly form that `from_config` turns back."""
         if self.factors:
             return {"product": [f.get_config() for f in self.factors]}
@@ -773,7 +804,12 @@ class MultiplierMap:
         return [[k.to_config(), _value_config(k.value)] for k in self.keys]
 
     @classmethod
-    def from_config(cls, config, custom_objects=None, argument="multipliers"):
+    def from_config(
+        cls,
+        config: dict[str, Any] | list[Any] | None,
+        custom_objects: dict[str, Any] | None = None,
+        argument: str = "multipliers",
+    ) -> MultiplierMap:
         if isinstance(config, dict) and set(config) == {"product"}:
             product = cls.product(
                 *[
@@ -801,7 +837,11 @@ class MultiplierMap:
         return cls(config, argument)
 
 
-def combine(*sources):
+def combine(
+    *sources: Mapping[Any, float | LearningRateSchedule | Callable[[Any], Any]]
+    | Callable[[keras.Variable], Any]
+    | MultiplierMap,
+) -> MultiplierMap:
     """The product of several multiplier sources.
 
     Each source (a dict of keys, a callable of the variable, a

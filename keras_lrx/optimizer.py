@@ -1,9 +1,18 @@
 """LRX: per-variable learning rates for any Keras 3 optimizer."""
 
+from __future__ import annotations
+
 import contextlib
 import math
 import numbers
 import weakref
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
 
 import keras
 from keras import ops
@@ -15,6 +24,9 @@ from keras_lrx import _validation
 from keras_lrx import multipliers as _multipliers
 from keras_lrx import plotting
 from keras_lrx.multipliers import MultiplierMap
+
+if TYPE_CHECKING:
+    import matplotlib.axes
 
 __all__ = ["LRX"]
 
@@ -149,16 +161,30 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
 
     def __init__(
         self,
-        optimizer,
-        schedule=None,
-        multipliers=None,
-        name=None,
-        weight_decay_follows_multiplier=True,
-        strict=False,
-        weight_decay_multipliers=None,
-        hyperparameters=None,
-        **kwargs,
-    ):
+        optimizer: keras.optimizers.Optimizer | str | dict[str, Any],
+        schedule: float
+        | LearningRateSchedule
+        | Callable[[Any], Any]
+        | None = None,
+        multipliers: Mapping[
+            Any, float | LearningRateSchedule | Callable[[Any], Any]
+        ]
+        | Callable[[keras.Variable], Any]
+        | MultiplierMap
+        | None = None,
+        name: str | None = None,
+        weight_decay_follows_multiplier: bool = True,
+        strict: bool = False,
+        weight_decay_multipliers: Mapping[Any, float]
+        | Callable[[keras.Variable], float | None]
+        | MultiplierMap
+        | None = None,
+        hyperparameters: Mapping[
+            str, LearningRateSchedule | Callable[[Any], Any]
+        ]
+        | None = None,
+        **kwargs: Any,
+    ) -> None:
         _check_no_extra_arguments(kwargs)
         weight_decay_follows_multiplier = _validation.check_bool(
             "weight_decay_follows_multiplier", weight_decay_follows_multiplier
@@ -304,7 +330,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     # Building.
     # ------------------------------------------------------------------ #
-    def build(self, var_list):
+    def build(self, var_list: Iterable[keras.Variable]) -> None:
         var_list = list(var_list)
         resolutions = self._multiplier_map.resolve(
             var_list, strict=self.strict
@@ -372,16 +398,18 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self._decays = {r.path: r.multiplier for r in decay_resolutions}
 
     @property
-    def variables(self):
+    def variables(self) -> list[keras.Variable]:
         return compat.own_variables(self) + self.optimizer.variables
 
     @property
-    def multiplier_map(self):
+    def multiplier_map(self) -> MultiplierMap:
         """The `MultiplierMap` that resolves this optimizer's `multipliers`."""
         return self._multiplier_map
 
     @property
-    def variable_multipliers(self):
+    def variable_multipliers(
+        self,
+    ) -> dict[str, float | LearningRateSchedule | Callable[[Any], Any]]:
         """Dict of variable path -> multiplier (after `build`).
 
         A multiplier that changes over time is its schedule;
@@ -392,7 +420,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         return {r.path: r.multiplier for r in self._resolutions}
 
     @property
-    def variable_weight_decays(self):
+    def variable_weight_decays(self) -> dict[str, float]:
         """Dict of variable path -> its weight-decay coefficient (after
         `build`).
 
@@ -428,7 +456,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             )
         }
 
-    def current_multipliers(self):
+    def current_multipliers(self) -> dict[str, float]:
         """Dict of variable path -> multiplier at the current step (floats).
 
         Example:
@@ -491,7 +519,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         return values[id(multiplier)]
 
     @contextlib.contextmanager
-    def hold_multipliers(self):
+    def hold_multipliers(self) -> Iterator[None]:
         """Keeps time-varying multipliers at their current values inside.
 
         A multiplier that is a schedule of the step (`Thaw`, a per-group
@@ -548,11 +576,14 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         return not isinstance(self._learning_rate, keras.Variable)
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> Any:
         return self._get_current_learning_rate()
 
     @learning_rate.setter
-    def learning_rate(self, learning_rate):
+    def learning_rate(
+        self,
+        learning_rate: float | LearningRateSchedule | Callable[[Any], Any],
+    ) -> None:
         if isinstance(learning_rate, LearningRateSchedule) or callable(
             learning_rate
         ):
@@ -589,7 +620,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self._lr_scale.assign(value / current)
 
     @contextlib.contextmanager
-    def override_learning_rate(self, learning_rate):
+    def override_learning_rate(
+        self, learning_rate: LearningRateSchedule | Callable[[Any], Any]
+    ) -> Iterator[None]:
         """Trains at base rate `learning_rate` inside the block; then undoes it.
 
         The rate (a `LearningRateSchedule` or a callable of the step)
@@ -615,7 +648,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         finally:
             self._lr_scale.assign(scale)
 
-    def check_multipliers(self, model):
+    def check_multipliers(
+        self, model: keras.layers.Layer
+    ) -> dict[str, float | LearningRateSchedule | Callable[[Any], Any]]:
         """Checks the multiplier keys against all of `model`'s weights.
 
         `build` sees the trainable variables only, so a key naming a frozen
@@ -656,7 +691,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         )
         return {r.path: r.multiplier for r in resolutions}
 
-    def effective_learning_rates(self):
+    def effective_learning_rates(self) -> dict[float, float]:
         """Dict of multiplier group -> current effective rate (after build).
 
         Keys are the multipliers (at the current step); values
@@ -670,7 +705,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     # Applying gradients.
     # ------------------------------------------------------------------ #
-    def apply(self, grads, trainable_variables=None):
+    def apply(
+        self,
+        grads: Iterable[Any],
+        trainable_variables: Iterable[keras.Variable] | None = None,
+    ) -> None:
         grads = list(grads)
         if not grads:
             return
@@ -759,7 +798,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             for name, value in self._hyperparameter_numbers.items():
                 compat.set_untracked_attribute(self.optimizer, name, value)
 
-    def current_hyperparameters(self):
+    def current_hyperparameters(self) -> dict[str, float]:
         """Dict of each scheduled hyperparameter's value at the current step.
 
         Example:
@@ -774,7 +813,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         step = int(ops.convert_to_numpy(compat.raw_iterations(self)))
         return self.hyperparameters_at(step)
 
-    def hyperparameters_at(self, step):
+    def hyperparameters_at(self, step: int) -> dict[str, float]:
         """Dict of each scheduled hyperparameter's value at `step` (floats).
 
         `keras_lrx.BatchHistory` records them per batch with it.
@@ -805,7 +844,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         m = self._multipliers[compat.variable_index(self, variable)]
         return (m if _multipliers.is_constant(m) else values[id(m)]) <= 0.0
 
-    def frozen_variables(self, steps=1):
+    def frozen_variables(self, steps: int = 1) -> list[keras.Variable]:
         """The variables whose multiplier is 0 at each of the next `steps`.
 
         A variable with a constant multiplier of 0, or with a multiplier
@@ -874,7 +913,12 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             )
         return grads
 
-    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+    def stateless_apply(
+        self,
+        optimizer_variables: Sequence[Any],
+        grads: Sequence[Any],
+        trainable_variables: Sequence[Any],
+    ) -> tuple[list[Any], list[Any]]:
         if self._state_recorders:
             values = [
                 v.value if isinstance(v, keras.Variable) else v
@@ -1012,7 +1056,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         finally:
             compat.set_untracked_attribute(self, "_conditioned", False)
 
-    def update_step(self, gradient, variable, learning_rate):
+    def update_step(
+        self, gradient: Any, variable: keras.Variable, learning_rate: Any
+    ) -> None:
         index = compat.variable_index(self, variable)
         multiplier = self._multipliers[index]
         if _multipliers.is_constant(multiplier):
@@ -1070,7 +1116,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 "`optimizer.build(model.trainable_variables)`."
             )
 
-    def plot_multipliers(self, ax=None):
+    def plot_multipliers(
+        self, ax: matplotlib.axes.Axes | None = None
+    ) -> matplotlib.axes.Axes:
         """Draws each variable's multiplier now, a bar per variable.
 
         The bars follow the order of the variables the optimizer was built
@@ -1108,7 +1156,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             ylabel="multiplier now",
         )
 
-    def describe(self, print_fn=None):
+    def describe(
+        self, print_fn: Callable[[str], Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Prints a table: variable, shape, multiplier, deciding key, rate.
 
         Args:
@@ -1179,7 +1229,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     # Serialization.
     # ------------------------------------------------------------------ #
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         schedule = self._learning_rate
         if schedule is None:
             schedule_config = None
@@ -1207,7 +1257,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         }
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(
+        cls,
+        config: dict[str, Any],
+        custom_objects: dict[str, Any] | None = None,
+    ) -> LRX:
         config = dict(config)
         optimizer = keras.saving.deserialize_keras_object(
             config.pop("optimizer"), custom_objects=custom_objects

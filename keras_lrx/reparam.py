@@ -68,9 +68,12 @@ forward pass and `unwrap_learning_rates()`. The stored variables
 `keras.saving.load_model` restores.
 """
 
+from __future__ import annotations
+
 import inspect
 import math
 import warnings
+from typing import Any
 
 import keras
 import numpy as np
@@ -298,7 +301,13 @@ class SetLearningRate(keras.layers.Wrapper):
     True
     """
 
-    def __init__(self, layer, multiplier, adaptive=True, **kwargs):
+    def __init__(
+        self,
+        layer: keras.layers.Layer,
+        multiplier: float,
+        adaptive: bool | keras.optimizers.Optimizer = True,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(
                 "Argument `layer` must be a `keras.layers.Layer` instance. "
@@ -337,38 +346,38 @@ class SetLearningRate(keras.layers.Wrapper):
 
     # -- public properties ---------------------------------------------------
     @property
-    def multiplier(self):
+    def multiplier(self) -> float:
         """The learning-rate multiplier (float)."""
         return self._multiplier
 
     @property
-    def adaptive(self):
+    def adaptive(self) -> bool:
         """Whether `scale` was chosen for an adaptive optimizer (bool)."""
         return self._adaptive
 
     @property
-    def scale(self):
+    def scale(self) -> float:
         """lam in `theta = lam * phi`: `multiplier` if adaptive, else its
         square root. 1.0 for a multiplier of 0 (stored as theta, frozen)."""
         return 1.0 if self._frozen else self._lam
 
     @property
-    def supports_masking(self):
+    def supports_masking(self) -> bool:
         return self.layer.supports_masking
 
     @supports_masking.setter
-    def supports_masking(self, value):
+    def supports_masking(self, value: bool) -> None:
         pass  # Mirrors the wrapped layer.
 
     # -- building ------------------------------------------------------------
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.layer.built:
             self._build_layer_from_call_args(args, kwargs)
         if not self._phi_ready and self.layer.built:
             self._reparameterize()
         return super().__call__(*args, **kwargs)
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         if not self.layer.built:
             self.layer.build(input_shape)
         self._reparameterize()
@@ -481,7 +490,7 @@ class SetLearningRate(keras.layers.Wrapper):
         # touches, as for the unwrapped layer.
         return _scale_keeping_sparse_gradient(phi, self._lam)
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         """The weights of the wrapped layer in theta-space (NumPy arrays).
 
         Same order as `self.weights` (= `self.layer.weights`). Non-trainable
@@ -494,7 +503,7 @@ class SetLearningRate(keras.layers.Wrapper):
             for v in self.weights
         ]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: list[Any]) -> None:
         """Sets the wrapped layer's weights from theta-space values.
 
         Args:
@@ -519,7 +528,7 @@ class SetLearningRate(keras.layers.Wrapper):
         super().set_weights(weights)
 
     # -- forward -------------------------------------------------------------
-    def call(self, inputs, *args, **kwargs):
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if self._identity:
             return self.layer(inputs, *args, **kwargs)
         if self._fast_embedding:
@@ -585,11 +594,11 @@ class SetLearningRate(keras.layers.Wrapper):
                     outer.add_loss(loss)
         return outputs
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
         return self.layer.compute_mask(inputs, previous_mask)
 
     # -- serialization -------------------------------------------------------
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {"multiplier": self._multiplier, "adaptive": self._adaptive}
@@ -597,7 +606,7 @@ class SetLearningRate(keras.layers.Wrapper):
         return config
 
 
-def unwrap_learning_rates(model):
+def unwrap_learning_rates(model: keras.Model) -> keras.Model:
     """Returns an equivalent plain model without `SetLearningRate` wrappers.
 
     Every wrapper is replaced by a copy of its wrapped layer holding theta

@@ -11,6 +11,10 @@ and return floats, so they are tested without a model; the finder
 (`keras_lrx.finder`) and its result (`keras_lrx.finder_result`) call them.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from keras_lrx._validation import check_choice
@@ -59,7 +63,12 @@ CLR_PEAK_FACTOR = 2.0
 CLR_BASE_DIVISOR = 4.0
 
 
-def check_sweep(start_learning_rate, end_learning_rate, num_steps, mode):
+def check_sweep(
+    start_learning_rate: float,
+    end_learning_rate: float,
+    num_steps: int,
+    mode: str,
+) -> tuple[float, float, int, str]:
     """Checks a sweep's arguments; returns `(start, end, num_steps, mode)`."""
     start = check_float(
         "start_learning_rate", start_learning_rate, low=0.0, low_open=True
@@ -78,7 +87,7 @@ def check_sweep(start_learning_rate, end_learning_rate, num_steps, mode):
     return start, end, num_steps, mode
 
 
-def check_smoothing(smoothing):
+def check_smoothing(smoothing: float) -> float:
     """Checks the loss-smoothing factor: a float in `[0, 1)`."""
     return check_float(
         "smoothing", smoothing, low=0.0, high=1.0, high_open=True
@@ -86,8 +95,11 @@ def check_smoothing(smoothing):
 
 
 def sweep_learning_rates(
-    start_learning_rate, end_learning_rate, num_steps, mode="exponential"
-):
+    start_learning_rate: float,
+    end_learning_rate: float,
+    num_steps: int,
+    mode: str = "exponential",
+) -> np.ndarray:
     """The learning rates of a range test, one per batch.
 
     With `n = num_steps` and `k = 0 ... n - 1`:
@@ -128,7 +140,7 @@ def sweep_learning_rates(
     return rates
 
 
-def smooth_losses(losses, smoothing=0.98):
+def smooth_losses(losses: Any, smoothing: float = 0.98) -> np.ndarray:
     """Bias-corrected exponential moving average of a loss sequence.
 
     ```
@@ -206,7 +218,12 @@ def _trimmed(learning_rates, losses, skip_start, skip_end):
     return lrs, losses
 
 
-def suggest_steepest(learning_rates, losses, skip_start=None, skip_end=None):
+def suggest_steepest(
+    learning_rates: Any,
+    losses: Any,
+    skip_start: int | None = None,
+    skip_end: int | None = None,
+) -> float:
     """The rate where the loss falls fastest against `log(learning_rate)`.
 
     The slope is `np.gradient(losses, np.log(learning_rates))` (central
@@ -242,7 +259,12 @@ def suggest_steepest(learning_rates, losses, skip_start=None, skip_end=None):
     return float(lrs[int(np.argmin(slope))])
 
 
-def suggest_minimum(learning_rates, losses, skip_start=None, skip_end=None):
+def suggest_minimum(
+    learning_rates: Any,
+    losses: Any,
+    skip_start: int | None = None,
+    skip_end: int | None = None,
+) -> float:
     """One tenth of the rate at the minimum of the loss (fastai's `minimum`).
 
     At the minimum the loss has stopped falling and is about to diverge; a
@@ -282,7 +304,7 @@ def _within(rate, swept):
     return float(min(max(rate, swept[0]), swept[1]))
 
 
-def centered_losses(losses, half_width):
+def centered_losses(losses: Any, half_width: int) -> np.ndarray:
     """Centered moving average of `losses` over `2 * half_width + 1` points.
 
     ```
@@ -340,8 +362,11 @@ def _lag_free_curve(learning_rates, raw_losses, window_decades):
 
 
 def suggest_centered(
-    learning_rates, raw_losses, divisor=CENTERED_DIVISOR, window_decades=0.5
-):
+    learning_rates: Any,
+    raw_losses: Any,
+    divisor: float = CENTERED_DIVISOR,
+    window_decades: float = 0.5,
+) -> float:
     """A fraction of the rate where the (lag-free) loss is lowest.
 
     The raw losses are averaged over a centered window of `window_decades`
@@ -390,12 +415,12 @@ def _start_level(losses):
 
 
 def suggest_descent(
-    learning_rates,
-    raw_losses,
-    fraction=DESCENT_FRACTION,
-    divisor=DESCENT_DIVISOR,
-    window_decades=0.5,
-):
+    learning_rates: Any,
+    raw_losses: Any,
+    fraction: float = DESCENT_FRACTION,
+    divisor: float = DESCENT_DIVISOR,
+    window_decades: float = 0.5,
+) -> float:
     """A fraction of the rate where the loss has made most of its fall.
 
     On the lag-free average of the raw losses (`centered_losses` over
@@ -460,8 +485,11 @@ def suggest_descent(
 
 
 def pick_probe(
-    learning_rates, losses, tolerance=PROBE_TOLERANCE, backoff=PROBE_BACKOFF
-):
+    learning_rates: Any,
+    losses: Any,
+    tolerance: float = PROBE_TOLERANCE,
+    backoff: float = PROBE_BACKOFF,
+) -> float:
     """The rate to train at, from the held-out losses of the probes.
 
     ```
@@ -513,7 +541,9 @@ def pick_probe(
     return winner if winner == lowest else winner / backoff
 
 
-def curve_is_flat(learning_rates, raw_losses, window_decades=0.5):
+def curve_is_flat(
+    learning_rates: Any, raw_losses: Any, window_decades: float = 0.5
+) -> bool:
     """Whether the loss fell by less than twice its batch-to-batch noise.
 
     ```
@@ -569,7 +599,12 @@ def _longest_descent(losses):
     return first, last
 
 
-def suggest_valley(learning_rates, losses, skip_start=None, skip_end=None):
+def suggest_valley(
+    learning_rates: Any,
+    losses: Any,
+    skip_start: int | None = None,
+    skip_end: int | None = None,
+) -> float:
     """The rate halfway down the longest descent of the loss (fastai's valley).
 
     The valley is the longest run of points whose losses keep decreasing --
@@ -611,7 +646,9 @@ def suggest_valley(learning_rates, losses, skip_start=None, skip_end=None):
     return float(lrs[first + (last - first) // 2])
 
 
-def clr_bounds(learning_rates, losses, fall_fraction=0.1):
+def clr_bounds(
+    learning_rates: Any, losses: Any, fall_fraction: float = 0.1
+) -> tuple[float, float]:
     """Bounds for a cyclical learning rate, after Smith (2017).
 
     Smith reads two rates off the range test: where training starts to make
@@ -680,11 +717,11 @@ def clr_bounds(learning_rates, losses, fall_fraction=0.1):
 
 
 def descent_clr_bounds(
-    learning_rates,
-    raw_losses,
-    peak_factor=CLR_PEAK_FACTOR,
-    base_divisor=CLR_BASE_DIVISOR,
-):
+    learning_rates: Any,
+    raw_losses: Any,
+    peak_factor: float = CLR_PEAK_FACTOR,
+    base_divisor: float = CLR_BASE_DIVISOR,
+) -> tuple[float, float]:
     """Cyclical-rate bounds around the `"descent"` reading of the curve.
 
     ```

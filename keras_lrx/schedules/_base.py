@@ -4,6 +4,8 @@ Formulas are written as arithmetic on tensors (`0.5 * (1 + ops.cos(x))`):
 Python floats combine with a tensor in the tensor's dtype on every backend.
 """
 
+from __future__ import annotations
+
 import math
 
 import keras
@@ -56,7 +58,7 @@ class TotalStepsFromTraining:
     def _on_total_steps(self):
         pass
 
-    def set_total_steps(self, total_steps):
+    def set_total_steps(self, total_steps: int) -> bool:
         """Fills in `total_steps="auto"`; returns whether it was "auto".
 
         `keras_lrx.callbacks.TotalStepsFromFit` calls it when training

@@ -3,7 +3,10 @@
 As in optax, a child schedule sees the step counted from its own start.
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -68,8 +71,12 @@ class Warmup(LearningRateSchedule):
     """
 
     def __init__(
-        self, schedule, warmup_steps, initial_learning_rate=0.0, name=None
-    ):
+        self,
+        schedule: LearningRateSchedule | float,
+        warmup_steps: int,
+        initial_learning_rate: float = 0.0,
+        name: str | None = None,
+    ) -> None:
         self.schedule = check_child("schedule", schedule)
         self.warmup_steps = check_steps("warmup_steps", warmup_steps, False)
         self.initial_learning_rate = check_float(
@@ -77,7 +84,7 @@ class Warmup(LearningRateSchedule):
         )
         self.name = check_name(name, "Warmup")
 
-    def __call__(self, step):
+    def __call__(self, step: int | Any) -> Any:
         with keras.name_scope(self.name):
             dtype = compute_dtype()
             step = ops.convert_to_tensor(step)
@@ -89,7 +96,7 @@ class Warmup(LearningRateSchedule):
             warm = initial + (target - initial) * (k / float(max(1, w)))
             return ops.where(k < w, warm, after)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "schedule": serialize_child(self.schedule),
             "warmup_steps": self.warmup_steps,
@@ -98,7 +105,7 @@ class Warmup(LearningRateSchedule):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Warmup:
         config = dict(config)
         config["schedule"] = deserialize_child(config["schedule"])
         return cls(**config)
@@ -187,7 +194,13 @@ class JoinedSchedule(LearningRateSchedule):
           https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html)
     """
 
-    def __init__(self, schedules, boundaries, name=None):
+    def __init__(
+        self,
+        schedules: list[LearningRateSchedule | float]
+        | tuple[LearningRateSchedule | float, ...],
+        boundaries: list[int] | tuple[int, ...] | np.ndarray,
+        name: str | None = None,
+    ) -> None:
         schedules = check_sequence(
             "schedules",
             schedules,
@@ -201,7 +214,7 @@ class JoinedSchedule(LearningRateSchedule):
         self.schedules = schedules
         self.boundaries = boundaries
 
-    def __call__(self, step):
+    def __call__(self, step: int | Any) -> Any:
         with keras.name_scope(self.name):
             dtype = compute_dtype()
             step = ops.convert_to_tensor(step)
@@ -214,7 +227,7 @@ class JoinedSchedule(LearningRateSchedule):
                 value = ops.where(k >= boundary, child_value, value)
             return value
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "schedules": [serialize_child(s) for s in self.schedules],
             "boundaries": list(self.boundaries),
@@ -222,7 +235,7 @@ class JoinedSchedule(LearningRateSchedule):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> JoinedSchedule:
         config = dict(config)
         config["schedules"] = [
             deserialize_child(s) for s in config["schedules"]

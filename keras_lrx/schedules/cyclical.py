@@ -1,7 +1,12 @@
 """Cyclical schedules: CLR (as PyTorch's `CyclicLR`), decaying CLR, 1cycle."""
 
+from __future__ import annotations
+
 import math
 import warnings
+from collections.abc import Callable
+from typing import Any
+from typing import Literal
 
 import keras
 from keras import ops
@@ -109,7 +114,7 @@ class _Triangle(LearningRateSchedule):
     def _wave(self, step, dtype):
         return _triangle_wave(step, self.step_size, self._step_size_down, dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "base_learning_rate": self.base_learning_rate,
             "max_learning_rate": self.max_learning_rate,
@@ -217,16 +222,16 @@ class CyclicalLearningRate(_Triangle):
 
     def __init__(
         self,
-        base_learning_rate,
-        max_learning_rate,
-        step_size,
-        step_size_down=None,
-        mode="triangular",
-        gamma=1.0,
-        scale_fn=None,
-        scale_mode=None,
-        name=None,
-    ):
+        base_learning_rate: float,
+        max_learning_rate: float,
+        step_size: float,
+        step_size_down: float | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[Any], Any] | str | None = None,
+        scale_mode: str | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(
             base_learning_rate, max_learning_rate, step_size, step_size_down
         )
@@ -254,7 +259,7 @@ class CyclicalLearningRate(_Triangle):
         # rounding of gamma itself would otherwise grow with k.
         return ops.exp(math.log(self.gamma) * k)
 
-    def __call__(self, step):
+    def __call__(self, step: int | Any) -> Any:
         with keras.name_scope(self.name):
             dtype = compute_dtype()
             k = float_step(step, dtype)
@@ -262,7 +267,7 @@ class CyclicalLearningRate(_Triangle):
             base, peak = self.base_learning_rate, self.max_learning_rate
             return base + (peak - base) * height * self._scale(cycle, k, dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         if self.scale_fn is not None and self._scale_fn_name is None:
             raise ValueError(
                 "Cannot serialize `CyclicalLearningRate`: its `scale_fn` "
@@ -358,16 +363,16 @@ class DecayingCyclicalLearningRate(_Triangle):
 
     def __init__(
         self,
-        base_learning_rate,
-        max_learning_rate,
-        step_size,
-        step_size_down=None,
-        decay_every=1,
-        decay_rate=0.5,
-        decay_type="exponential",
-        decay_target="amplitude",
-        name=None,
-    ):
+        base_learning_rate: float,
+        max_learning_rate: float,
+        step_size: float,
+        step_size_down: float | None = None,
+        decay_every: int = 1,
+        decay_rate: float = 0.5,
+        decay_type: str = "exponential",
+        decay_target: str = "amplitude",
+        name: str | None = None,
+    ) -> None:
         super().__init__(
             base_learning_rate, max_learning_rate, step_size, step_size_down
         )
@@ -389,7 +394,7 @@ class DecayingCyclicalLearningRate(_Triangle):
             return ops.power(ops.cast(self.decay_rate, dtype), decays)
         return ops.maximum(1.0 - self.decay_rate * decays, 0.0)
 
-    def __call__(self, step):
+    def __call__(self, step: int | Any) -> Any:
         with keras.name_scope(self.name):
             dtype = compute_dtype()
             cycle, height = self._wave(step, dtype)
@@ -401,7 +406,7 @@ class DecayingCyclicalLearningRate(_Triangle):
             decayed_peak = ops.maximum(peak * factor, base)
             return base + (decayed_peak - base) * height
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "decay_every": self.decay_every,
@@ -524,17 +529,17 @@ class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
 
     def __init__(
         self,
-        max_learning_rate,
-        total_steps,
-        pct_start=0.3,
-        div_factor=25.0,
-        final_div_factor=1e4,
-        anneal_strategy="cos",
-        three_phase=False,
-        base_momentum=0.85,
-        max_momentum=0.95,
-        name=None,
-    ):
+        max_learning_rate: float,
+        total_steps: int | Literal["auto"],
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        anneal_strategy: str = "cos",
+        three_phase: bool = False,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+        name: str | None = None,
+    ) -> None:
         self.max_learning_rate = check_float(
             "max_learning_rate", max_learning_rate, 0.0
         )
@@ -594,10 +599,10 @@ class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
                 value = ops.where(k <= end, phase_value, value)
             return value
 
-    def __call__(self, step):
+    def __call__(self, step: int | Any) -> Any:
         return self._evaluate(step, momentum=False)
 
-    def momentum(self, step):
+    def momentum(self, step: int | Any) -> Any:
         """Returns the cycled momentum at `step`.
 
         The momentum moves inversely to the learning rate, from
@@ -613,7 +618,7 @@ class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
         """
         return self._evaluate(step, momentum=True)
 
-    def momentum_schedule(self):
+    def momentum_schedule(self) -> LearningRateSchedule:
         """The cycled momentum as a schedule of the step, for an `LRX`.
 
         `LRX(..., schedule=cycle, hyperparameters={"beta_1":
@@ -629,7 +634,7 @@ class OneCycle(TotalStepsFromTraining, LearningRateSchedule):
         """
         return _OneCycleMomentum(self)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "max_learning_rate": self.max_learning_rate,
             "total_steps": self.total_steps,

@@ -6,6 +6,11 @@ recipes use: frozen until a step, then (optionally) a linear warmup to the
 group's multiplier.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
@@ -64,12 +69,12 @@ class Thaw(LearningRateSchedule):
 
     def __init__(
         self,
-        multiplier=1.0,
-        start_step=0,
-        warmup_steps=0,
-        initial_fraction=0.0,
-        name=None,
-    ):
+        multiplier: float = 1.0,
+        start_step: int = 0,
+        warmup_steps: int = 0,
+        initial_fraction: float = 0.0,
+        name: str | None = None,
+    ) -> None:
         self.multiplier = check_float("multiplier", multiplier, low=0.0)
         self.start_step = check_steps("start_step", start_step, False)
         self.warmup_steps = check_steps("warmup_steps", warmup_steps, False)
@@ -78,12 +83,12 @@ class Thaw(LearningRateSchedule):
         )
         self.name = check_name(name, "Thaw")
 
-    def __call__(self, step):
+    def __call__(self, step: int | Any) -> Any:
         with keras.name_scope(self.name):
             return self.values_of([self], step)[0]
 
     @staticmethod
-    def values_of(thaws, step):
+    def values_of(thaws: Sequence[Thaw], step: int | Any) -> Any:
         """The values of several `Thaw`s at `step`, as one vector.
 
         One formula over vectors of their arguments: LRX evaluates the
@@ -104,7 +109,7 @@ class Thaw(LearningRateSchedule):
         value = m * rise
         return ops.where(k < s, ops.zeros_like(value), value)
 
-    def value_at(self, step):
+    def value_at(self, step: int) -> float:
         """The value at an integer `step`, as a Python float (no tensors).
 
         Equal to `float(self(step))`; LRX reads multipliers this way once per
@@ -118,13 +123,13 @@ class Thaw(LearningRateSchedule):
         rise = min(f + (1.0 - f) * ((k - self.start_step + 1.0) / w), 1.0)
         return float(self.multiplier * rise)
 
-    def active_from(self):
+    def active_from(self) -> int | None:
         """The step from which the value is > 0 for good (0 before it), or
         None if it is 0 for good. LRX updates the variables of all thaws
         with one start under one condition on TensorFlow."""
         return self.start_step if self.multiplier > 0 else None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = [f"{self.multiplier:g}", f"start_step={self.start_step}"]
         if self.warmup_steps:
             parts.append(f"warmup_steps={self.warmup_steps}")
@@ -132,7 +137,7 @@ class Thaw(LearningRateSchedule):
             parts.append(f"initial_fraction={self.initial_fraction:g}")
         return f"Thaw({', '.join(parts)})"
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "multiplier": self.multiplier,
             "start_step": self.start_step,

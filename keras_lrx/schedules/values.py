@@ -1,7 +1,14 @@
 """Looking at schedules: their values at many steps, and a plot of them."""
 
+from __future__ import annotations
+
 import numbers
 import reprlib
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
 
 import keras
 import numpy as np
@@ -18,6 +25,9 @@ from keras_lrx.schedules.cyclical import CyclicalLearningRate
 from keras_lrx.schedules.cyclical import DecayingCyclicalLearningRate
 from keras_lrx.schedules.cyclical import OneCycle
 from keras_lrx.schedules.warmup import _WarmupFamily
+
+if TYPE_CHECKING:
+    import matplotlib.axes
 
 _STEPS_RULE = "a non-negative int or an iterable of non-negative ints"
 _SHORT = reprlib.Repr()
@@ -169,7 +179,12 @@ def _vectorized_values(schedule, steps):
         return None
 
 
-def schedule_values(schedule, steps):
+def schedule_values(
+    schedule: keras.optimizers.schedules.LearningRateSchedule
+    | Callable[[Any], Any]
+    | float,
+    steps: int | Iterable[int],
+) -> np.ndarray:
     """Evaluates a schedule at many steps, as a NumPy array.
 
     Keras-LRX schedules are evaluated in one vectorized call. Other
@@ -226,7 +241,15 @@ def _labelled(schedules):
     return [(_label(schedules), schedules)], False
 
 
-def plot_schedule(schedules, steps, ax=None):
+def plot_schedule(
+    schedules: keras.optimizers.schedules.LearningRateSchedule
+    | float
+    | list[keras.optimizers.schedules.LearningRateSchedule | float]
+    | tuple[keras.optimizers.schedules.LearningRateSchedule | float, ...]
+    | Mapping[str, keras.optimizers.schedules.LearningRateSchedule | float],
+    steps: int | Iterable[int],
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.axes.Axes:
     """Plots learning-rate schedules against the optimizer step.
 
     The values come from `schedule_values`; `keras_lrx.plotting` draws them

@@ -7,7 +7,11 @@ HF's `get_cosine_schedule_with_warmup`) is the same class under a second
 name, so either spelling builds, serializes and reloads the same object.
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
+from typing import Literal
 
 import keras
 from keras import ops
@@ -85,7 +89,7 @@ class _WarmupFamily(TotalStepsFromTraining, LearningRateSchedule):
     def _factor(self, k):
         raise NotImplementedError
 
-    def __call__(self, step):
+    def __call__(self, step: int | Any) -> Any:
         if hasattr(self, "total_steps"):
             self._check_total_steps_known()
         with keras.name_scope(self.name):
@@ -104,7 +108,7 @@ class _WarmupFamily(TotalStepsFromTraining, LearningRateSchedule):
             self._since_warmup(k), self.total_steps - self.warmup_steps
         )
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {
             "learning_rate": self.learning_rate,
             "warmup_steps": (
@@ -146,7 +150,9 @@ class ConstantWithWarmup(_WarmupFamily):
           https://github.com/huggingface/transformers/blob/main/src/transformers/optimization.py)
     """
 
-    def __init__(self, learning_rate, warmup_steps, name=None):
+    def __init__(
+        self, learning_rate: float, warmup_steps: int, name: str | None = None
+    ) -> None:
         super().__init__(learning_rate, warmup_steps, name)
 
     def _factor(self, k):
@@ -194,12 +200,12 @@ class LinearWithWarmup(_WarmupFamily):
 
     def __init__(
         self,
-        learning_rate,
-        warmup_steps,
-        total_steps,
-        name=None,
-        warmup_ratio=None,
-    ):
+        learning_rate: float,
+        warmup_steps: int | None,
+        total_steps: int | Literal["auto"],
+        name: str | None = None,
+        warmup_ratio: float | None = None,
+    ) -> None:
         super().__init__(
             learning_rate, warmup_steps, name, total_steps, warmup_ratio
         )
@@ -257,13 +263,13 @@ class CosineWithWarmup(_WarmupFamily):
 
     def __init__(
         self,
-        learning_rate,
-        warmup_steps,
-        total_steps,
-        num_cycles=0.5,
-        name=None,
-        warmup_ratio=None,
-    ):
+        learning_rate: float,
+        warmup_steps: int | None,
+        total_steps: int | Literal["auto"],
+        num_cycles: float = 0.5,
+        name: str | None = None,
+        warmup_ratio: float | None = None,
+    ) -> None:
         super().__init__(
             learning_rate, warmup_steps, name, total_steps, warmup_ratio
         )
@@ -275,7 +281,7 @@ class CosineWithWarmup(_WarmupFamily):
         p = self._decay_progress(k)
         return ops.maximum(half_cosine(p, self.num_cycles), 0.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_cycles": self.num_cycles}
 
 
@@ -327,13 +333,13 @@ class CosineWithHardRestarts(_WarmupFamily):
 
     def __init__(
         self,
-        learning_rate,
-        warmup_steps,
-        total_steps,
-        num_cycles=1,
-        name=None,
-        warmup_ratio=None,
-    ):
+        learning_rate: float,
+        warmup_steps: int | None,
+        total_steps: int | Literal["auto"],
+        num_cycles: int = 1,
+        name: str | None = None,
+        warmup_ratio: float | None = None,
+    ) -> None:
         super().__init__(
             learning_rate, warmup_steps, name, total_steps, warmup_ratio
         )
@@ -348,7 +354,7 @@ class CosineWithHardRestarts(_WarmupFamily):
         factor = ops.maximum(half_cosine(position), 0.0)
         return ops.where(since >= length, 0.0, factor)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_cycles": self.num_cycles}
 
 
@@ -396,14 +402,14 @@ class PolynomialWithWarmup(_WarmupFamily):
 
     def __init__(
         self,
-        learning_rate,
-        warmup_steps,
-        total_steps,
-        end_learning_rate=1e-7,
-        power=1.0,
-        name=None,
-        warmup_ratio=None,
-    ):
+        learning_rate: float,
+        warmup_steps: int | None,
+        total_steps: int | Literal["auto"],
+        end_learning_rate: float = 1e-7,
+        power: float = 1.0,
+        name: str | None = None,
+        warmup_ratio: float | None = None,
+    ) -> None:
         super().__init__(
             learning_rate, warmup_steps, name, total_steps, warmup_ratio
         )
@@ -423,7 +429,7 @@ class PolynomialWithWarmup(_WarmupFamily):
         end = self.end_learning_rate / self.learning_rate
         return (1.0 - end) * ops.power(remaining, self.power) + end
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "end_learning_rate": self.end_learning_rate,
@@ -465,7 +471,13 @@ class InverseSqrt(_WarmupFamily):
           https://github.com/huggingface/transformers/blob/main/src/transformers/optimization.py)
     """
 
-    def __init__(self, learning_rate, warmup_steps, timescale=None, name=None):
+    def __init__(
+        self,
+        learning_rate: float,
+        warmup_steps: int,
+        timescale: float | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(learning_rate, warmup_steps, name)
         if timescale is None:
             timescale = self.warmup_steps or 10_000
@@ -475,7 +487,7 @@ class InverseSqrt(_WarmupFamily):
         w, t = float(self.warmup_steps), self.timescale
         return ops.rsqrt((ops.maximum(k, w) + (t - w)) / t)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "timescale": self.timescale}
 
 
@@ -510,8 +522,13 @@ class StepWithWarmup(_WarmupFamily):
     """
 
     def __init__(
-        self, learning_rate, warmup_steps, step_size, gamma=0.5, name=None
-    ):
+        self,
+        learning_rate: float,
+        warmup_steps: int,
+        step_size: int,
+        gamma: float = 0.5,
+        name: str | None = None,
+    ) -> None:
         super().__init__(learning_rate, warmup_steps, name)
         self.step_size = check_steps("step_size", step_size, True)
         self.gamma = check_float("gamma", gamma, 0.0, 1.0, low_open=True)
@@ -520,7 +537,7 @@ class StepWithWarmup(_WarmupFamily):
         decays = ops.floor(self._since_warmup(k) / float(self.step_size))
         return ops.power(ops.cast(self.gamma, k.dtype), decays)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         return {**config, "step_size": self.step_size, "gamma": self.gamma}
 
@@ -555,7 +572,13 @@ class ExponentialWithWarmup(_WarmupFamily):
           (warmup conventions)
     """
 
-    def __init__(self, learning_rate, warmup_steps, gamma, name=None):
+    def __init__(
+        self,
+        learning_rate: float,
+        warmup_steps: int,
+        gamma: float,
+        name: str | None = None,
+    ) -> None:
         super().__init__(learning_rate, warmup_steps, name)
         self.gamma = check_float("gamma", gamma, 0.0, 1.0, low_open=True)
 
@@ -563,7 +586,7 @@ class ExponentialWithWarmup(_WarmupFamily):
         # gamma ** (k - w) as exp((k - w) * log(gamma)), log taken in float64.
         return ops.exp(math.log(self.gamma) * self._since_warmup(k))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "gamma": self.gamma}
 
 
@@ -634,15 +657,15 @@ class WarmupStableDecay(_WarmupFamily):
 
     def __init__(
         self,
-        learning_rate,
-        warmup_steps,
-        total_steps,
-        decay_steps=None,
-        decay_type="linear",
-        alpha=0.0,
-        name=None,
-        warmup_ratio=None,
-    ):
+        learning_rate: float,
+        warmup_steps: int | None,
+        total_steps: int | Literal["auto"],
+        decay_steps: int | None = None,
+        decay_type: str = "linear",
+        alpha: float = 0.0,
+        name: str | None = None,
+        warmup_ratio: float | None = None,
+    ) -> None:
         # `decay_steps` (default: 20% of `total_steps`) is checked against
         # `total_steps` when it is known (maybe only when training starts).
         self._decay_steps_given = (
@@ -679,7 +702,7 @@ class WarmupStableDecay(_WarmupFamily):
         shape = _WSD_DECAY_SHAPES[self.decay_type](p)
         return self.alpha + (1.0 - self.alpha) * shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "decay_steps": self.decay_steps,
