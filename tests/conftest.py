@@ -15,6 +15,11 @@ import pytest  # noqa: E402
 
 BACKEND = keras.backend.backend()
 
+# The scripts `test_multiprocess.py` starts as processes of their own (they
+# read their role from the command line): never imported by pytest, whose
+# `--doctest-modules` would otherwise import every module under tests/.
+collect_ignore_glob = ["multiprocess_*.py"]
+
 
 def to_np(x):
     return np.asarray(keras.ops.convert_to_numpy(x))

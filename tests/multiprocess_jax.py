@@ -35,6 +35,11 @@ if PROCESSES > 1:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
+from multiprocess_common import GLOBAL_BATCH  # noqa: E402
+from multiprocess_common import X  # noqa: E402
+from multiprocess_common import Y  # noqa: E402
+from multiprocess_common import lrx  # noqa: E402
+from multiprocess_common import mlp  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
 from keras_lrx import BatchHistory  # noqa: E402
@@ -42,14 +47,10 @@ from keras_lrx import LearningRateMetric  # noqa: E402
 from keras_lrx import find_lr  # noqa: E402
 from keras_lrx import layerwise_decay  # noqa: E402
 from keras_lrx import no_decay_on_biases_and_norms  # noqa: E402
-from keras_lrx.schedules import CosineWithWarmup  # noqa: E402
-from keras_lrx.schedules import Thaw  # noqa: E402
 
 keras.config.disable_traceback_filtering()
 assert jax.process_count() == PROCESSES and jax.device_count() == 4
-GLOBAL_BATCH = 8
 LOCAL_BATCH = GLOBAL_BATCH // PROCESSES
-STEPS_PER_EPOCH = 4
 
 
 def local_rows(n):
@@ -65,9 +66,6 @@ def local_rows(n):
     )
 
 
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(GLOBAL_BATCH * STEPS_PER_EPOCH, 6)).astype("float32")
-Y = RNG.normal(size=(len(X), 1)).astype("float32")
 ROWS = local_rows(len(X))
 
 
@@ -91,30 +89,6 @@ def model_parallel():
     )
     distribution.auto_shard_dataset = False
     return distribution
-
-
-def mlp():
-    keras.utils.set_random_seed(1)
-    inputs = keras.Input((6,))
-    hidden = keras.layers.Dense(8, name="frozen")(inputs)
-    hidden = keras.layers.Dense(8, activation="tanh", name="body")(hidden)
-    hidden = keras.layers.LayerNormalization(name="norm")(hidden)
-    hidden = keras.layers.Dense(4, name="mid")(hidden)
-    outputs = keras.layers.Dense(1, name="head")(hidden)
-    return keras.Model(inputs, outputs, name="net")
-
-
-def lrx():
-    return LRX(
-        keras.optimizers.AdamW(weight_decay=0.05),
-        schedule=CosineWithWarmup(1e-2, warmup_steps=2, total_steps=8),
-        multipliers={
-            "frozen": 0.0,
-            "body": Thaw(0.1, start_step=3, warmup_steps=2),
-            "mid": 3.0,
-        },
-        weight_decay_multipliers=no_decay_on_biases_and_norms,
-    )
 
 
 def gathered(model):

@@ -40,40 +40,11 @@ STRATEGY = (
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-from keras_lrx import LRX  # noqa: E402
-from keras_lrx import no_decay_on_biases_and_norms  # noqa: E402
-from keras_lrx.schedules import CosineWithWarmup  # noqa: E402
-from keras_lrx.schedules import Thaw  # noqa: E402
-
-GLOBAL_BATCH = 8
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(GLOBAL_BATCH * 4, 6)).astype("float32")
-Y = RNG.normal(size=(len(X), 1)).astype("float32")
-
-
-def mlp():
-    keras.utils.set_random_seed(1)
-    inputs = keras.Input((6,))
-    hidden = keras.layers.Dense(8, name="frozen")(inputs)
-    hidden = keras.layers.Dense(8, activation="tanh", name="body")(hidden)
-    hidden = keras.layers.LayerNormalization(name="norm")(hidden)
-    hidden = keras.layers.Dense(4, name="mid")(hidden)
-    outputs = keras.layers.Dense(1, name="head")(hidden)
-    return keras.Model(inputs, outputs, name="net")
-
-
-def lrx():
-    return LRX(
-        keras.optimizers.AdamW(weight_decay=0.05),
-        schedule=CosineWithWarmup(1e-2, warmup_steps=2, total_steps=8),
-        multipliers={
-            "frozen": 0.0,
-            "body": Thaw(0.1, start_step=3, warmup_steps=2),
-            "mid": 3.0,
-        },
-        weight_decay_multipliers=no_decay_on_biases_and_norms,
-    )
+from multiprocess_common import GLOBAL_BATCH  # noqa: E402
+from multiprocess_common import X  # noqa: E402
+from multiprocess_common import Y  # noqa: E402
+from multiprocess_common import lrx  # noqa: E402
+from multiprocess_common import mlp  # noqa: E402
 
 
 def batches():

@@ -165,17 +165,14 @@ def test_find_lr_across_processes_agrees_and_puts_the_model_back(runs):
     assert results[0]["suggested"] == results[1]["suggested"]
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed")
-def test_torch_distributed_data_parallel_equals_one_process(tmp_path):
-    multi, single = str(tmp_path / "multi"), str(tmp_path / "single")
-    os.makedirs(multi)
-    os.makedirs(single)
-    script, port = "multiprocess_torch.py", _free_port()
-    _finish([_start(script, i, 2, port, multi) for i in range(2)], multi)
-    _finish([_start(script, 0, 1, 0, single)], single)
-    reference = _load(single, "torch_0")
+def _assert_processes_equal_one(multi, single, name):
+    """The two processes of a custom-loop run (`multiprocess_common`'s
+    model: 10 weights, 8 steps) hold the same weights, exactly, and the
+    single process's, with the same rate at every step; returns the
+    single process's result."""
+    reference = _load(single, f"{name}_0")
     assert int(reference["step"]) == 8
-    first, second = (_load(multi, f"torch_{p}") for p in range(2))
+    first, second = (_load(multi, f"{name}_{p}") for p in range(2))
     for got in (first, second):
         assert int(got["step"]) == 8
         np.testing.assert_allclose(got["rates"], reference["rates"])
@@ -185,6 +182,18 @@ def test_torch_distributed_data_parallel_equals_one_process(tmp_path):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     for a, b in zip(_weights(first), _weights(second)):
         np.testing.assert_array_equal(a, b)
+    return reference
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed")
+def test_torch_distributed_data_parallel_equals_one_process(tmp_path):
+    multi, single = str(tmp_path / "multi"), str(tmp_path / "single")
+    os.makedirs(multi)
+    os.makedirs(single)
+    script, port = "multiprocess_torch.py", _free_port()
+    _finish([_start(script, i, 2, port, multi) for i in range(2)], multi)
+    _finish([_start(script, 0, 1, 0, single)], single)
+    _assert_processes_equal_one(multi, single, "torch")
 
 
 @pytest.fixture(scope="module")
@@ -222,18 +231,7 @@ def test_multi_worker_mirrored_custom_loop_equals_one_process(tf_runs):
     # Groups, a frozen layer, a thaw, decay rules and a warmup-cosine;
     # saved after one epoch by worker 0 and reloaded by both.
     multi, single = tf_runs
-    reference = _load(single, "tf_0")
-    assert int(reference["step"]) == 8
-    first, second = (_load(multi, f"tf_{w}") for w in range(2))
-    for got in (first, second):
-        assert int(got["step"]) == 8
-        np.testing.assert_allclose(got["rates"], reference["rates"])
-        pairs = list(zip(_weights(got), _weights(reference)))
-        assert len(pairs) == 10
-        for a, b in pairs:
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    for a, b in zip(_weights(first), _weights(second)):
-        np.testing.assert_array_equal(a, b)
+    reference = _assert_processes_equal_one(multi, single, "tf")
     resumed = _load(single, "tf_one_device_0")  # the workers' checkpoint
     for a, b in zip(_weights(resumed), _weights(reference)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
