@@ -6,6 +6,7 @@ no download):
 1. Pretrain a small MLP on digits 0-4.
 2. Fine-tune it on digits 5-9 from a small training set, with a new head,
    by each recipe: the pretrained layers at 0.1x the head's rate (`LRX`),
+   gradual unfreezing (the head first, one body layer more per epoch),
    one global rate, a frozen body. Each recipe's rate is `find_lr`'s
    default suggestion for it (what a user gets in one call); one global
    rate is also tuned by a grid search on a validation fifth (what a
@@ -26,6 +27,7 @@ import numpy as np
 
 from keras_lrx.callbacks import BatchHistory
 from keras_lrx.finder import find_lr
+from keras_lrx.layerwise import gradual_unfreezing
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.optimizer import LRX
 from keras_lrx.schedules import cosine_with_warmup
@@ -34,9 +36,12 @@ BODY = ("body_1", "body_2")
 BATCH_SIZE = 32
 EPOCHS = 12
 SEEDS = (1, 2, 3)
-#: The recipes: (label, the body's multiplier; None for no multipliers).
+#: The recipes: (label, the body's multiplier; None for no multipliers;
+#: GRADUAL for `gradual_unfreezing`, one body layer thawing per epoch).
+GRADUAL = "gradual"
 VARIANTS = (
     ("LRX: body 0.1x, head 1x", 0.1),
+    ("LRX: gradual unfreezing", GRADUAL),
     ("one global rate", None),
     ("frozen body (0x)", 0.0),
 )
@@ -116,10 +121,11 @@ def fine_tune_model(pretrained, seed=1):
 
 
 def run_variant(
-    label, pretrained, multipliers, learning_rate, train, test, verbose, seed=1
+    label, pretrained, body, learning_rate, train, test, verbose, seed=1
 ):
     model = fine_tune_model(pretrained, seed)
-    steps = EPOCHS * int(np.ceil(len(train[0]) / BATCH_SIZE))
+    multipliers = _multipliers(body, model, train)
+    steps = EPOCHS * _steps_per_epoch(train)
     schedule = cosine_with_warmup(
         learning_rate, warmup_steps=steps // 10, total_steps=steps
     )
@@ -151,19 +157,29 @@ def run_variant(
     }
 
 
-def _multipliers(body_multiplier):
-    if body_multiplier is None:
+def _steps_per_epoch(train):
+    return int(np.ceil(len(train[0]) / BATCH_SIZE))
+
+
+def _multipliers(body, model, train):
+    """A variant's multipliers: the body's number, or the thaws of gradual
+    unfreezing (the head from the start, then `body_2`, then `body_1`)."""
+    if body is None:
         return None
-    return {b: body_multiplier for b in BODY}
+    if body == GRADUAL:
+        return gradual_unfreezing(
+            model, every_steps=_steps_per_epoch(train), blocks=list(BODY)
+        )
+    return {b: body for b in BODY}
 
 
-def _find_rate(pretrained, train, body_multiplier):
+def _find_rate(pretrained, train, body):
     """`find_lr`'s default suggestion for the fine-tuning model."""
     model = fine_tune_model(pretrained)
     model.compile(
         optimizer=LRX(
             keras.optimizers.Adam(),
-            multipliers=_multipliers(body_multiplier),
+            multipliers=_multipliers(body, model, train),
         ),
         loss=loss(),
     )
@@ -194,8 +210,8 @@ def _grid_tuned_rate(pretrained, train, say):
 def _find_rates(pretrained, train, say):
     """Step 2: each recipe's rate (find_lr's default, or a grid search)."""
     rates, found = {}, None
-    for label, body_multiplier in VARIANTS:
-        result = _find_rate(pretrained, train, body_multiplier)
+    for label, body in VARIANTS:
+        result = _find_rate(pretrained, train, body)
         if found is None:
             found = result  # the LRX recipe's, for the plot
         rates[label] = float(result.suggested_learning_rate)
@@ -216,12 +232,12 @@ def _compare_variants(pretrained, rates, train, test, fit_verbose):
     body = dict(VARIANTS)
     rows = []
     for label, rate in rates.items():
-        multiplier = body.get(label)  # the grid-tuned one: no multipliers
+        spec = body.get(label)  # the grid-tuned one: no multipliers
         runs = [
             run_variant(
                 label,
                 pretrained,
-                _multipliers(multiplier),
+                spec,
                 rate,
                 train,
                 test,

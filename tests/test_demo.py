@@ -40,6 +40,7 @@ def test_demo_command_runs_and_writes_results(tmp_path):
     variants = {v["variant"]: v for v in results["variants"]}
     assert sorted(variants) == [
         "LRX: body 0.1x, head 1x",
+        "LRX: gradual unfreezing",
         "frozen body (0x)",
         "one global rate",
         "one global rate, grid-tuned",
@@ -54,7 +55,7 @@ def test_demo_command_runs_and_writes_results(tmp_path):
     assert results["verdict"] in result.stdout
     lines = results["verdict"].splitlines()
     assert lines[0].startswith(f"Best mean: {best['variant']} (")
-    assert len(lines) == 4
+    assert len(lines) == 5
 
 
 def _row(name, runs):
