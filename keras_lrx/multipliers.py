@@ -581,7 +581,7 @@ class MultiplierMap:
                 MultiplierMap(f, argument) for f in multipliers.factors
             ]
             return
-        if isinstance(multipliers, dict):
+        if isinstance(multipliers, Mapping):
             items = list(multipliers.items())
         elif isinstance(multipliers, (list, tuple)):
             items = []

@@ -1309,7 +1309,7 @@ def _check_hyperparameters(hyperparameters, optimizer):
     wrapped optimizer."""
     if hyperparameters is None:
         return {}
-    if not isinstance(hyperparameters, dict):
+    if not isinstance(hyperparameters, Mapping):
         raise TypeError(
             "Argument `hyperparameters` must be None or a dict mapping names "
             "of the wrapped optimizer's hyperparameters to schedules of the "

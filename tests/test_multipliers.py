@@ -375,3 +375,23 @@ def test_the_layer_nearer_the_variable_wins_when_both_select_the_same(
             assert {r.multiplier for r in got if r.path in d1_paths} == {
                 expected
             }, (order, got)
+
+
+def test_any_mapping_is_taken_as_a_dict():
+    # The signatures say Mapping: a read-only mapping works like a dict, for
+    # the multipliers, the decay factors and the hyperparameter schedules.
+    import types
+
+    from keras_lrx import LRX
+
+    model = mlp()
+    optimizer = LRX(
+        keras.optimizers.AdamW(weight_decay=0.01),
+        multipliers=types.MappingProxyType({"body": 0.1}),
+        weight_decay_multipliers=types.MappingProxyType({"head": 0.0}),
+        hyperparameters=types.MappingProxyType({"beta_1": lambda step: 0.8}),
+    )
+    optimizer.build(model.trainable_variables)
+    assert optimizer.variable_multipliers[model.layers[0].kernel.path] == 0.1
+    assert optimizer.variable_weight_decays[model.layers[1].kernel.path] == 0
+    assert optimizer.current_hyperparameters() == {"beta_1": 0.8}

@@ -234,7 +234,7 @@ def _label(schedule):
 
 def _labelled(schedules):
     """`(label, schedule)` pairs and whether a legend is wanted."""
-    if isinstance(schedules, dict):
+    if isinstance(schedules, Mapping):
         return [(str(label), s) for label, s in schedules.items()], True
     if isinstance(schedules, (list, tuple)):
         return [(_label(s), s) for s in schedules], len(schedules) > 1
