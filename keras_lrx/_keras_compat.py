@@ -75,8 +75,6 @@ def branched_hyperparameters(optimizer):
     `momentum` of Keras's SGD (`if self.momentum != 0:`) and RMSprop
     (`> 0`). Inside a compiled step a scheduled value stands in for them
     through `branch_safe_value`."""
-    import keras
-
     kinds = (keras.optimizers.SGD, keras.optimizers.RMSprop)
     return ("momentum",) if isinstance(optimizer, kinds) else ()
 

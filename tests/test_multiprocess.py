@@ -84,14 +84,20 @@ def _finish(processes, out):
     assert all(p.returncode == 0 for p in processes), logs
 
 
+def _folders(root):
+    """`(multi, single)`: new folders under `root` for the two runs."""
+    multi, single = os.path.join(root, "multi"), os.path.join(root, "single")
+    os.makedirs(multi)
+    os.makedirs(single)
+    return multi, single
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     if BACKEND != "jax":
         pytest.skip("keras.distribution across processes is JAX's")
     root = tmp_path_factory.mktemp("multiprocess")
-    multi, single = str(root / "multi"), str(root / "single")
-    os.makedirs(multi)
-    os.makedirs(single)
+    multi, single = _folders(str(root))
     port = _free_port()
     script = "multiprocess_jax.py"
     _finish([_start(script, i, 2, port, multi) for i in range(2)], multi)
@@ -187,9 +193,7 @@ def _assert_processes_equal_one(multi, single, name):
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed")
 def test_torch_distributed_data_parallel_equals_one_process(tmp_path):
-    multi, single = str(tmp_path / "multi"), str(tmp_path / "single")
-    os.makedirs(multi)
-    os.makedirs(single)
+    multi, single = _folders(str(tmp_path))
     script, port = "multiprocess_torch.py", _free_port()
     _finish([_start(script, i, 2, port, multi) for i in range(2)], multi)
     _finish([_start(script, 0, 1, 0, single)], single)
@@ -201,9 +205,7 @@ def tf_runs(tmp_path_factory):
     if BACKEND != "tensorflow":
         pytest.skip("tf.distribute.MultiWorkerMirroredStrategy")
     root = tmp_path_factory.mktemp("multiworker")
-    multi, single = str(root / "multi"), str(root / "single")
-    os.makedirs(multi)
-    os.makedirs(single)
+    multi, single = _folders(str(root))
     ports = [_free_port(), _free_port()]
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     workers = [
