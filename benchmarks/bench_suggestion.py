@@ -180,10 +180,11 @@ class Case:
         """Within: trains on `1 - fraction` of the training data, scores on
         the rest (the test split is not used)."""
         kept = self.x, self.y, self.x_test, self.y_test
-        x_tr, x_va, y_tr, y_va = train_test_split(
-            self.x, self.y, test_size=fraction, random_state=0
+        train, held = train_test_split(
+            np.arange(len(self.y)), test_size=fraction, random_state=0
         )
-        self.x, self.y, self.x_test, self.y_test = x_tr, y_tr, x_va, y_va
+        self.x, self.y = _take(kept[:2], train)
+        self.x_test, self.y_test = _take(kept[:2], held)
         try:
             yield
         finally:
@@ -247,6 +248,11 @@ class Case:
         if not np.isfinite(value):
             return 0.0
         return best / value if self.metric == "mse" else value / best
+
+
+def _take(arrays, index):
+    """Rows `index` of each array (also of dicts of arrays: token inputs)."""
+    return keras.tree.map_structure(lambda a: np.asarray(a)[index], arrays)
 
 
 def best_of(case, values):
@@ -510,7 +516,7 @@ def main(argv=None):
         row, case_costs = run_case(
             [Case(*spec) for spec in specs],
             scratch and not args.no_schedules,
-            scratch and args.validation_grid,
+            args.validation_grid,
             dump,
             label,
         )
