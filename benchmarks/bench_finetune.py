@@ -25,7 +25,11 @@ accuracy over a 12-point grid of base rates (what a user with the budget for
 a grid search gets), and its *default*, the accuracy at `find_lr`'s default
 suggestion (what a user gets in one run). The table shows the mean over the
 seeds and the range, and which recipe won each column. A recipe "wins" only
-by more than the seeds' spread; the script says where none does.
+by more than the seeds' spread; the script says where none does. Cost, as
+the median over seeds: `run s`, the seconds of one training run of the
+budget as a user runs it (a freshly compiled model's `fit`, tracing
+included), and `find_lr s`, the seconds of `find_lr` with its defaults
+(the sweep, the probes and their traces).
 """
 
 import argparse
@@ -108,16 +112,18 @@ def _build(task, recipe, seed):
 
 
 def run_recipe(task, recipe, seed):
-    """(ceiling accuracy, default accuracy, suggested rate, best grid rate)."""
+    """(ceiling accuracy, default accuracy, suggested rate, best grid rate,
+    seconds of one training run, seconds of `find_lr`)."""
     build = _build(task, recipe, seed)
     case = Case(task.data(seed), build, seed, FINETUNE_EPOCHS)
     grid = [case.score(lr)[0] for lr in GRID]
     finite = [g if np.isfinite(g) else -1.0 for g in grid]
     best = int(np.argmax(finite))
-    result, _ = case.find()
+    result, find_seconds = case.find()
     lr = result.suggested_learning_rate
     default = case.score(lr)[0]
-    return grid[best], default, lr, float(GRID[best])
+    run_seconds = case.fresh_fit_seconds()
+    return grid[best], default, lr, float(GRID[best]), run_seconds, find_seconds
 
 
 def _cell(values):
@@ -155,13 +161,22 @@ def run_task(name, seeds, verbose, only=None):
     for recipe_name, recipe in _recipes(name).items():
         if only and recipe_name not in only:
             continue
-        cols = {"ceiling": [], "default": [], "lr": [], "best_lr": []}
+        cols = {
+            key: []
+            for key in (
+                "ceiling",
+                "default",
+                "lr",
+                "best_lr",
+                "run_s",
+                "find_s",
+            )
+        }
         for seed in seeds:
-            ceiling, default, lr, best_lr = run_recipe(task, recipe, seed)
-            cols["ceiling"].append(ceiling)
-            cols["default"].append(default)
-            cols["lr"].append(lr)
-            cols["best_lr"].append(best_lr)
+            values = run_recipe(task, recipe, seed)
+            for key, value in zip(cols, values):
+                cols[key].append(value)
+            ceiling, default, lr, best_lr = values[:4]
             if verbose:
                 print(
                     f"{name} {recipe_name} s{seed}: ceiling {ceiling:.3f} "
@@ -175,6 +190,8 @@ def run_task(name, seeds, verbose, only=None):
             _cell(cols["ceiling"]),
             _cell(cols["default"]),
             f"{statistics.geometric_mean(cols['lr']):.2g}",
+            f"{statistics.median(cols['run_s']):.2f}",
+            f"{statistics.median(cols['find_s']):.2f}",
         ]
         for recipe, cols in by_recipe.items()
     ]
@@ -187,6 +204,8 @@ def run_task(name, seeds, verbose, only=None):
             "ceiling (best of 12 rates)",
             "default (find_lr)",
             "find_lr's rate",
+            "run s",
+            "find_lr s",
         ],
         rows,
     )
