@@ -11,9 +11,11 @@ For every case of `bench_suggestion.py` it records, from the same start:
 - `test`: the held-out score after the full budget at each rate of a
   quarter-decade grid (`RATES`, 1e-5 ... 3.16; every other point is
   `bench_suggestion.GRID`, whose best is the ratio's reference);
-- `probe`: the loss on the probes' held-out fifth after 5, 10, 20, 40 and 80
-  steps at each rate of `RATES`, trained on the other four fifths in the
-  order the probes use (`keras_lrx.probes.ProbeData`).
+- `probe` and `probe_metric`: the loss and the compiled metric (accuracy;
+  MSE for regression) on the probes' held-out fifth after 5, 10, 20, 40 and
+  80 steps at each rate of `RATES`, trained on the other four fifths in the
+  order the probes use (`keras_lrx.probes.ProbeData`);
+- `curve`: the sweep's rates and raw losses, for readings not yet written.
 
 `benchmarks/probe_rules.py` then scores a rule on these records: the rule
 sees the readings and the probe losses at the rates it would have probed
