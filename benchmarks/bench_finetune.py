@@ -55,6 +55,8 @@ from keras_lrx import layerwise_decay  # noqa: E402
 
 FINETUNE_EPOCHS = 10
 SEEDS = (0, 1, 2)
+#: What `run_recipe` returns, in order.
+COLUMNS = ("ceiling", "default", "lr", "best_lr", "run_s", "find_s")
 
 
 def _weighted_layers(body):
@@ -161,17 +163,7 @@ def run_task(name, seeds, verbose, only=None):
     for recipe_name, recipe in _recipes(name).items():
         if only and recipe_name not in only:
             continue
-        cols = {
-            key: []
-            for key in (
-                "ceiling",
-                "default",
-                "lr",
-                "best_lr",
-                "run_s",
-                "find_s",
-            )
-        }
+        cols = {key: [] for key in COLUMNS}
         for seed in seeds:
             values = run_recipe(task, recipe, seed)
             for key, value in zip(cols, values):

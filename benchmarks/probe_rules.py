@@ -34,6 +34,12 @@ CHECKPOINTS = (5, 10, 20, 40, 80)
 
 
 class Record:
+    """One case of `study_probes.py`: its test scores, readings and probes.
+
+    `name` is "<set> <case>"; `rates` the grid every rate of the record is
+    on (`study_probes.RATES`).
+    """
+
     def __init__(self, name, raw, rates):
         self.name = name
         self.set = name.split(" ")[0]
@@ -249,6 +255,12 @@ def main(argv=None):
     parser.add_argument("records", nargs="+")
     parser.add_argument("--search", action="store_true")
     parser.add_argument("--max-steps", type=int, default=60)
+    parser.add_argument(
+        "--worst",
+        type=int,
+        default=0,
+        help="print each rule's N worst cases (the default and searched)",
+    )
     args = parser.parse_args(argv)
     records = load(args.records)
     rules = {
@@ -265,6 +277,11 @@ def main(argv=None):
     if args.search:
         rules.update(search(records, args.max_steps))
     evaluate(records, rules)
+    if args.worst:
+        for label, rule in rules.items():
+            if label.startswith(("probes", "searched")):
+                print(f"{label}, worst cases:")
+                worst_cases(records, rule, args.worst)
 
 
 if __name__ == "__main__":
