@@ -39,11 +39,11 @@ import numpy as np  # noqa: E402
 from bench_suggestion import BATCH  # noqa: E402
 from bench_suggestion import SET_NAMES  # noqa: E402
 from bench_suggestion import Case  # noqa: E402
+from bench_suggestion import _take  # noqa: E402
 from bench_suggestion import cases  # noqa: E402
 
 from keras_lrx import find_lr  # noqa: E402
 from keras_lrx.probes import ProbeData  # noqa: E402
-from keras_lrx.probes import _take_pair  # noqa: E402
 from keras_lrx.suggestions import SUGGESTERS  # noqa: E402
 
 RATES = 10.0 ** np.arange(-5.0, 0.51, 0.25)
@@ -69,7 +69,7 @@ def _probe_losses(case, data, rate):
     batches = _batches(len(data.y), CHECKPOINTS[-1])
     losses, metrics = [], []
     for step, index in enumerate(batches, 1):
-        case.model.train_on_batch(*_take_pair(data.x, data.y, index))
+        case.model.train_on_batch(*_take((data.x, data.y), index))
         if step in CHECKPOINTS:
             logs = case.model.evaluate(
                 data.x_val,
