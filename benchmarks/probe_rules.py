@@ -30,6 +30,13 @@ import statistics
 
 import numpy as np
 
+from keras_lrx.probes import PROBE_FACTORS
+from keras_lrx.probes import PROBE_STEPS
+from keras_lrx.probes import probe_candidates
+from keras_lrx.suggestions import PROBE_BACKOFF
+from keras_lrx.suggestions import PROBE_TOLERANCE
+from keras_lrx.suggestions import pick_probe
+
 CHECKPOINTS = (5, 10, 20, 40, 80)
 
 
@@ -107,35 +114,25 @@ def load(paths):
 
 def probe_rule(
     anchor="descent",
-    factors=(1.0, 10.0, 100.0),
-    steps=20,
-    tolerance=0.5,
-    backoff=math.sqrt(10),
+    factors=PROBE_FACTORS,
+    steps=PROBE_STEPS,
+    tolerance=PROBE_TOLERANCE,
+    backoff=PROBE_BACKOFF,
     scale=1.0,
     score="loss",
 ):
-    """The family of `find_lr`'s probes: candidates `anchor * factors` (not
-    above the ceiling), the lowest within `tolerance` of the best wins, a
-    winner above the lowest candidate is divided by `backoff`; the pick is
-    multiplied by `scale`."""
+    """The family of `find_lr`'s probes, by its own functions: candidates
+    `probe_candidates(anchor, ceiling, factors)`, the pick
+    `pick_probe(candidates, losses, tolerance, backoff)`, multiplied by
+    `scale`. The defaults are `find_lr`'s."""
 
     def rule(r):
         a = r.readings.get(anchor)
         if r.flat or a is None:
             return r.readings["descent"], 0
-        cands = [a * f for f in factors if a * f <= r.ceiling * (1 + 1e-9)]
-        cands = cands or [a]
-        losses = np.array([r.loss(c, steps, score) for c in cands])
-        if not np.isfinite(losses).any():
-            return cands[0] * scale, steps * len(cands)
-        best = np.nanmin(losses)
-        ok = [
-            c
-            for c, v in zip(cands, losses)
-            if v <= best + tolerance * abs(best)
-        ]
-        win = min(ok)
-        pick = win if win == cands[0] else win / backoff
+        cands = probe_candidates(a, r.ceiling, factors)
+        losses = [r.loss(c, steps, score) for c in cands]
+        pick = pick_probe(cands, losses, tolerance, backoff)
         return pick * scale, steps * len(cands)
 
     return rule
