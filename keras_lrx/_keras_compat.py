@@ -1,26 +1,24 @@
-"""The few places where keras-lrx touches Keras internals.
+"""Accessors for the Keras internals keras-lrx reads, one small function each.
 
-Everything here depends on private Keras optimizer methods
-(`_backend_update_step`, `_apply_weight_decay`, `_learning_rate`,
-`_iterations`, `add_variable`), so a Keras release that moves them is fixed in
-this one file. The supported Keras range is stated in `pyproject.toml` and
-covered by the test suite.
+Keras-private names appear in two files only: here, and in
+`keras_lrx/_engine/pipeline.py`, which overrides the private steps of
+Keras's optimizer pipeline in the order Keras calls them (a layout test,
+`tests/test_layout.py`, holds both to it). A Keras release that moves an
+internal is fixed here: where Keras has moved one before, the newer home is
+tried first and the older second (`_internal`), and a Keras that has it in
+neither raises an `ImportError` naming it. Nothing here imports or calls
+keras-lrx code.
 
-LRX runs Keras's own step pipeline (base_optimizer.BaseOptimizer.apply) with
-the wrapped optimizer's settings:
-
-    filter empty grads -> unscale (loss_scale_factor) -> [accumulate]
-    -> clip -> _apply_weight_decay(vars)
-    -> _backend_update_step(grads, vars, lr)  -> update_step(grad, var, lr)
-    -> EMA -> iterations += 1
-
-and lends the wrapped optimizer's documented per-variable `update_step` the
-rate `lr * m` (`keras_lrx._update`). What LRX reads from the wrapped optimizer
-beyond its public API is here: its step counter (shared), the EMA and
-gradient-accumulation variables its build made (adopted by LRX's pipeline),
-its per-step work (`run_per_step_update`), its decay exclusions and rule, and
-on torch the slots of Keras's stock optimizers (`stock_torch_optimizer`,
-`slot_tensors`). LRX never assigns an attribute of the wrapped optimizer.
+What LRX reads of an optimizer beyond its public API: its step counter
+(`raw_iterations`, shared with the wrapped optimizer), its own rate
+(`own_learning_rate` / `set_own_learning_rate`), the variables its build made
+(`adopt_built_state`), its per-step work (`run_per_step_update`), its decay
+exclusions and rule, and on torch the slots of Keras's stock optimizers
+(`stock_torch_optimizer`, `slot_tensors`). LRX assigns one kind of attribute
+of the wrapped optimizer: a scheduled hyperparameter (`beta_1`, `momentum`)
+during a step, put back afterwards (`keras_lrx._engine.hyperparameters`).
+The supported Keras range is stated in `pyproject.toml` and covered by the
+test suite (`tests/test_keras_compat.py` checks these internals).
 """
 
 import contextlib
@@ -70,71 +68,6 @@ def set_untracked_attribute(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
-def branched_hyperparameters(optimizer):
-    """The hyperparameters `optimizer`'s update tests in a Python branch:
-    `momentum` of Keras's SGD (`if self.momentum != 0:`) and RMSprop
-    (`> 0`). Inside a compiled step a scheduled value stands in for them
-    through `branch_safe_value`."""
-    kinds = (keras.optimizers.SGD, keras.optimizers.RMSprop)
-    return ("momentum",) if isinstance(optimizer, kinds) else ()
-
-
-class _BranchSafeValue:
-    """A scheduled hyperparameter inside a compiled step.
-
-    Keras's SGD and RMSprop decide in Python whether momentum is on
-    (`self.momentum != 0`) and then read the number through `keras.ops`. A
-    traced tensor cannot answer the Python comparison, so this object
-    compares as the number the optimizer was built with (which decided its
-    slots) and converts to the step's tensor wherever an op reads it, through
-    the public conversion protocols of TensorFlow (`__tf_tensor__`) and JAX
-    (`__jax_array__`). Torch steps are eager and get a plain float instead.
-    """
-
-    __hash__ = None
-    dtype = "float32"
-
-    def __init__(self, tensor, number):
-        self._tensor = tensor
-        self._number = number
-
-    def __eq__(self, other):
-        return self._number == other
-
-    def __ne__(self, other):
-        return self._number != other
-
-    def __lt__(self, other):
-        return self._number < other
-
-    def __le__(self, other):
-        return self._number <= other
-
-    def __gt__(self, other):
-        return self._number > other
-
-    def __ge__(self, other):
-        return self._number >= other
-
-    def __tf_tensor__(self, dtype=None, name=None):
-        import tensorflow as tf
-
-        return tf.convert_to_tensor(self._tensor, dtype=dtype, name=name)
-
-    def __jax_array__(self):
-        return self._tensor
-
-    def __repr__(self):
-        return f"<scheduled value, built with {self._number!r}>"
-
-
-def branch_safe_value(tensor, number):
-    """`tensor` as the value of a hyperparameter the wrapped optimizer tests
-    in a Python branch (`branched_hyperparameters`); `number` is the one it
-    was configured with."""
-    return _BranchSafeValue(tensor, number)
-
-
 @contextlib.contextmanager
 def learning_rate_override(optimizer, value):
     """Makes `optimizer.learning_rate` read `value` inside the block.
@@ -152,8 +85,15 @@ def learning_rate_override(optimizer, value):
 
 
 def own_learning_rate(optimizer):
-    """The optimizer's own rate: a Variable, a schedule or a callable."""
+    """The optimizer's own rate: a Variable, a schedule or a callable (None
+    for an LRX that follows its wrapped optimizer's rate)."""
     return optimizer._learning_rate
+
+
+def set_own_learning_rate(optimizer, value):
+    """Sets what `own_learning_rate` reads (through Keras's attribute
+    tracking: a Variable assigned here is saved with the optimizer)."""
+    optimizer._learning_rate = value
 
 
 def run_per_step_update(optimizer, learning_rate):
@@ -244,20 +184,17 @@ def _jax_cond_in_scope(mapping, active, update, variables):
 
 
 def _stock_update_step_classes():
-    from keras.src.optimizers.base_optimizer import BaseOptimizer
-
-    classes = {BaseOptimizer}
-    name = backend.backend()
-    if name == "tensorflow":
-        from keras.src.backend.tensorflow.optimizer import TFOptimizer
-
-        classes.add(TFOptimizer)
-    elif name == "torch":
-        from keras.src.backend.torch.optimizers import (
-            torch_parallel_optimizer as parallel,
+    """Keras's own implementations of `_backend_update_step`, which only
+    loop over `update_step`: the base and backend classes of the public
+    `keras.optimizers.Optimizer`, and on torch its parallel optimizer."""
+    classes = set(keras.optimizers.Optimizer.__mro__)
+    if backend.backend() == "torch":
+        classes.add(
+            _internal(
+                "TorchParallelOptimizer",
+                "keras.src.backend.torch.optimizers.torch_parallel_optimizer",
+            )
         )
-
-        classes.add(parallel.TorchParallelOptimizer)
     return classes
 
 
@@ -294,21 +231,13 @@ def apply_own_weight_decay(optimizer, variables):
 def overrides_weight_decay(optimizer):
     """Whether `optimizer` decays by a rule of its own, not Keras's stock one.
 
-    Keras's stock decay is its TensorFlow or torch optimizer's
-    `_apply_weight_decay` (`v -= v * weight_decay * lr`); an optimizer such
-    as Muon overrides it.
+    Keras's stock decay is its backend optimizer's `_apply_weight_decay`
+    (`v -= v * weight_decay * lr`), which the public
+    `keras.optimizers.Optimizer` inherits; an optimizer such as Muon
+    overrides it.
     """
-    name = backend.backend()
-    if name == "tensorflow":
-        from keras.src.backend.tensorflow.optimizer import TFOptimizer as stock
-    elif name == "torch":
-        from keras.src.backend.torch.optimizers.torch_optimizer import (
-            TorchOptimizer as stock,
-        )
-    else:
-        from keras.src.optimizers.base_optimizer import BaseOptimizer as stock
-    own = type(optimizer)._apply_weight_decay
-    return own is not stock._apply_weight_decay
+    stock = keras.optimizers.Optimizer._apply_weight_decay
+    return type(optimizer)._apply_weight_decay is not stock
 
 
 def uses_weight_decay(optimizer, variable):
@@ -491,92 +420,6 @@ def adopt_built_state(wrapper, optimizer, variables, frozen, stand_ins):
     wrapper.built = True
 
 
-class PipelineSteps:
-    """The steps of Keras's pipeline a wrapper optimizer takes over.
-
-    A mixin, listed before `keras.optimizers.Optimizer`: Keras's
-    `BaseOptimizer.apply` calls these private methods; each hands over to a
-    method of the wrapper's own (`_update_all_variables`,
-    `_decay_by_own_rule`, `_frozen_averages`) or to Keras's implementation.
-    The per-variable `update_step` is Keras's documented extension point and
-    is the wrapper's own.
-    """
-
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        if self._update_all_variables(
-            grads, trainable_variables, learning_rate
-        ):
-            return
-        # Keras's loop (TensorFlow: one `extended.update` per variable)
-        # calls `update_step` for each variable.
-        loop = super()._backend_update_step
-        if backend.backend() != "jax":
-            loop(grads, trainable_variables, learning_rate)
-            return
-        # JAX: the variables of one time-varying multiplier (of the thaws
-        # starting at one step) update under one condition, as on
-        # TensorFlow (`_distributed_tf_update_step`).
-        pairs = list(zip(grads, trainable_variables))
-        for active, part in self._conditional_parts(pairs):
-            part_grads = [g for g, _ in part]
-            part_variables = [v for _, v in part]
-            if active is None:
-                loop(part_grads, part_variables, learning_rate)
-            else:
-                run_where(
-                    active,
-                    lambda g=part_grads, v=part_variables: (
-                        self._run_conditioned(loop, g, v, learning_rate)
-                    ),
-                    part_variables + self.optimizer.variables,
-                )
-
-    def _distributed_tf_update_step(
-        self, distribution, grads_and_vars, learning_rate
-    ):
-        # TensorFlow (Keras's TFOptimizer calls this once per step, in
-        # cross-replica context, to run `update_step` per variable): the
-        # variables of one time-varying multiplier update under one
-        # condition, `_conditional_parts()`, not one each.
-        loop = super()._distributed_tf_update_step
-        for active, part in self._conditional_parts(grads_and_vars):
-            if active is None:
-                loop(distribution, part, learning_rate)
-            else:
-                run_where(
-                    active,
-                    lambda part=part: self._run_conditioned(
-                        loop, distribution, part, learning_rate
-                    ),
-                    [],
-                )
-
-    def _apply_weight_decay(self, variables):
-        self._decay_by_own_rule(variables)
-
-    def _update_model_variables_moving_average(self, trainable_variables):
-        # Keras's EMA update, past the averages at `_frozen_averages()`
-        # (stand-ins that keep a frozen variable's exact value: `m * v +
-        # (1 - m) * v` can be one rounding off `v`). Keras skips an average
-        # that is None.
-        name = "_model_variables_moving_average"
-        averages = getattr(self, name)
-        object.__setattr__(
-            self,
-            name,
-            [
-                None if frozen else average
-                for average, frozen in zip(averages, self._frozen_averages())
-            ],
-        )
-        try:
-            super()._update_model_variables_moving_average(trainable_variables)
-        finally:
-            object.__setattr__(
-                self, "_model_variables_moving_average", averages
-            )
-
-
 def set_requires_grad(variable, on):
     """torch: whether autograd computes `variable`'s gradient (Keras keeps
     its torch parameter's `requires_grad` equal to `trainable`)."""
@@ -600,19 +443,43 @@ def own_variables(optimizer):
     return list(optimizer._variables)
 
 
-# Used by keras_lrx.reparam (SetLearningRate).
+def _internal(name, *homes):
+    """The Keras internal `name`, from the first module of `homes` (where
+    a newer Keras keeps it first) that has it; a clear error if none has."""
+    import importlib
+
+    for home in homes:
+        try:
+            found = getattr(importlib.import_module(home), name, None)
+        except ImportError:
+            found = None
+        if found is not None:
+            return found
+    raise ImportError(
+        f"keras-lrx needs Keras's internal `{name}`, which Keras "
+        f"{keras.__version__} has in none of {', '.join(homes)}. This Keras "
+        "is newer than keras-lrx knows; please report it, with this message."
+    )
+
+
 def stateless_scope():
     """The active `keras.StatelessScope`, or `None`."""
-    from keras.src import backend as _backend
-
-    return _backend.get_stateless_scope()
+    get = _internal(
+        "get_stateless_scope",
+        "keras.src.backend.common.stateless_scope",
+        "keras.src.backend",
+    )
+    return get()
 
 
 def no_autocast_scope():
     """A scope in which float variables read as their own dtype."""
-    from keras.src import backend as _backend
-
-    return _backend.AutocastScope(None)
+    scope = _internal(
+        "AutocastScope",
+        "keras.src.backend.common.variables",
+        "keras.src.backend",
+    )
+    return scope(None)
 
 
 def sublayers(layer):
@@ -697,9 +564,10 @@ def clone_model_uncompiled(model, clone_function):
 
 
 def is_functional(model):
-    from keras.src.models.functional import Functional
-
-    return isinstance(model, Functional)
+    functional = _internal(
+        "Functional", "keras.src.models.functional", "keras.src.models"
+    )
+    return isinstance(model, functional)
 
 
 def parameter_variables(layer):

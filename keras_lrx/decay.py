@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import keras
 
+from keras_lrx import _keras_compat as compat
+from keras_lrx.multipliers import MultiplierMap
+from keras_lrx.multipliers import is_constant
+
 __all__ = ["no_decay_on_biases_and_norms"]
 
 
@@ -58,3 +62,57 @@ def no_decay_on_biases_and_norms(variable: keras.Variable) -> float | None:
     if len(variable.shape) < 2 or variable.name == "bias":
         return 0.0
     return None
+
+
+# What LRX checks and resolves of `weight_decay_multipliers`.
+_ARGUMENT = "weight_decay_multipliers"
+
+
+def check_decay_factor(value, where):
+    """A weight-decay factor is a number >= 0 (not a schedule of the step)."""
+    if not is_constant(value):
+        raise ValueError(
+            f"Argument `{_ARGUMENT}` takes numbers >= 0 (a "
+            "variable's weight decay is the optimizer's times the number); "
+            f"a schedule of the step is not supported there. Received: "
+            f"{value!r} for {where}"
+        )
+
+
+def check_decay_map(weight_decay_multipliers, optimizer):
+    """The `MultiplierMap` of LRX's `weight_decay_multipliers`, checked
+    against the wrapped optimizer (it must have a `weight_decay`)."""
+    decay_map = MultiplierMap(weight_decay_multipliers, _ARGUMENT)
+    if weight_decay_multipliers is None:
+        return decay_map
+    for key in decay_map.all_keys():
+        check_decay_factor(key.value, f"key {key.label()}")
+    if not optimizer.weight_decay:
+        raise ValueError(
+            f"Argument `{_ARGUMENT}` scales the wrapped optimizer's "
+            f"weight decay, and {type(optimizer).__name__} "
+            f"{optimizer.name!r} has none. Set `weight_decay` on the "
+            "wrapped optimizer (e.g. AdamW(..., weight_decay=0.05)). "
+            f"Received: weight_decay={optimizer.weight_decay!r}"
+        )
+    return decay_map
+
+
+def factors_by_key(resolutions, variables, optimizer, key_of):
+    """`{key_of(variable): factor}` for the variables whose decay factor
+    (resolved) is not 1; raises for a factor `optimizer`'s own decay rule
+    (Muon's) cannot take."""
+    factors = {}
+    own_rule = compat.overrides_weight_decay(optimizer)
+    for v, r in zip(variables, resolutions):
+        check_decay_factor(r.multiplier, f"variable {r.path!r}")
+        if own_rule and r.multiplier not in (0.0, 1.0):
+            raise ValueError(
+                f"Argument `{_ARGUMENT}`: {type(optimizer).__name__} decays "
+                "by a rule of its own, which LRX can switch off per variable "
+                "(0) but not scale: each factor must be 0 or 1. Received: "
+                f"{r.multiplier!r} for variable {r.path!r}"
+            )
+        if r.multiplier != 1.0:
+            factors[key_of(v)] = r.multiplier
+    return factors

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -19,10 +18,17 @@ from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 
 from keras_lrx import _keras_compat as compat
-from keras_lrx import _update
 from keras_lrx import _validation
+from keras_lrx import decay as _decay
 from keras_lrx import multipliers as _multipliers
 from keras_lrx import plotting
+from keras_lrx._engine import step as _step
+from keras_lrx._engine.hyperparameters import Hyperparameters
+from keras_lrx._engine.hyperparameters import check as _check_hyperparameters
+from keras_lrx._engine.pipeline import Pipeline
+from keras_lrx._engine.pipeline import pipeline_options
+from keras_lrx._engine.plan import Plan
+from keras_lrx._engine.update import Update
 from keras_lrx.multipliers import MultiplierMap
 
 if TYPE_CHECKING:
@@ -36,7 +42,7 @@ def _delegate_schedule():  # placeholder handed to the base class only
 
 
 @keras.saving.register_keras_serializable(package="keras_lrx")
-class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
+class LRX(Pipeline, keras.optimizers.Optimizer):
     """Wraps any Keras optimizer so each variable trains at its own rate.
 
     Each trainable variable `v` is updated by the wrapped optimizer's own
@@ -193,7 +199,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         optimizer = self._check_optimizer(optimizer)
         base_learning_rate = self._check_schedule(schedule)
         multiplier_map = MultiplierMap(multipliers)
-        decay_map = self._check_decay_map(weight_decay_multipliers, optimizer)
+        decay_map = _decay.check_decay_map(weight_decay_multipliers, optimizer)
         hyperparameters = _check_hyperparameters(hyperparameters, optimizer)
         compat.check_distribution_strategy(optimizer)
 
@@ -202,28 +208,22 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         super().__init__(
             learning_rate=base_learning_rate,
             name=name or "lrx",
-            **_pipeline_options(optimizer),
+            **pipeline_options(optimizer),
         )
-        if schedule is None:
-            self._learning_rate = None
+        if schedule is None:  # the wrapped optimizer's rate (see `_base`)
+            compat.set_own_learning_rate(self, None)
         # One step counter: the wrapped optimizer's (its `update_step` reads
         # it), so the wrapped optimizer counts LRX's steps.
         compat.share_step_counter(self, optimizer)
+        # Configuration (saved in `get_config`).
         self.optimizer = optimizer
         self.weight_decay_follows_multiplier = weight_decay_follows_multiplier
         self.strict = strict
         self._multiplier_map = multiplier_map
         self._decay_map = decay_map
         # The wrapped optimizer's hyperparameters that follow a schedule of
-        # the step: name -> schedule (see `_hyperparameters_now`).
+        # the step: name -> schedule.
         self.hyperparameters = hyperparameters
-        # The wrapped optimizer's own numbers, put back after each step.
-        compat.set_untracked_attribute(
-            self,
-            "_hyperparameter_numbers",
-            {name: getattr(optimizer, name) for name in hyperparameters},
-        )
-        self._decays = None  # variable path -> decay factor, at build
         self._lr_scale = self.add_variable(
             shape=(),
             initializer="ones",
@@ -231,23 +231,16 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             aggregation="only_first_replica",
             name="learning_rate_scale",
         )
-        self._resolutions = None
-        self._frozen = None
-        self._multipliers = None
+        # The engine (`keras_lrx._engine`), untracked by Keras: the plan and
+        # the update once built, the values of the step being applied, the
+        # step `hold_multipliers()` holds, the JAX metric hook's recorders.
         for attribute, value in (
-            ("_update", None),  # keras_lrx._update.Update, at build
-            # Positions and multipliers of each variable list the pipeline
-            # is called with, worked out once: they are fixed at build.
-            ("_plans", {}),
-            ("_state_recorders", weakref.WeakSet()),
-            # Multipliers that change over time, by id (at build) ...
-            ("_schedules", {}),
-            # ... their values this step, on torch (read once per step) ...
-            ("_step_values", None),
-            # ... and the step they are held at (`hold_multipliers`).
+            ("_hyperparameters", Hyperparameters(hyperparameters, optimizer)),
+            ("_plan", None),
+            ("_update", None),
+            ("_step", None),
             ("_held_step", None),
-            # TensorFlow: inside one condition for a group's variables.
-            ("_conditioned", False),
+            ("_state_recorders", weakref.WeakSet()),
         ):
             compat.set_untracked_attribute(self, attribute, value)
 
@@ -282,24 +275,6 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 "Pass a new, unused optimizer instance."
             )
         return optimizer
-
-    @staticmethod
-    def _check_decay_map(weight_decay_multipliers, optimizer):
-        argument = "weight_decay_multipliers"
-        decay_map = MultiplierMap(weight_decay_multipliers, argument)
-        if weight_decay_multipliers is None:
-            return decay_map
-        for key in decay_map.all_keys():
-            _check_decay_factor(key.value, f"key {key.label()}")
-        if not optimizer.weight_decay:
-            raise ValueError(
-                f"Argument `{argument}` scales the wrapped optimizer's "
-                f"weight decay, and {type(optimizer).__name__} "
-                f"{optimizer.name!r} has none. Set `weight_decay` on the "
-                "wrapped optimizer (e.g. AdamW(..., weight_decay=0.05)). "
-                f"Received: weight_decay={optimizer.weight_decay!r}"
-            )
-        return decay_map
 
     @staticmethod
     def _check_schedule(schedule):
@@ -338,64 +313,30 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         decay_resolutions = self._decay_map.resolve(
             var_list, strict=self.strict
         )  # may raise
-        decays = {}
-        own_rule = compat.overrides_weight_decay(self.optimizer)
-        for v, r in zip(var_list, decay_resolutions):
-            _check_decay_factor(r.multiplier, f"variable {r.path!r}")
-            if own_rule and r.multiplier not in (0.0, 1.0):
-                raise ValueError(
-                    "Argument `weight_decay_multipliers`: "
-                    f"{type(self.optimizer).__name__} decays by a rule of "
-                    "its own, which LRX can switch off per variable (0) but "
-                    "not scale: each factor must be 0 or 1. Received: "
-                    f"{r.multiplier!r} for variable {r.path!r}"
-                )
-            if r.multiplier != 1.0:
-                decays[compat.variable_key(self, v)] = r.multiplier
+        decays = _decay.factors_by_key(
+            decay_resolutions,
+            var_list,
+            self.optimizer,
+            key_of=lambda v: compat.variable_key(self, v),
+        )  # may raise
         compat.check_distribution_strategy(self.optimizer)
-        frozen = [_is_zero(r.multiplier) for r in resolutions]
-        active = [v for v, f in zip(var_list, frozen) if not f]
+        plan = Plan(
+            resolutions,
+            {r.path: r.multiplier for r in decay_resolutions},
+            index_of=lambda v: compat.variable_index(self, v),
+        )
+        frozen = plan.frozen
         # Frozen variables get no slots and never reach the update.
-        self.optimizer.build(active)
-        stand_ins = {}
-        if self.use_ema:
-            # A frozen variable's moving average is the variable itself;
-            # Keras's SwapEMAWeights swaps every trainable variable of the
-            # model with an average, so it gets a copy that stays equal.
-            for v, f in zip(var_list, frozen):
-                if f:
-                    # Initialised, not assigned: `fit` may build inside a
-                    # StatelessScope, which drops assignments. A copy: on
-                    # JAX one buffer in two variables would be donated
-                    # twice by the train step.
-                    stand_ins[id(v)] = self.add_variable_from_reference(
-                        v, name="average", initializer=_copy_of(v)
-                    )
+        self.optimizer.build([v for v, f in zip(var_list, frozen) if not f])
+        stand_ins = self._average_stand_ins(var_list, frozen)
         compat.adopt_built_state(
             self, self.optimizer, var_list, frozen, stand_ins
         )
-        self._resolutions = resolutions
-        self._frozen = frozen
-        self._multipliers = _multipliers.shared_schedules(
-            [r.multiplier for r in resolutions]
+        update = Update(
+            self.optimizer, self.weight_decay_follows_multiplier, decays
         )
-        compat.set_untracked_attribute(
-            self,
-            "_schedules",
-            {
-                id(m): m
-                for m in self._multipliers
-                if not _multipliers.is_constant(m)
-            },
-        )
-        compat.set_untracked_attribute(
-            self,
-            "_update",
-            _update.Update(
-                self.optimizer, self.weight_decay_follows_multiplier, decays
-            ),
-        )
-        self._decays = {r.path: r.multiplier for r in decay_resolutions}
+        compat.set_untracked_attribute(self, "_plan", plan)
+        compat.set_untracked_attribute(self, "_update", update)
 
     @property
     def variables(self) -> list[keras.Variable]:
@@ -415,9 +356,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         A multiplier that changes over time is its schedule;
         `current_multipliers()` has every value at the current step.
         """
-        if self._resolutions is None:
+        if self._plan is None:
             return {}
-        return {r.path: r.multiplier for r in self._resolutions}
+        return {r.path: r.multiplier for r in self._plan.resolutions}
 
     @property
     def variable_weight_decays(self) -> dict[str, float]:
@@ -442,17 +383,18 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         >>> opt.variable_weight_decays
         {'net/head/kernel': 0.05, 'net/head/bias': 0.0}
         """
-        if self._resolutions is None:
+        plan = self._plan
+        if plan is None:
             return {}
         weight_decay = float(self.optimizer.weight_decay or 0.0)
         return {
             r.path: (
-                weight_decay * self._decays[r.path]
+                weight_decay * plan.decay_factors[r.path]
                 if not frozen and self._update.decays_variable(v)
                 else 0.0
             )
             for v, r, frozen in zip(
-                compat.built_variables(self), self._resolutions, self._frozen
+                compat.built_variables(self), plan.resolutions, plan.frozen
             )
         }
 
@@ -475,48 +417,15 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         0.5
         """
         self._check_built("current_multipliers()")
-        values = self._values_now()
+        values = _step.floats_at(self._plan.schedules, self._step_now())
         return {
             r.path: values.get(id(m), m)
-            for r, m in zip(self._resolutions, self._multipliers)
+            for r, m in zip(self._plan.resolutions, self._plan.multipliers)
         }
 
-    def _values_now(self):
-        """Float value of each time-varying multiplier (by id), this step."""
-        if not self._schedules:
-            return {}
-        step = int(ops.convert_to_numpy(self._multiplier_step()))
-        return {
-            key: _multipliers.multiplier_float(m, step)
-            for key, m in self._schedules.items()
-        }
-
-    def _multiplier_step(self):
-        """The step time-varying multipliers are evaluated at."""
-        if self._held_step is not None:
-            return self._held_step
-        return compat.raw_iterations(self)
-
-    def _multiplier_now(self, multiplier):
-        """A time-varying multiplier's value for this step.
-
-        Evaluated once per step for all the variables it applies to: torch
-        reads every value as a float when the step starts; TensorFlow and
-        JAX evaluate all schedules (the thaws as one vector) where the
-        step's trace first needs one, and reuse the tensors.
-        """
-        values = self._step_values
-        if values is None:  # outside Keras's pipeline
-            return _multipliers.multiplier_at(
-                multiplier, self._multiplier_step()
-            )
-        if not values:  # the step's first: all of them at once
-            values.update(
-                _multipliers.values_at(
-                    self._schedules.values(), self._multiplier_step()
-                )
-            )
-        return values[id(multiplier)]
+    def _step_now(self):
+        """The step multipliers are evaluated at now, an int."""
+        return int(ops.convert_to_numpy(_step.multiplier_step(self)))
 
     @contextlib.contextmanager
     def hold_multipliers(self) -> Iterator[None]:
@@ -555,8 +464,16 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     # The learning rate.
     # ------------------------------------------------------------------ #
+    # The base rate is `schedule(t) * scale`: `_base` is the schedule (None
+    # for the wrapped optimizer's own rate; a Variable for a float) and
+    # `_lr_scale` the scale. Keras reads it for the step through
+    # `_get_current_learning_rate` (the pipeline).
+    @property
+    def _base(self):
+        return compat.own_learning_rate(self)
+
     def _unscaled_learning_rate(self):
-        schedule = self._learning_rate
+        schedule = self._base
         if schedule is None:
             return self.optimizer.learning_rate
         if isinstance(schedule, keras.Variable):
@@ -564,16 +481,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         # LearningRateSchedule or callable of the step.
         return schedule(compat.raw_iterations(self))
 
-    def _get_current_learning_rate(self):
-        lr = self._unscaled_learning_rate()
-        return ops.multiply(ops.cast(lr, "float32"), self._lr_scale)
-
     def _has_schedule(self):
-        if self._learning_rate is None:
-            return not isinstance(
-                compat.own_learning_rate(self.optimizer), keras.Variable
-            )
-        return not isinstance(self._learning_rate, keras.Variable)
+        schedule = self._base
+        if schedule is None:
+            schedule = compat.own_learning_rate(self.optimizer)
+        return not isinstance(schedule, keras.Variable)
 
     @property
     def learning_rate(self) -> Any:
@@ -587,9 +499,9 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         if isinstance(learning_rate, LearningRateSchedule) or callable(
             learning_rate
         ):
-            if isinstance(self._learning_rate, keras.Variable):
-                compat.untrack_variable(self, self._learning_rate)
-            self._learning_rate = learning_rate
+            if isinstance(self._base, keras.Variable):
+                compat.untrack_variable(self, self._base)
+            compat.set_own_learning_rate(self, learning_rate)
             self._lr_scale.assign(1.0)
             return
         value = float(ops.convert_to_numpy(learning_rate))
@@ -599,10 +511,10 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
                 f"Received: learning_rate={learning_rate!r}"
             )
         if not self._has_schedule():
-            if self._learning_rate is None:
+            if self._base is None:
                 self.optimizer.learning_rate = value
             else:
-                self._learning_rate.assign(value)
+                self._base.assign(value)
             self._lr_scale.assign(1.0)
             return
         current = float(ops.convert_to_numpy(self._unscaled_learning_rate()))
@@ -702,102 +614,6 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         groups = sorted(set(self.current_multipliers().values()))
         return {m: base * m for m in groups}
 
-    # ------------------------------------------------------------------ #
-    # Applying gradients.
-    # ------------------------------------------------------------------ #
-    def apply(
-        self,
-        grads: Iterable[Any],
-        trainable_variables: Iterable[keras.Variable] | None = None,
-    ) -> None:
-        grads = list(grads)
-        if not grads:
-            return
-        if trainable_variables is None:
-            if not self.built:
-                raise ValueError(
-                    "When passing `grads` without `variables`, the optimizer "
-                    "must already be built on a list of variables. Call "
-                    "`optimizer.build(trainable_variables)` first."
-                )
-            trainable_variables = compat.built_variables(self)
-        else:
-            trainable_variables = list(trainable_variables)
-            if not self.built:
-                with keras.name_scope(self.name, caller=self):
-                    self.build(trainable_variables)
-            compat.check_variables_are_known(self, trainable_variables)
-        if len(grads) != len(trainable_variables):
-            raise ValueError(
-                f"Received {len(grads)} gradients for "
-                f"{len(trainable_variables)} variables."
-            )
-        if (
-            self._schedules
-            and keras.backend.backend() == "torch"
-            and any(g is None for g in grads)
-        ):
-            # torch, under `SkipFrozenGradients`: a variable frozen for now
-            # got no gradient (`requires_grad` off). Any other missing
-            # gradient goes on to Keras, which warns about it (on
-            # TensorFlow and JAX a compiled step cannot read the step here).
-            grads, trainable_variables = self._past_frozen_for_now(
-                grads, trainable_variables
-            )
-            if not grads:
-                compat.raw_iterations(self).assign_add(1)
-                return
-        active = self._plan(trainable_variables, "active")
-        if len(active) < len(trainable_variables):
-            grads = [grads[p] for p in active]
-            trainable_variables = [trainable_variables[p] for p in active]
-        if active:
-            if self._schedules and (
-                self.global_clipnorm or self.gradient_accumulation_steps
-            ):
-                grads = self._without_frozen_gradients(
-                    grads, trainable_variables
-                )
-            # Keras's own pipeline, on the variables that train.
-            with self._hyperparameters_now():
-                super().apply(grads, trainable_variables)
-        else:
-            compat.raw_iterations(self).assign_add(1)
-
-    @contextlib.contextmanager
-    def _hyperparameters_now(self):
-        """The wrapped optimizer's scheduled hyperparameters at this step.
-
-        Inside, each name of `hyperparameters` is the schedule's value at
-        the step (a float on torch, a float32 tensor in a compiled step), so
-        the wrapped optimizer's own update reads it; the configured number
-        is put back afterwards.
-        """
-        if not self.hyperparameters:
-            yield
-            return
-        step = compat.raw_iterations(self)
-        eager = keras.backend.backend() == "torch"
-        try:
-            for name, schedule in self.hyperparameters.items():
-                value = schedule(step)
-                if eager:
-                    value = float(ops.convert_to_numpy(value))
-                else:
-                    value = ops.cast(value, "float32")
-                    if name in compat.branched_hyperparameters(self.optimizer):
-                        value = compat.branch_safe_value(
-                            value, self._hyperparameter_numbers[name]
-                        )
-                compat.set_untracked_attribute(self.optimizer, name, value)
-            yield
-        finally:
-            # The numbers kept at construction, not the values found on
-            # entry: under `MirroredStrategy` the replicas run this in
-            # threads, and one may enter while another's value is set.
-            for name, value in self._hyperparameter_numbers.items():
-                compat.set_untracked_attribute(self.optimizer, name, value)
-
     def current_hyperparameters(self) -> dict[str, float]:
         """Dict of each scheduled hyperparameter's value at the current step.
 
@@ -822,27 +638,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
             step: Int >= 0, an optimizer step.
         """
         step = _validation.check_count("step", step)
-        return {
-            name: float(ops.convert_to_numpy(schedule(step)))
-            for name, schedule in self.hyperparameters.items()
-        }
-
-    def _past_frozen_for_now(self, grads, variables):
-        """`(grads, variables)` without the pairs of a missing gradient of
-        a variable whose multiplier is 0 at this step (eager steps only)."""
-        values = self._values_now()
-        kept = [
-            p
-            for p, (g, v) in enumerate(zip(grads, variables))
-            if g is not None or not self._frozen_in(values, v)
-        ]
-        return [grads[p] for p in kept], [variables[p] for p in kept]
-
-    def _frozen_in(self, values, variable):
-        """Whether `variable`'s multiplier is <= 0 in `values` (the floats
-        of `_values_now()`; a constant multiplier as it is)."""
-        m = self._multipliers[compat.variable_index(self, variable)]
-        return (m if _multipliers.is_constant(m) else values[id(m)]) <= 0.0
+        return self._hyperparameters.floats_at(step)
 
     def frozen_variables(self, steps: int = 1) -> list[keras.Variable]:
         """The variables whose multiplier is 0 at each of the next `steps`.
@@ -875,241 +671,25 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         """
         steps = _validation.check_count("steps", steps, low=1)
         self._check_built("frozen_variables")
-        first = int(ops.convert_to_numpy(self._multiplier_step()))
+        first = self._step_now()
         if self._held_step is not None:  # `hold_multipliers()`: one step
             steps = 1
+        plan = self._plan
         windows = [
-            {
-                key: _multipliers.multiplier_float(m, step)
-                for key, m in self._schedules.items()
-            }
+            _step.floats_at(plan.schedules, step)
             for step in range(first, first + steps)
         ]
         return [
             v
-            for v in compat.built_variables(self)
-            if all(self._frozen_in(values, v) for values in windows)
+            for v, m in zip(compat.built_variables(self), plan.multipliers)
+            if all(values.get(id(m), m) <= 0.0 for values in windows)
         ]
-
-    def _without_frozen_gradients(self, grads, variables):
-        """Zeroes the gradients of variables whose multiplier is 0 now.
-
-        A variable frozen for now has no gradient, as in PyTorch: it counts
-        in no global gradient norm and accumulates nothing.
-        """
-        step = self._multiplier_step()
-        active = {}
-        grads = list(grads)
-        for p, variable in enumerate(variables):
-            m = self._multipliers[compat.variable_index(self, variable)]
-            if _multipliers.is_constant(m) or grads[p] is None:
-                continue
-            if id(m) not in active:
-                active[id(m)] = ops.greater(
-                    _multipliers.multiplier_at(m, step), 0.0
-                )
-            grads[p] = ops.where(
-                active[id(m)], grads[p], ops.zeros_like(grads[p])
-            )
-        return grads
-
-    def stateless_apply(
-        self,
-        optimizer_variables: Sequence[Any],
-        grads: Sequence[Any],
-        trainable_variables: Sequence[Any],
-    ) -> tuple[list[Any], list[Any]]:
-        if self._state_recorders:
-            values = [
-                v.value if isinstance(v, keras.Variable) else v
-                for v in optimizer_variables
-            ]
-            for recorder in list(self._state_recorders):
-                recorder._record(values)
-        return super().stateless_apply(
-            optimizer_variables, grads, trainable_variables
-        )
-
-    def _add_state_recorder(self, recorder):
-        """JAX: `recorder._record(values)` gets each step's input state.
-
-        Keras's JAX train step hands the optimizer state to
-        `stateless_apply` only; `keras_lrx.metrics.LearningRateMetric`
-        computes the step's rate from it.
-        """
-        self._state_recorders.add(recorder)
-
-    def _plan(self, variables, kind):
-        """`kind` of plan for this list of variables, worked out once.
-
-        "active": positions of the variables not frozen (of LRX's own list);
-        "multipliers": the multiplier of each variable (of the list the
-        pipeline updates), one list object per variable list.
-        """
-        key = (kind,) + tuple(map(id, variables))
-        plan = self._plans.get(key)
-        if plan is None:
-            if kind == "active":
-                plan = [
-                    p
-                    for p, v in enumerate(variables)
-                    if not _is_zero(
-                        self._multipliers[compat.variable_index(self, v)]
-                    )
-                ]
-            else:
-                plan = [
-                    self._multipliers[compat.variable_index(self, v)]
-                    for v in variables
-                ]
-            self._plans[key] = plan
-        return plan
-
-    # Keras's pipeline reaches these through `compat.PipelineSteps`.
-    def _frozen_averages(self):
-        """Positions whose EMA stand-in keeps its value (frozen variables)."""
-        return self._frozen
-
-    def _update_all_variables(self, grads, variables, learning_rate):
-        """Torch, stock optimizers: one pass; False where per variable."""
-        update = self._update
-        if self._schedules:
-            # A new step: its multiplier values (see `_multiplier_now`).
-            eager = keras.backend.backend() == "torch"
-            compat.set_untracked_attribute(
-                self, "_step_values", self._values_now() if eager else {}
-            )
-        if update.fused is None:
-            update.before_variables(learning_rate)
-            return False
-        multipliers = self._plan(variables, "multipliers")
-        if self._schedules:
-            grads, variables, multipliers = self._training_now(
-                grads, variables, multipliers
-            )
-        update.all_variables(grads, variables, learning_rate, multipliers)
-        return True
-
-    def _training_now(self, grads, variables, multipliers):
-        """Torch one pass: the variables whose multiplier is > 0 this step,
-        and their multipliers as floats (one list object per set of values,
-        as the pass plans by list)."""
-        values = self._step_values
-        floats = tuple(
-            m if _multipliers.is_constant(m) else values[id(m)]
-            for m in multipliers
-        )
-        key = ("now", id(multipliers), floats)
-        plan = self._plans.get(key)
-        if plan is None:
-            positions = [p for p, m in enumerate(floats) if m > 0.0]
-            plan = (multipliers, positions, [floats[p] for p in positions])
-            now = [k for k in self._plans if k[0] == "now"]
-            if len(now) >= 8:  # a warmup gives new values every step
-                for old in now:
-                    del self._plans[old]
-            self._plans[key] = plan
-        _, positions, floats = plan
-        if len(positions) == len(variables):
-            return grads, variables, floats
-        return (
-            [grads[p] for p in positions],
-            [variables[p] for p in positions],
-            floats,
-        )
-
-    def _conditional_parts(self, grads_and_vars):
-        """TensorFlow: `[(active, grads_and_vars)]`, the pairs of constant
-        multipliers first (`active` None), then those of each time-varying
-        multiplier with its "> 0 now" condition."""
-        if not self._schedules:
-            return [(None, grads_and_vars)]
-        constant, groups = [], {}
-        for pair in grads_and_vars:
-            m = self._multipliers[compat.variable_index(self, pair[1])]
-            if _multipliers.is_constant(m):
-                constant.append(pair)
-                continue
-            # Thaws that start at one step share one condition.
-            start = _multipliers.active_from(m)
-            key = ("from", start) if start is not None else ("id", id(m))
-            groups.setdefault(key, (m, []))[1].append(pair)
-        parts = [(None, constant)] if constant else []
-        if groups:
-            # Every multiplier's value now, outside the conditions below: a
-            # tensor made inside one condition's branch is not seen by the
-            # others.
-            self._multiplier_now(next(iter(groups.values()))[0])
-        for (kind, start), (m, pairs) in groups.items():
-            if kind == "from":
-                active = ops.greater_equal(self._multiplier_step(), start)
-            else:
-                active = ops.greater(self._multiplier_now(m), 0.0)
-            parts.append((active, pairs))
-        return parts
-
-    def _run_conditioned(self, loop, *args):
-        """Runs Keras's per-variable loop inside a group's condition."""
-        compat.set_untracked_attribute(self, "_conditioned", True)
-        try:
-            loop(*args)
-        finally:
-            compat.set_untracked_attribute(self, "_conditioned", False)
-
-    def update_step(
-        self, gradient: Any, variable: keras.Variable, learning_rate: Any
-    ) -> None:
-        index = compat.variable_index(self, variable)
-        multiplier = self._multipliers[index]
-        if _multipliers.is_constant(multiplier):
-            self._update.step(gradient, variable, learning_rate, multiplier)
-            return
-        # A multiplier that changes over time: while it is 0, the variable
-        # and its slots stay as they are (no update, decay or moments).
-        value = self._multiplier_now(multiplier)
-        if self._conditioned:  # its group's condition holds (TF, JAX)
-            self._update.step(gradient, variable, learning_rate, value)
-            return
-        compat.run_where(
-            ops.greater(value, 0.0),
-            lambda: self._update.step(gradient, variable, learning_rate, value),
-            [variable] + self.optimizer.variables,
-        )
-
-    def _decay_by_own_rule(self, variables):
-        # Keras's stock decay runs per variable in `update_step`; a rule of
-        # the wrapped optimizer's own (Muon's) runs here, where Keras runs it
-        # (on a variable whose multiplier changes over time, while it is > 0).
-        if not self._update.own_weight_decay:
-            return
-        if not self._schedules:
-            self._update.own_decay(variables)
-            return
-        constant = []
-        for variable in variables:
-            index = compat.variable_index(self, variable)
-            multiplier = self._multipliers[index]
-            if _multipliers.is_constant(multiplier):
-                constant.append(variable)
-                continue
-            # Keras decays before `_backend_update_step` starts the step's
-            # multiplier values: evaluated here.
-            value = _multipliers.multiplier_at(
-                multiplier, self._multiplier_step()
-            )
-            compat.run_where(
-                ops.greater(value, 0.0),
-                lambda v=variable: self._update.own_decay([v]),
-                [variable],
-            )
-        if constant:
-            self._update.own_decay(constant)
 
     # ------------------------------------------------------------------ #
     # Diagnostics.
     # ------------------------------------------------------------------ #
     def _check_built(self, what):
-        if self._resolutions is None:
+        if self._plan is None:
             raise ValueError(
                 f"`{what}` needs a built optimizer: call it after "
                 "`model.fit`, or after "
@@ -1150,8 +730,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         self._check_built("plot_multipliers()")
         now = self.current_multipliers()
         return plotting.plot_bars(
-            [r.source for r in self._resolutions],
-            [now[r.path] for r in self._resolutions],
+            [r.source for r in self._plan.resolutions],
+            [now[r.path] for r in self._plan.resolutions],
             ax=ax,
             ylabel="multiplier now",
         )
@@ -1178,7 +758,8 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         now = self.current_multipliers()
         decays = self.variable_weight_decays
         rows = []
-        for variable, r in zip(compat.built_variables(self), self._resolutions):
+        resolutions = self._plan.resolutions
+        for variable, r in zip(compat.built_variables(self), resolutions):
             rows.append(
                 {
                     "path": r.path,
@@ -1193,33 +774,28 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         header = ("variable", "shape", "multiplier", "matched key", "lr now")
         if self.optimizer.weight_decay:
             header += ("weight decay",)
-        table = [header] + [
-            (
-                row["path"],
-                str(row["shape"]),
-                _multiplier_label(row["multiplier"], row["multiplier_now"]),
-                row["matched"],
-                f"{row['learning_rate']:.4g}",
-                f"{row['weight_decay']:.4g}",
-            )[: len(header)]
-            for row in rows
-        ]
-        widths = [
-            max(len(line[i]) for line in table) for i in range(len(header))
-        ]
-        lines = [
-            "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
-            for line in table
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines = plotting.text_table(
+            header,
+            [
+                (
+                    row["path"],
+                    str(row["shape"]),
+                    _multiplier_label(row["multiplier"], row["multiplier_now"]),
+                    row["matched"],
+                    f"{row['learning_rate']:.4g}",
+                    f"{row['weight_decay']:.4g}",
+                )[: len(header)]
+                for row in rows
+            ],
+        )
         frozen_now = sum(row["multiplier_now"] == 0.0 for row in rows)
         lines.append(
             f"{self.name}: {type(self.optimizer).__name__}, base "
             f"learning rate {base:.4g}, {frozen_now} frozen of "
             f"{len(rows)} variables"
             + (
-                f" ({sum(self._frozen)} for good)"
-                if frozen_now != sum(self._frozen)
+                f" ({sum(self._plan.frozen)} for good)"
+                if frozen_now != sum(self._plan.frozen)
                 else ""
             )
         )
@@ -1230,7 +806,7 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
     # Serialization.
     # ------------------------------------------------------------------ #
     def get_config(self) -> dict[str, Any]:
-        schedule = self._learning_rate
+        schedule = self._base
         if schedule is None:
             schedule_config = None
         elif isinstance(schedule, keras.Variable):
@@ -1297,119 +873,11 @@ class LRX(compat.PipelineSteps, keras.optimizers.Optimizer):
         )
 
 
-#: The wrapped optimizers whose update reads `beta_1`/`beta_2` only through
-#: `keras.ops` (never in a Python branch), so a tensor may stand in for the
-#: number during a compiled step. (SGD and RMSprop branch on `momentum` in
-#: Python; see `compat.branched_hyperparameters`.)
-_BETAS_READ_BY_OPS = ("Adam", "AdamW", "Adamax", "Nadam", "Lion")
-
-
-def _check_hyperparameters(hyperparameters, optimizer):
-    """`hyperparameters` as a dict name -> schedule, checked against the
-    wrapped optimizer."""
-    if hyperparameters is None:
-        return {}
-    if not isinstance(hyperparameters, Mapping):
-        raise TypeError(
-            "Argument `hyperparameters` must be None or a dict mapping names "
-            "of the wrapped optimizer's hyperparameters to schedules of the "
-            f"step. Received: hyperparameters={hyperparameters!r}"
-        )
-    checked = {}
-    for name, schedule in hyperparameters.items():
-        if name in ("beta_1", "beta_2"):
-            reads_by_ops = any(
-                isinstance(optimizer, getattr(keras.optimizers, kind))
-                for kind in _BETAS_READ_BY_OPS
-            )
-            allowed = reads_by_ops and isinstance(
-                getattr(optimizer, name, None), numbers.Real
-            )
-        elif name in compat.branched_hyperparameters(optimizer):
-            number = getattr(optimizer, name, None)
-            if isinstance(number, numbers.Real) and number <= 0:
-                raise ValueError(
-                    f"Argument `hyperparameters`: {name!r} can follow a "
-                    f"schedule when the wrapped {type(optimizer).__name__} "
-                    f"is built with {name} > 0 (its momentum slots exist "
-                    "only then; the schedule may still reach 0). Received: "
-                    f"{name}={number!r} on the wrapped optimizer"
-                )
-            allowed = isinstance(number, numbers.Real)
-        elif name == "weight_decay":
-            allowed = isinstance(
-                optimizer.weight_decay, numbers.Real
-            ) and not compat.overrides_weight_decay(optimizer)
-        else:
-            allowed = False
-        if not allowed:
-            raise ValueError(
-                "Argument `hyperparameters`: LRX can schedule `beta_1` and "
-                f"`beta_2` of {', '.join(_BETAS_READ_BY_OPS)}, `momentum` "
-                "of SGD and RMSprop, and `weight_decay` of an optimizer "
-                "with Keras's stock decay (each set to a number on the "
-                "wrapped optimizer). Others are Python numbers inside the "
-                "wrapped optimizer's update, which a compiled step cannot "
-                f"change. Received: {name!r} for {type(optimizer).__name__}"
-            )
-        if isinstance(schedule, bool) or not (
-            isinstance(schedule, LearningRateSchedule) or callable(schedule)
-        ):
-            raise TypeError(
-                "Argument `hyperparameters` takes a schedule of the step per "
-                "name (a `LearningRateSchedule` or a callable); set a fixed "
-                "number on the wrapped optimizer. Received: "
-                f"{name}={schedule!r} (of type {type(schedule).__name__})"
-            )
-        checked[name] = schedule
-    return checked
-
-
-def _check_decay_factor(value, where):
-    """A weight-decay factor is a number >= 0 (not a schedule of the step)."""
-    if not _multipliers.is_constant(value):
-        raise ValueError(
-            "Argument `weight_decay_multipliers` takes numbers >= 0 (a "
-            "variable's weight decay is the optimizer's times the number); "
-            f"a schedule of the step is not supported there. Received: "
-            f"{value!r} for {where}"
-        )
-
-
-def _is_zero(multiplier):
-    """A constant multiplier of 0: a variable that never trains."""
-    return _multipliers.is_constant(multiplier) and multiplier == 0.0
-
-
 def _multiplier_label(multiplier, now):
     label = _multipliers.describe_multiplier(multiplier)
     if _multipliers.is_constant(multiplier):
         return label
     return f"{label} = {now:g} now"
-
-
-def _copy_of(variable):
-    """An initializer that returns a copy of `variable`'s current value."""
-
-    def initializer(shape, dtype=None):
-        value = ops.copy(ops.convert_to_tensor(variable))
-        return ops.cast(value, dtype or variable.dtype)
-
-    return initializer
-
-
-def _pipeline_options(optimizer):
-    """The wrapped optimizer's settings of Keras's step pipeline."""
-    return {
-        "clipnorm": optimizer.clipnorm,
-        "clipvalue": optimizer.clipvalue,
-        "global_clipnorm": optimizer.global_clipnorm,
-        "use_ema": optimizer.use_ema,
-        "ema_momentum": optimizer.ema_momentum,
-        "ema_overwrite_frequency": optimizer.ema_overwrite_frequency,
-        "loss_scale_factor": optimizer.loss_scale_factor,
-        "gradient_accumulation_steps": optimizer.gradient_accumulation_steps,
-    }
 
 
 def _check_no_extra_arguments(kwargs):

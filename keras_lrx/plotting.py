@@ -168,3 +168,16 @@ def plot_columns(columns, x, ys, ax=None, log_x=None):
         legend=len(ys) > 1,
         log_x=log_x,
     )
+
+
+def text_table(header, rows):
+    """The lines of a plain-text table: `header`, a rule, then `rows` (all
+    strings), each column as wide as its widest cell."""
+    table = [tuple(header)] + [tuple(row) for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
+        for line in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines

@@ -535,7 +535,7 @@ def test_torch_other_forms_of_the_one_pass_update(name, form, monkeypatch):
     # Python scalars (one kernel launch); on the CPU a long list runs in
     # chunks (the step's scalars, Nadam's u_product, once per step). Force
     # each form here and check it against the separate optimizers too.
-    from keras_lrx import _torch_fused
+    from keras_lrx._engine import torch_fused as _torch_fused
 
     if form == "chunks":
         monkeypatch.setattr(_torch_fused, "CPU_CHUNK_ELEMENTS", 5)
@@ -566,7 +566,7 @@ def test_torch_one_pass_update_in_its_accelerator_form(name, monkeypatch):
     # rules multiply by the rate, then by the multipliers as Python scalars:
     # two kernel launches. Runs only there; checked against the separate
     # optimizers at lr x m, like the CPU form.
-    from keras_lrx import _torch_fused
+    from keras_lrx._engine import torch_fused as _torch_fused
 
     assert keras.Variable(np.zeros(3)).value.device.type == "cuda"
     forms = []

@@ -37,12 +37,19 @@ def _cycle_position(step, total, dtype):
         if step_dtype == "int64" and keras.backend.backend() != "tensorflow":
             # Keras's type promotion narrows int64 to int32 outside
             # TensorFlow, so `floor_divide` would wrap a step past 2**31
-            # around (and torch's `ops.floor` returns float32): count in
-            # float64 with `mod` and an exact division instead, exact for
-            # steps below 2**53.
+            # around, and on torch `ops.floor`, `floor_divide` and (since
+            # Keras 3.16) `mod` return float32 for float64: count in float64
+            # with `trunc` (the floor of a step >= 0), exact for steps below
+            # 2**53 once corrected by one cycle where the division rounded.
             k = ops.cast(step, "float64")
-            position = ops.mod(k, float(total))
-            index = (k - position) / float(total)
+            index = ops.trunc(k / float(total))
+            position = k - index * float(total)
+            below = position < 0.0
+            index = ops.where(below, index - 1.0, index)
+            position = ops.where(below, position + float(total), position)
+            above = position >= float(total)
+            index = ops.where(above, index + 1.0, index)
+            position = ops.where(above, position - float(total), position)
         else:
             # Exact integer arithmetic: float32 cannot place a step of 10**9.
             index = ops.floor_divide(step, int(total))

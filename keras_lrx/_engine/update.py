@@ -17,7 +17,7 @@ caller hands over the base rate and the multiplier.
   once per step (Nadam advances its `u_product` there), see
   `_keras_compat.run_per_step_update`;
 * on the torch backend, for Keras's stock optimizers configured with options
-  `keras_lrx._torch_fused` knows, `fused` is set: one pass updates every
+  `keras_lrx._engine.torch_fused` knows, `fused` is set: one pass updates every
   variable at its own rate (`all_variables`), decay included.
 
 An optimizer with a decay rule of its own (Muon) decays by that rule, at its
@@ -55,11 +55,11 @@ class Update:
         self.fused_decay = None
         self._decay_plans = {}
         if keras.backend.backend() == "torch":
-            from keras_lrx import _torch_fused
+            from keras_lrx._engine import torch_fused
 
-            self.fused = _torch_fused.update_rule(optimizer)
+            self.fused = torch_fused.update_rule(optimizer)
             if self.fused is not None and self.stock_weight_decay:
-                self.fused_decay = _torch_fused.weight_decay_rule(optimizer)
+                self.fused_decay = torch_fused.weight_decay_rule(optimizer)
 
     # ------------------------------------------------------------------ #
     # Per variable (TensorFlow, JAX, torch with any other optimizer).

@@ -21,8 +21,8 @@ likewise.
 Any other optimizer (a subclass, a user's own, Lamb, Ftrl, ...), and a stock
 one whose constructor takes an option outside
 `_keras_compat.TORCH_RULE_OPTIONS`, is not run here: Keras calls its own
-`update_step` per variable (`keras_lrx._update`). The test suite checks every
-rule against a separate Keras optimizer at `lr * m`.
+`update_step` per variable (`keras_lrx._engine.update`). The test suite
+checks every rule against a separate Keras optimizer at `lr * m`.
 """
 
 import torch
