@@ -599,19 +599,43 @@ def unwrap_loss_scale(optimizer):
     return optimizer
 
 
+def known_count(counter):
+    """The int value of a step counter (a Variable) where it is known now,
+    or None inside a traced step (a TensorFlow graph, a JAX trace)."""
+    value = counter.value
+    name = backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    elif name == "jax":
+        import jax
+
+        if isinstance(value, jax.core.Tracer):
+            return None
+    return int(ops.convert_to_numpy(value))
+
+
 def learning_rate_at_last_step(optimizer, as_float=True):
     """The base learning rate of the optimizer's last step.
 
-    Evaluates `optimizer.learning_rate` with the step counter set back by one
-    (to 0 before any step): after `apply`, the counter already names the
-    next step. Works for an LRX (schedule x scale) and any Keras optimizer
-    (float or schedule), eagerly and inside a compiled TF or torch step.
+    Evaluates `optimizer.learning_rate` with the step counter set back by one:
+    after `apply`, the counter already names the next step. Works for an LRX
+    (schedule x scale) and any Keras optimizer (float or schedule), eagerly
+    and inside a compiled TF or torch step. Before any step -- a counter
+    known to be 0, as when Keras builds the compiled metrics before `fit`'s
+    callbacks start -- no step has used a rate: 0.0, and the schedule is not
+    evaluated (it may not be complete yet, e.g. `total_steps="auto"`).
     """
     optimizer = unwrap_loss_scale(optimizer)
     iterations = optimizer._iterations
-    last = ops.maximum(ops.convert_to_tensor(iterations) - 1, 0)
-    with keras.StatelessScope(state_mapping=[(iterations, last)]):
-        rate = ops.cast(optimizer.learning_rate, "float32")
+    if known_count(iterations) == 0:
+        rate = ops.zeros((), "float32")
+    else:
+        last = ops.maximum(ops.convert_to_tensor(iterations) - 1, 0)
+        with keras.StatelessScope(state_mapping=[(iterations, last)]):
+            rate = ops.cast(optimizer.learning_rate, "float32")
     if as_float:
         return float(ops.convert_to_numpy(rate))
     return rate

@@ -334,8 +334,13 @@ class LearningRateMetric(keras.metrics.Metric):
                 base, multiplier_at(multiplier, step)
             )
         if self.hyperparameters:
-            for key, schedule in self._optimizer.hyperparameters.items():
-                results[key] = ops.cast(schedule(step), "float32")
+            if compat.known_count(self._step) == 0:
+                # No step yet (Keras builds the metric before `fit`'s
+                # callbacks start): nothing to show, nothing evaluated.
+                values = dict.fromkeys(self._optimizer.hyperparameters, 0.0)
+            else:
+                values = self._optimizer._hyperparameters.values_at(step)
+            results.update(values)
         return results
 
     def reset_state(self) -> None:
