@@ -466,8 +466,8 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ #
     # The base rate is `schedule(t) * scale`: `_base` is the schedule (None
     # for the wrapped optimizer's own rate; a Variable for a float) and
-    # `_lr_scale` the scale. Keras reads it for the step through
-    # `_get_current_learning_rate` (the pipeline).
+    # `_lr_scale` the scale. Keras reads it for the step through the
+    # pipeline.
     @property
     def _base(self):
         return compat.own_learning_rate(self)
@@ -487,9 +487,13 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             schedule = compat.own_learning_rate(self.optimizer)
         return not isinstance(schedule, keras.Variable)
 
+    def _scaled_learning_rate(self):
+        rate = ops.cast(self._unscaled_learning_rate(), "float32")
+        return ops.multiply(rate, self._lr_scale)
+
     @property
     def learning_rate(self) -> Any:
-        return self._get_current_learning_rate()
+        return self._scaled_learning_rate()
 
     @learning_rate.setter
     def learning_rate(

@@ -33,8 +33,8 @@ It reads these attributes of the LRX (set by its constructor and `build`):
     _step               `step.StepValues` of the update being applied, or
                         None outside it (written here only)
     _state_recorders    the JAX metric hook's recorders
-    _lr_scale, _unscaled_learning_rate()
-                        the base rate's scale and schedule value
+    _scaled_learning_rate()
+                        the base rate, `schedule(t) * scale`
     use_ema, global_clipnorm, gradient_accumulation_steps, built, name
                         (Keras's own pipeline options)
 """
@@ -72,8 +72,7 @@ class Pipeline:
     # 0. The base rate Keras reads for the step (and `learning_rate`).
     # ------------------------------------------------------------------ #
     def _get_current_learning_rate(self):
-        rate = ops.cast(self._unscaled_learning_rate(), "float32")
-        return ops.multiply(rate, self._lr_scale)
+        return self._scaled_learning_rate()
 
     # ------------------------------------------------------------------ #
     # 1. apply: frozen variables leave; Keras's pipeline on the others.
