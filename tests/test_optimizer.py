@@ -485,7 +485,14 @@ def test_mixed_float16_wraps_lrx_in_a_loss_scale_optimizer():
         to_np(model.get_layer("body").kernel), body_kernel
     )
     assert not np.allclose(to_np(model.get_layer("head").kernel), head_kernel)
-    assert int(to_np(model.optimizer.iterations)) == 8
+    # Each applied step counted once. A step whose scaled gradients
+    # overflowed float16 is skipped and halves the loss scale (from 2**15;
+    # it grows only every 2,000 steps): Keras 3.16's initial weights make
+    # the first step overflow on JAX, for Adam alone as for LRX.
+    scale = float(to_np(model.optimizer.dynamic_scale))
+    skipped = round(np.log2(2.0**15 / scale))
+    assert int(to_np(model.optimizer.iterations)) + skipped == 8
+    assert skipped <= 1
 
 
 def _count_update_calls(name, multipliers, steps=2, own=None):

@@ -316,7 +316,7 @@ def test_pretrained_embedding_values_come_back():
 
 
 def test_masking_passes_through():
-    from keras.src.backend import get_keras_mask
+    from keras.src.backend.common.masking import get_keras_mask
 
     ids = np.array([[3, 4, 0, 0], [5, 0, 0, 0]], "int32")
     emb = keras.layers.Embedding(10, 3, mask_zero=True)

@@ -138,7 +138,7 @@ class Pipeline:
         kept = [
             p
             for p, (g, v) in enumerate(zip(grads, variables))
-            if g is not None or not now.training(self._plan.multiplier_of(v))
+            if g is not None or now.training(self._plan.multiplier_of(v))
         ]
         return [grads[p] for p in kept], [variables[p] for p in kept]
 
