@@ -91,10 +91,10 @@ def test_torch_rule_table_names_every_constructor_option(name):
 
 @pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=lambda c: c.__name__)
 def test_stock_torch_optimizers_are_recognised_with_their_slots(cls):
-    # LRX's one-pass torch update (keras_lrx/_engine/torch_fused.py) runs only for
-    # the optimizers Keras's torch backend swaps for its own foreach update,
-    # and finds their slots by attribute; a Keras release that moves them
-    # must fail here, not silently fall back to one call per group.
+    # LRX's one-pass torch update (keras_lrx/_engine/torch_fused.py) runs
+    # only for the optimizers Keras's torch backend swaps for its own foreach
+    # update, and finds their slots by attribute; a Keras release that moves
+    # them must fail here, not silently fall back to one call per group.
     kwargs = {"amsgrad": True} if cls in (keras.optimizers.Adam,) else {}
     optimizer = cls(**kwargs)
     optimizer.build([keras.Variable([[1.0, 2.0]], name="w")])

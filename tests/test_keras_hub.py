@@ -4,15 +4,20 @@ small configs and random weights: nothing is downloaded)."""
 import re
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 from conftest import to_np
 from conftest import weights_of
+from multiprocess_common import keras_hub_import_error
 
-from keras_lrx import LRX
-from keras_lrx import gradual_unfreezing
-from keras_lrx import layerwise_decay
+if keras_hub_import_error():
+    pytest.skip(keras_hub_import_error(), allow_module_level=True)
+
+import keras_hub  # noqa: E402
+
+from keras_lrx import LRX  # noqa: E402
+from keras_lrx import gradual_unfreezing  # noqa: E402
+from keras_lrx import layerwise_decay  # noqa: E402
 
 SEQ = 8
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
