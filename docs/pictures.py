@@ -192,14 +192,34 @@ def layerwise_profile(out):
     fig, ax = plt.subplots(figsize=(8, 4.4))
     optimizer.plot_multipliers(ax=ax)
     # A layer-object key reads `<layer transformer_layer_0> (layer)`: the
-    # layer's name is the label.
+    # layer's name is the label, and layers of a few variables each (the
+    # embeddings) at one multiplier share one tick instead of overprinting
+    # each other.
+    names = [
+        re.sub(r"^<layer (.*)> \(layer\)$", r"\1", t.get_text())
+        for t in ax.get_xticklabels()
+    ]
+    heights = [bar.get_height() for bar in ax.patches]
+    ticks, labels = [], []
+    for position, name in zip(ax.get_xticks(), names):
+        height = heights[int(round(position))]
+        if (
+            ticks
+            and position - ticks[-1][-1] < 4
+            and height == heights[int(round(ticks[-1][0]))]
+        ):
+            ticks[-1].append(position)
+            labels[-1].append(name)
+        else:
+            ticks.append([position])
+            labels.append([name])
     ax.set_xticks(
-        ax.get_xticks(),
+        [run[0] for run in ticks],
         [
-            re.sub(r"^<layer (.*)> \(layer\)$", r"\1", t.get_text())
-            for t in ax.get_xticklabels()
+            run[0] if len(run) == 1 else f"{run[0]} (+{len(run) - 1} more)"
+            for run in labels
         ],
-        rotation=45,
+        rotation=30,
         ha="right",
         fontsize=8,
     )
