@@ -85,7 +85,7 @@ def _title(name, schedule):
         parts.append(f"{key}={value}")
     lines, line = [name], ""
     for part in parts:
-        if len(line) + len(part) > 44:
+        if line and len(line) + len(part) > 44:
             lines.append(line.rstrip(", "))
             line = ""
         line += part + ", "
@@ -241,12 +241,19 @@ def readme_example():
     return namespace
 
 
-def _group_rates(ax, history, title):
+def _group_rates(ax, history, title, groups, base_label):
+    """Each of `groups`' rate per step (`learning_rate/<group>` columns of a
+    `BatchHistory`), and the base rate."""
+    from matplotlib.ticker import MaxNLocator
+
     steps = np.asarray(history["step"])
-    keys = sorted(k for k in history if k.startswith("learning_rate"))
-    for key in keys:
-        label = "base (head)" if key == "learning_rate" else key.split("/")[1]
-        ax.plot(steps, history[key], label=label, drawstyle="steps-post")
+    if base_label:
+        ax.plot(steps, history["learning_rate"], label=base_label,
+                drawstyle="steps-post", linestyle="--")  # fmt: skip
+    for group in groups:
+        ax.plot(steps, history[f"learning_rate/{group}"], label=group,
+                drawstyle="steps-post")  # fmt: skip
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate")
     ax.set_title(title, fontsize=10)
@@ -259,7 +266,13 @@ def landing_rates(out):
 
     history = readme_example()["batches"].history
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    _group_rates(ax, history, "README's example: each group's rate per step")
+    _group_rates(
+        ax,
+        history,
+        "README's example: each group's rate per step",
+        groups=["body"],
+        base_label="base rate (the head's)",
+    )
     ax.set_yscale("log")
     fig.tight_layout()
     _save(fig, out, "landing_rates.png")
@@ -306,6 +319,8 @@ def unfreezing_rates(out):
         ax,
         history.history,
         "gradual_unfreezing(every_steps=4) x layerwise_decay(0.7)",
+        groups=["head", "block_2", "block_1", "block_0", "stem"],
+        base_label=None,
     )
     fig.tight_layout()
     _save(fig, out, "unfreezing_rates.png")
