@@ -12,6 +12,9 @@ captures what it prints and compares, doctest-style —
   backends differ in the last bits of a float, and print them so;
 - `...` matches anything (doctest's ELLIPSIS), for values that are not
   the point of the example (a loss that depends on the backend's kernels).
+
+An example whose code is one `if keras.backend.backend() == "jax":` block
+(a distribution API of one backend) is skipped, as such, on the others.
 """
 
 import contextlib
@@ -83,8 +86,28 @@ def mismatch(expected, actual, rtol=0.02, atol=1e-6):
     return None
 
 
+def backend_only(code):
+    """The backend an example is written for, or None for every backend.
+
+    >>> backend_only('import keras\\nif keras.backend.backend() == "torch":\\n')
+    'torch'
+    """
+    match = re.search(
+        r'^if keras\.backend\.backend\(\) == "(\w+)":', code, flags=re.M
+    )
+    return match and match[1]
+
+
 def run(code, expected, name):
-    """Runs `code`; asserts its printed output matches `expected` (if any)."""
+    """Runs `code`; asserts its printed output matches `expected` (if any).
+
+    Skips (with pytest) an example written for another backend."""
+    import keras
+    import pytest
+
+    only = backend_only(code)
+    if only and only != keras.backend.backend():
+        pytest.skip(f"{name} is for the {only} backend")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, name, "exec"), {})
