@@ -3,18 +3,26 @@
 `docs/hooks.py` runs `make_all` before every `mkdocs build`, so a picture
 cannot drift from the code: each schedule of `keras_lrx.schedules` is drawn
 by `plot_schedule` with its parameters in the title, a finder curve by
-`LRFinderResult.plot` with each suggestion marked, and a layer-wise decay
-over a keras-hub BERT by `LRX.plot_multipliers`. Needs matplotlib (the
-`plot` extra); the BERT picture needs keras-hub, and is skipped with a note
-in the page where it is missing.
+`LRFinderResult.plot` with each suggestion marked, a layer-wise decay over a
+keras-hub BERT by `LRX.plot_multipliers`, the per-group rates of README's
+first example (run as it is written there) and of a gradual unfreezing.
+Needs matplotlib (the `plot` extra) and keras-hub (the BERT).
 """
 
+import contextlib
+import io
 import os
+import pathlib
+import re
+import warnings
 
 import keras
 import numpy as np
 
 STEPS = 200
+#: Sharp on high-density screens; the pages size the pictures themselves.
+DPI = 160
+README = pathlib.Path(__file__).parents[1] / "README.md"
 
 #: An example of every schedule class `keras_lrx.schedules` exports, for
 #: the gallery (`tests/test_docs.py` checks none is missing).
@@ -70,20 +78,36 @@ def _title(name, schedule):
             continue
         if isinstance(value, dict):  # a wrapped schedule
             value = value.get("class_name", "schedule")
-        elif isinstance(value, list):
-            value = f"[{len(value)}]"
+        elif isinstance(value, list):  # JoinedSchedule's
+            value = "[" + ", ".join(_short(v) for v in value) + "]"
         elif isinstance(value, float):
             value = f"{value:g}"
         parts.append(f"{key}={value}")
     lines, line = [name], ""
     for part in parts:
-        if len(line) + len(part) > 44:
+        if line and len(line) + len(part) > 44:
             lines.append(line.rstrip(", "))
             line = ""
         line += part + ", "
     if line:
         lines.append(line.rstrip(", "))
     return "\n".join(lines)
+
+
+def _short(value):
+    """A list item of a config: a schedule's class name, a number."""
+    if isinstance(value, dict):
+        return value.get("class_name", "schedule")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _save(fig, out, name):
+    fig.savefig(os.path.join(out, name), dpi=DPI)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 def schedules(out):
@@ -98,9 +122,10 @@ def schedules(out):
         s.plot_schedule(schedule, steps=STEPS, ax=ax)
         ax.set_title(_title(name, schedule), fontsize=8)
         ax.set_xlabel("step")
+        # Thaw is a multiplier of the base rate, not a rate.
+        ax.set_ylabel("multiplier" if name == "Thaw" else "learning rate")
         fig.tight_layout()
-        fig.savefig(os.path.join(out, f"schedule_{name}.png"), dpi=90)
-        plt.close(fig)
+        _save(fig, out, f"schedule_{name}.png")
         made.append(name)
     return made
 
@@ -130,13 +155,14 @@ def finder_curve(out):
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     result = find_lr(model, x, y, batch_size=64, num_steps=100, verbose=0)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     result.plot(ax=ax, method=sorted(SUGGESTERS) + ["probe"])
     ax.set_ylim(0, 2 * float(result.losses[0]))  # the divergence off the top
     ax.set_title("find_lr on digits (MLP, Adam): every suggestion")
+    # The legend beside the curve, not on it.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "finder_curve.png"), dpi=90)
-    plt.close(fig)
+    _save(fig, out, "finder_curve.png")
 
 
 def layerwise_profile(out):
@@ -163,13 +189,141 @@ def layerwise_profile(out):
         keras.optimizers.AdamW(), multipliers=layerwise_decay(backbone, 0.7)
     )
     optimizer.build(backbone.trainable_variables)
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(8, 4.4))
     optimizer.plot_multipliers(ax=ax)
+    # A layer-object key reads `<layer transformer_layer_0> (layer)`: the
+    # layer's name is the label, and layers of a few variables each (the
+    # embeddings) at one multiplier share one tick instead of overprinting
+    # each other.
+    names = [
+        re.sub(r"^<layer (.*)> \(layer\)$", r"\1", t.get_text())
+        for t in ax.get_xticklabels()
+    ]
+    heights = [bar.get_height() for bar in ax.patches]
+    ticks, labels = [], []
+    for position, name in zip(ax.get_xticks(), names):
+        height = heights[int(round(position))]
+        if (
+            ticks
+            and position - ticks[-1][-1] < 4
+            and height == heights[int(round(ticks[-1][0]))]
+        ):
+            ticks[-1].append(position)
+            labels[-1].append(name)
+        else:
+            ticks.append([position])
+            labels.append([name])
+    ax.set_xticks(
+        [run[0] for run in ticks],
+        [
+            run[0] if len(run) == 1 else f"{run[0]} (+{len(run) - 1} more)"
+            for run in labels
+        ],
+        rotation=30,
+        ha="right",
+        fontsize=8,
+    )
+    ax.set_xlabel("variables, input side first (a tick per layer)")
     ax.set_title("layerwise_decay(bert, 0.7): each variable's multiplier")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "layerwise_decay.png"), dpi=90)
-    plt.close(fig)
+    _save(fig, out, "layerwise_decay.png")
     return True
+
+
+def readme_example():
+    """README's first example, run as written; returns its namespace."""
+    text = README.read_text()
+    section = text.split("[start:example]")[1].split("[end:example]")[0]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S)[1]
+    namespace = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "README.md example", "exec"), namespace)
+    return namespace
+
+
+def _group_rates(ax, history, title, groups, base_label):
+    """Each of `groups`' rate per step (`learning_rate/<group>` columns of a
+    `BatchHistory`), and the base rate."""
+    from matplotlib.ticker import MaxNLocator
+
+    steps = np.asarray(history["step"])
+    if base_label:
+        ax.plot(steps, history["learning_rate"], label=base_label,
+                drawstyle="steps-post", linestyle="--")  # fmt: skip
+    for group in groups:
+        ax.plot(steps, history[f"learning_rate/{group}"], label=group,
+                drawstyle="steps-post")  # fmt: skip
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+
+
+def landing_rates(out):
+    """The per-group rates of README's example, batch by batch."""
+    import matplotlib.pyplot as plt
+
+    history = readme_example()["batches"].history
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    _group_rates(
+        ax,
+        history,
+        "README's example: each group's rate per step",
+        groups=["body"],
+        base_label="base rate (the head's)",
+    )
+    ax.set_yscale("log")
+    fig.tight_layout()
+    _save(fig, out, "landing_rates.png")
+
+
+def unfreezing_rates(out):
+    """Gradual unfreezing with layer-wise decay: each group's rate."""
+    import matplotlib.pyplot as plt
+
+    from keras_lrx import LRX
+    from keras_lrx import BatchHistory
+    from keras_lrx import LearningRateMetric
+    from keras_lrx import combine
+    from keras_lrx import gradual_unfreezing
+    from keras_lrx import layerwise_decay
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, name="stem")]
+        + [keras.layers.Dense(16, name=f"block_{i}") for i in range(3)]
+        + [keras.layers.Dense(1, name="head")],
+        name="net",
+    )
+    optimizer = LRX(
+        keras.optimizers.AdamW(3e-3),
+        multipliers=combine(
+            layerwise_decay(model, 0.7, head=["head"]),
+            gradual_unfreezing(
+                model, every_steps=4, warmup_steps=2, head=["head"]
+            ),
+        ),
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss="mse",
+        metrics=[LearningRateMetric(optimizer, groups=True)],
+    )
+    x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    history = BatchHistory()
+    model.fit(x, x[:, :1] ** 2, batch_size=16, epochs=5, verbose=0,
+              callbacks=[history])  # fmt: skip
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    _group_rates(
+        ax,
+        history.history,
+        "gradual_unfreezing(every_steps=4) x layerwise_decay(0.7)",
+        groups=["head", "block_2", "block_1", "block_0", "stem"],
+        base_label=None,
+    )
+    fig.tight_layout()
+    _save(fig, out, "unfreezing_rates.png")
 
 
 def make_all(out):
@@ -177,11 +331,21 @@ def make_all(out):
 
     matplotlib.use("Agg")
     os.makedirs(out, exist_ok=True)
+    with warnings.catch_warnings():
+        # Drawing on torch converts tensors the way torch 2.x deprecates in
+        # Keras's own code; that is not the build's business.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _make_all(out)
+    return np.array(sorted(os.listdir(out)))
+
+
+def _make_all(out):
     schedules(out)
     finder_curve(out)
+    landing_rates(out)
+    unfreezing_rates(out)
     if not layerwise_profile(out):
         raise RuntimeError(
             "The gallery draws layerwise_decay over a keras-hub BERT: "
             "install keras-hub to build the documentation."
         )
-    return np.array(sorted(os.listdir(out)))

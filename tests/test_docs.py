@@ -1,6 +1,8 @@
-"""The documentation site (`docs/`, `mkdocs.yml`): its examples run, every
-public name is documented and in the API reference, and the gallery draws
-every schedule. The site itself is built in strict mode by `.ci/run`."""
+"""The documentation site (`docs/`, `mkdocs.yml`): its examples run and print
+what the pages show, every guide shows a picture or an output, every public
+name is documented and in the API reference, and the gallery draws every
+schedule. The site itself is built in strict mode by `.ci/run`, which then
+opens every page in a browser (`docs/check_site.py`)."""
 
 import inspect
 import pathlib
@@ -8,6 +10,8 @@ import re
 import sys
 
 import pytest
+from doc_examples import examples
+from doc_examples import run
 
 import keras_lrx
 from keras_lrx import schedules
@@ -18,10 +22,9 @@ PAGES = sorted(DOCS.rglob("*.md"))
 BLOCKS = [
     (page, index, block)
     for page in PAGES
-    for index, block in enumerate(
-        re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
-    )
+    for index, block in enumerate(examples(page.read_text()))
 ]
+GUIDES = sorted((DOCS / "guides").glob("*.md"))
 PUBLIC = [
     (f"keras_lrx.{name}", getattr(keras_lrx, name))
     for name in keras_lrx.__all__
@@ -34,6 +37,15 @@ PUBLIC = [
 
 def test_the_docs_have_examples():
     assert len(BLOCKS) >= 10
+    # Most show what they print, and the test compares it.
+    shown = [b for b in BLOCKS if b[2][1] is not None]
+    assert len(shown) >= len(BLOCKS) // 2, len(shown)
+
+
+@pytest.mark.parametrize("page", GUIDES, ids=[p.name for p in GUIDES])
+def test_every_guide_shows_a_picture_or_an_output(page):
+    text = page.read_text()
+    assert "](../gallery/" in text or "```text\n" in text, page.name
 
 
 @pytest.mark.parametrize(
@@ -46,7 +58,8 @@ def test_docs_example_runs(page, index, block, tmp_path, monkeypatch):
 
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
-    exec(compile(block, f"{page.name} block {index}", "exec"), {})
+    code, expected = block
+    run(code, expected, f"{page.relative_to(DOCS)} block {index}")
 
 
 def _is_alias(name, obj):

@@ -1,16 +1,19 @@
-"""Every ```python block in README.md runs as written."""
+"""Every ```python block in README.md runs as written and prints what
+README shows under it."""
 
 import pathlib
-import re
 
 import pytest
+from doc_examples import examples
+from doc_examples import run
 
 README = pathlib.Path(__file__).parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+BLOCKS = examples(README.read_text())
 
 
-def test_readme_has_examples():
+def test_readme_has_examples_that_show_their_output():
     assert len(BLOCKS) >= 1
+    assert all(output is not None for _, output in BLOCKS)
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
@@ -19,4 +22,5 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
 
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
-    exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {})
+    code, expected = BLOCKS[index]
+    run(code, expected, f"README.md block {index}")
