@@ -17,11 +17,14 @@ from keras_lrx.multipliers import combine
 from keras_lrx.optimizer import LRX
 from keras_lrx.reparam import SetLearningRate
 from keras_lrx.reparam import unwrap_learning_rates
+from keras_lrx.statistics import GroupStatistics
+from keras_lrx.statistics import UpdateRatioWarnings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BatchHistory",
+    "GroupStatistics",
     "LRFinder",
     "LRFinderResult",
     "LRX",
@@ -31,6 +34,7 @@ __all__ = [
     "SkipFrozenGradients",
     "SwapScheduleFreeWeights",
     "TotalStepsFromFit",
+    "UpdateRatioWarnings",
     "combine",
     "find_lr",
     "gradual_unfreezing",

@@ -30,6 +30,7 @@ import json
 import math
 import numbers
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -676,6 +677,84 @@ class BatchHistory(keras.callbacks.Callback):
         from keras_lrx.plotting import plot_columns
 
         return plot_columns(self.history, x, ys, ax=ax, log_x=log_x)
+
+    def plot_groups(
+        self,
+        statistic: str = "update_ratio",
+        axes: Sequence[matplotlib.axes.Axes] | None = None,
+    ) -> tuple[matplotlib.axes.Axes, matplotlib.axes.Axes]:
+        """Each group's rate and, beside it, its statistic, per step.
+
+        Needs the per-group columns of a compiled
+        `LearningRateMetric(groups=True)` (`learning_rate/<key>`) and
+        `GroupStatistics` (`update_ratio/<key>`, ...). The statistic is
+        drawn on a log axis where it is > 0: a frozen group draws nothing,
+        a thawing one starts where it starts.
+
+        Args:
+            statistic: String. `"update_ratio"`, `"grad_norm"` or
+                `"weight_norm"`. Defaults to `"update_ratio"`.
+            axes: Two matplotlib `Axes` to draw on. Defaults to None,
+                meaning a new figure with two panels.
+
+        Returns:
+            The two `Axes`: the rates, the statistic.
+
+        Raises:
+            ValueError: If no batch was recorded, or `history` has no
+                `<statistic>/<key>` column.
+
+        Example:
+
+        >>> import keras, numpy as np, matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from keras_lrx import LRX, GroupStatistics, LearningRateMetric
+        >>> model = keras.Sequential([keras.Input((4,)),
+        ...     keras.layers.Dense(8, name="body"),
+        ...     keras.layers.Dense(1, name="head")])
+        >>> opt = LRX(keras.optimizers.SGD(0.1),
+        ...           multipliers={"body": 0.1, "head": 1.0})
+        >>> model.compile(opt, "mse", metrics=[
+        ...     LearningRateMetric(opt, groups=True),
+        ...     GroupStatistics(opt, every=1)])
+        >>> batches = BatchHistory()
+        >>> _ = model.fit(np.ones((16, 4)), np.ones((16, 1)), batch_size=4,
+        ...               callbacks=[batches], verbose=0)
+        >>> rates, ratios = batches.plot_groups()
+        >>> sorted(line.get_label() for line in ratios.get_lines())
+        ['body', 'head']
+        """
+        check_type("statistic", statistic, str, "a string")
+        if not self._rows:
+            raise ValueError(
+                "Nothing to plot: no batch was recorded. Pass the "
+                "BatchHistory to `model.fit(callbacks=[...])` first."
+            )
+        statistics = _group_columns(self.history, statistic)
+        if not statistics:
+            raise ValueError(
+                f"Argument `statistic`: `history` has no `{statistic}/<key>` "
+                "column; compile `keras_lrx.GroupStatistics` with the model. "
+                f"Received: statistic={statistic!r}"
+            )
+        from keras_lrx.plotting import plot_group_panels
+
+        return plot_group_panels(
+            self.history["step"],
+            _group_columns(self.history, "learning_rate"),
+            statistics,
+            axes=axes,
+            statistic=statistic,
+        )
+
+
+def _group_columns(history, prefix):
+    """`{label: values}` of the columns `<prefix>/<label>`."""
+    return {
+        key[len(prefix) + 1 :]: values
+        for key, values in history.items()
+        if key.startswith(prefix + "/")
+    }
 
 
 def _parse_number(cell):

@@ -284,8 +284,9 @@ class LearningRateMetric(keras.metrics.Metric):
     # ------------------------------------------------------------------ #
     # Metric API.
     # ------------------------------------------------------------------ #
-    def _record(self, optimizer_values):
-        object.__setattr__(self, "_pending_state", optimizer_values)
+    def _record(self, inputs, outputs):
+        del outputs  # the rate is computed from the step's input state
+        object.__setattr__(self, "_pending_state", inputs)
 
     def update_state(
         self, y_true: Any = None, y_pred: Any = None, sample_weight: Any = None

@@ -254,7 +254,10 @@ def _combine(resolutions):
     values = [r.multiplier for r in resolutions]
     chosen = [r for r in resolutions if r.source != "default"]
     source = " x ".join(r.source for r in chosen) or "default"
-    return Resolution(path, product_of(values), source)
+    labels = [r.label for r in chosen if r.label is not None]
+    return Resolution(
+        path, product_of(values), source, labels[0] if labels else None
+    )
 
 
 class _Candidate:
@@ -501,12 +504,19 @@ class _Key:
 
 
 class Resolution:
-    """The multiplier of one variable and the key that decided it."""
+    """The multiplier of one variable and the key that decided it.
 
-    def __init__(self, path, multiplier, source):
+    `source` describes the key (`'body' (layer)`); `label` is its log label
+    (the key string or layer name, as `LearningRateMetric(groups=True)` and
+    `GroupStatistics` name it), or None when no key decided (a callable, or
+    no key selects the variable).
+    """
+
+    def __init__(self, path, multiplier, source, label=None):
         self.path = path
         self.multiplier = multiplier
         self.source = source
+        self.label = label
 
     def __repr__(self):
         return (
@@ -695,7 +705,7 @@ class MultiplierMap:
         if best is None:
             return Resolution(variable.path, 1.0, "default")
         source = f"{best.key.label()} ({_KIND_NAMES[best.kind]})"
-        return Resolution(variable.path, best.key.value, source)
+        return Resolution(variable.path, best.key.value, source, best.key.name)
 
     def _check_unused(self, unused, variables, other_variables, strict):
         if not unused:

@@ -241,6 +241,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             ("_step", None),
             ("_held_step", None),
             ("_state_recorders", weakref.WeakSet()),
+            ("_statistics", None),  # what `GroupStatistics` asks for
         ):
             compat.set_untracked_attribute(self, attribute, value)
 
@@ -335,12 +336,39 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         update = Update(
             self.optimizer, self.weight_decay_follows_multiplier, decays
         )
+        if self._statistics is not None:
+            # After the wrapped optimizer's variables (see `variables`).
+            self._statistics.build(self, plan.resolutions)
+            compat.untrack_variable(self, self._statistics.variable)
         compat.set_untracked_attribute(self, "_plan", plan)
         compat.set_untracked_attribute(self, "_update", update)
 
+    def _request_statistics(self, statistics):
+        """`keras_lrx.GroupStatistics`: record `statistics` (an
+        `_engine.statistics.Statistics`) from the first step on."""
+        if self._statistics is not None:
+            raise ValueError(
+                f"The optimizer {self.name!r} already records group "
+                "statistics for a `GroupStatistics` metric; compile one "
+                "per optimizer."
+            )
+        if self.built:
+            raise ValueError(
+                "`GroupStatistics` must be created before the optimizer is "
+                f"built ({self.name!r} is): its statistics are optimizer "
+                "variables. Create the metric with a new LRX, before "
+                "`model.fit` (or `optimizer.build`)."
+            )
+        compat.set_untracked_attribute(self, "_statistics", statistics)
+
     @property
     def variables(self) -> list[keras.Variable]:
-        return compat.own_variables(self) + self.optimizer.variables
+        # Group statistics come last: a checkpoint of the same LRX without
+        # them has the same layout up to there.
+        statistics = self._statistics
+        built = statistics is not None and statistics.variable is not None
+        last = [statistics.variable] if built else []
+        return compat.own_variables(self) + self.optimizer.variables + last
 
     @property
     def multiplier_map(self) -> MultiplierMap:

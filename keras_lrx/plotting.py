@@ -1,4 +1,4 @@
-"""Drawing for keras-lrx: arrays in, matplotlib `Axes` out.
+"""Drawing for keras-lrx: arrays in, matplotlib `Axes` (or text) out.
 
 A leaf module: it imports nothing of keras-lrx. Schedules, the finder and
 `BatchHistory` compute their values and hand them over. matplotlib is an
@@ -168,6 +168,37 @@ def plot_columns(columns, x, ys, ax=None, log_x=None):
         legend=len(ys) > 1,
         log_x=log_x,
     )
+
+
+def plot_group_panels(steps, rates, statistics, axes=None, statistic=None):
+    """Two panels over `steps`: each group's rate (`rates`: label -> values)
+    and each group's `statistic` (`statistics`: label -> values) on a log
+    axis, where it is > 0 (a frozen group draws nothing there).
+
+    Used by `BatchHistory.plot_groups`. Returns the two matplotlib `Axes`.
+    """
+    if axes is None:
+        _, axes = import_pyplot().subplots(
+            1, 2, figsize=(10, 3.6), constrained_layout=True
+        )
+    left, right = axes
+    steps = np.asarray(steps, dtype="float64")
+    for label, values in rates.items():
+        left.plot(steps, np.asarray(values, dtype="float64"), label=label)
+    left.set_xlabel("step")
+    left.set_ylabel("learning rate")
+    for label, values in statistics.items():
+        values = np.asarray(values, dtype="float64")
+        shown = np.where(values > 0, values, np.nan)
+        if np.isfinite(shown).any():
+            right.plot(steps, shown, label=label)
+    right.set_yscale("log")
+    right.set_xlabel("step")
+    right.set_ylabel(statistic or "value")
+    for ax in (left, right):
+        if ax.get_lines():
+            ax.legend(fontsize="small")
+    return left, right
 
 
 def text_table(header, rows):

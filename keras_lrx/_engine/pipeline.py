@@ -33,6 +33,8 @@ It reads these attributes of the LRX (set by its constructor and `build`):
     _step               `step.StepValues` of the update being applied, or
                         None outside it (written here only)
     _state_recorders    the JAX metric hook's recorders
+    _statistics         `statistics.Statistics` where `GroupStatistics`
+                        asked for them, else None
     _scaled_learning_rate()
                         the base rate, `schedule(t) * scale`
     use_ema, global_clipnorm, gradient_accumulation_steps, built, name
@@ -100,6 +102,18 @@ class Pipeline:
                 f"Received {len(grads)} gradients for "
                 f"{len(trainable_variables)} variables."
             )
+        statistics = self._statistics
+        if statistics is None:
+            self._apply_training(grads, trainable_variables)
+            return
+        # `GroupStatistics` asked: the weights around the whole step.
+        due = statistics.due(self)
+        before = statistics.before(trainable_variables, due)
+        self._apply_training(grads, trainable_variables)
+        statistics.record(self, due, grads, trainable_variables, before)
+
+    def _apply_training(self, grads, trainable_variables):
+        """Keras's pipeline on the variables that train this step."""
         plan = self._plan
         if (
             plan.schedules
@@ -166,22 +180,33 @@ class Pipeline:
     # JAX: `fit`'s train step hands the state to `stateless_apply` only.
     # ------------------------------------------------------------------ #
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
-        if self._state_recorders:
-            values = [
-                v.value if isinstance(v, keras.Variable) else v
-                for v in optimizer_variables
-            ]
-            for recorder in list(self._state_recorders):
-                recorder._record(values)
-        return super().stateless_apply(
+        recorders = list(self._state_recorders)
+        if not recorders:
+            return super().stateless_apply(
+                optimizer_variables, grads, trainable_variables
+            )
+        inputs = [
+            v.value if isinstance(v, keras.Variable) else v
+            for v in optimizer_variables
+        ]
+        # Called by the train step itself, the new state is the step's
+        # output; called inside another optimizer's step (the loss-scale
+        # optimizer's, under a condition), its values stay in there.
+        top_level = compat.stateless_scope() is None
+        trainable, optimizer = super().stateless_apply(
             optimizer_variables, grads, trainable_variables
         )
+        for recorder in recorders:
+            recorder._record(inputs, optimizer if top_level else None)
+        return trainable, optimizer
 
     def _add_state_recorder(self, recorder):
-        """JAX: `recorder._record(values)` gets each step's input state.
+        """JAX: `recorder._record(inputs, outputs)` gets each step's input
+        state and, where it may be read after the step, its output state
+        (else None).
 
         `keras_lrx.metrics.LearningRateMetric` computes the step's rate
-        from it.
+        from the inputs; `keras_lrx.GroupStatistics` reads the outputs.
         """
         self._state_recorders.add(recorder)
 
