@@ -3,6 +3,10 @@
 Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_optimizer.py
 All three variants train the same model in one process, measured in
 interleaved blocks; the table gives medians and ratios.
+
+`--statistics`: instead, the cost of `GroupStatistics` -- LRX alone vs LRX
+with the metric recording every update and every 10th, the bare optimizer
+beside them (fastest round and median ratios to LRX alone).
 """
 
 import os
@@ -10,13 +14,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import statistics  # noqa: E402
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import interleaved_medians  # noqa: E402
+from _timing import interleaved_samples  # noqa: E402
 from _timing import machine  # noqa: E402
 from _timing import print_table  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
+from keras_lrx import GroupStatistics  # noqa: E402
 
 GROUPS = {"block_0": 0.1, "block_1": 0.5}  # + the head at 1.0: 3 groups
 
@@ -57,15 +65,66 @@ def multi_optimizer(lr):
     return keras.optimizers.MultiOptimizer(select)
 
 
-def step_function(make_model, make_optimizer, data):
+def step_function(make_model, make_optimizer, data, every=None):
     keras.utils.set_random_seed(0)
     model, _ = make_model()
+    optimizer = make_optimizer()
     model.compile(
-        optimizer=make_optimizer(),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[GroupStatistics(optimizer, every=every)] if every else None,
     )
     x, y = data
     return lambda: model.train_on_batch(x, y)
+
+
+def statistics_cost():
+    """LRX with `GroupStatistics` at stride 1 and 10 vs LRX alone."""
+    backend = keras.backend.backend()
+    rows = []
+    for label, make_model in (
+        ("MLP 256-512-512-10", mlp),
+        ("small convnet", convnet),
+    ):
+        _, (x_shape, y_shape) = make_model()
+        rng = np.random.default_rng(0)
+        data = (
+            rng.normal(size=x_shape).astype("float32"),
+            rng.integers(0, 10, size=y_shape),
+        )
+
+        def lrx():
+            return LRX(keras.optimizers.Adam(1e-3), multipliers=GROUPS)
+
+        steps = {
+            "bare": step_function(
+                make_model, lambda: keras.optimizers.Adam(1e-3), data
+            ),
+            "LRX": step_function(make_model, lrx, data),
+            "every 1": step_function(make_model, lrx, data, every=1),
+            "every 10": step_function(make_model, lrx, data, every=10),
+        }
+        samples = interleaved_samples(steps, rounds=9)
+        fastest = {k: min(v) for k, v in samples.items()}
+        median = {k: statistics.median(v) for k, v in samples.items()}
+        rows.append(
+            [
+                label,
+                f"{median['LRX'] * 1e3:.2f}",
+                f"{fastest['bare'] / fastest['LRX']:.3f} / "
+                f"{median['bare'] / median['LRX']:.3f}",
+                f"{fastest['every 1'] / fastest['LRX']:.3f} / "
+                f"{median['every 1'] / median['LRX']:.3f}",
+                f"{fastest['every 10'] / fastest['LRX']:.3f} / "
+                f"{median['every 10'] / median['LRX']:.3f}",
+            ]
+        )
+    print_table(
+        "GroupStatistics cost (ratios to LRX alone: fastest round / median), "
+        f"backend={backend}, keras {keras.__version__}, {machine()}",
+        ["model", "LRX ms", "bare", "every=1", "every=10"],
+        rows,
+    )
 
 
 def main():
@@ -158,4 +217,7 @@ def slot_memory():
 
 
 if __name__ == "__main__":
-    main()
+    if "--statistics" in sys.argv[1:]:
+        statistics_cost()
+    else:
+        main()

@@ -326,6 +326,86 @@ def unfreezing_rates(out):
     _save(fig, out, "unfreezing_rates.png")
 
 
+def group_statistics(out):
+    """A small keras-hub BERT, pretrained here on one synthetic task, then
+    fine-tuned on a related one under `layerwise_decay(backbone, 0.5)`:
+    each group's rate and update ratio per step (`plot_groups`)."""
+    import keras_hub
+    import matplotlib.pyplot as plt
+
+    from keras_lrx import LRX
+    from keras_lrx import BatchHistory
+    from keras_lrx import GroupStatistics
+    from keras_lrx import LearningRateMetric
+    from keras_lrx import layerwise_decay
+    from keras_lrx.schedules import CosineWithWarmup
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    seq, vocab = 12, 40
+
+    def task(token, n=512):
+        """Token ids; label 1 where `token` occurs."""
+        ids = rng.integers(1, vocab, size=(n, seq)).astype("int32")
+        x = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
+        return x, (ids == token).any(axis=1).astype("int32")
+
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=vocab, num_layers=3, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=seq, dropout=0.0,
+        name="bert",
+    )  # fmt: skip
+
+    def classifier(name):
+        inputs = {
+            "token_ids": keras.Input((seq,), dtype="int32", name="token_ids"),
+            "padding_mask": keras.Input(
+                (seq,), dtype="int32", name="padding_mask"
+            ),
+        }
+        features = backbone(
+            dict(inputs, segment_ids=keras.ops.zeros_like(inputs["token_ids"]))
+        )["pooled_output"]
+        head = keras.layers.Dense(2, name=name)(features)
+        return keras.Model(inputs, head)
+
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    pretrain = classifier("pretrain_head")
+    pretrain.compile(keras.optimizers.AdamW(3e-3), loss)
+    pretrain.fit(*task(token=3), batch_size=32, epochs=3, verbose=0)
+
+    model = classifier("head")
+    total = 64
+    decay = layerwise_decay(backbone, 0.5, head=[model.get_layer("head")])
+    optimizer = LRX(
+        keras.optimizers.AdamW(),
+        schedule=CosineWithWarmup(2e-3, warmup_steps=8, total_steps=total),
+        multipliers=decay,
+    )
+    model.compile(optimizer, loss, metrics=[
+        LearningRateMetric(optimizer, groups=True),
+        GroupStatistics(optimizer, every=1, statistics=["update_ratio"]),
+    ])  # fmt: skip
+    batches = BatchHistory()
+    x, y = task(token=5, n=32 * total // 4)
+    model.fit(x, y, batch_size=32, epochs=4, verbose=0, callbacks=[batches])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    rates, ratios = batches.plot_groups(axes=axes)
+    rates.set_yscale("log")
+    rates.set_title("each group's rate", fontsize=10)
+    ratios.set_title("each group's update ratio (GroupStatistics)", fontsize=10)
+    handles = {}
+    for ax in axes:
+        for line in ax.get_lines():
+            handles.setdefault(line.get_label(), line)
+        ax.get_legend().remove()
+    names = sorted(handles)
+    fig.legend([handles[n] for n in names], names, loc="outside right center",
+               fontsize=8)  # fmt: skip
+    fig.set_layout_engine("constrained")
+    _save(fig, out, "group_statistics.png")
+
+
 def make_all(out):
     import matplotlib
 
@@ -344,6 +424,7 @@ def _make_all(out):
     finder_curve(out)
     landing_rates(out)
     unfreezing_rates(out)
+    group_statistics(out)
     if not layerwise_profile(out):
         raise RuntimeError(
             "The gallery draws layerwise_decay over a keras-hub BERT: "

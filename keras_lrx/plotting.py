@@ -183,15 +183,20 @@ def plot_group_panels(steps, rates, statistics, axes=None, statistic=None):
         )
     left, right = axes
     steps = np.asarray(steps, dtype="float64")
+    # One color per group in both panels.
+    cycle = import_pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    labels = sorted(set(rates) | set(statistics))
+    color = {label: cycle[i % len(cycle)] for i, label in enumerate(labels)}
     for label, values in rates.items():
-        left.plot(steps, np.asarray(values, dtype="float64"), label=label)
+        values = np.asarray(values, dtype="float64")
+        left.plot(steps, values, label=label, color=color[label])
     left.set_xlabel("step")
     left.set_ylabel("learning rate")
     for label, values in statistics.items():
         values = np.asarray(values, dtype="float64")
         shown = np.where(values > 0, values, np.nan)
         if np.isfinite(shown).any():
-            right.plot(steps, shown, label=label)
+            right.plot(steps, shown, label=label, color=color[label])
     right.set_yscale("log")
     right.set_xlabel("step")
     right.set_ylabel(statistic or "value")

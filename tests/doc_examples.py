@@ -108,6 +108,12 @@ def run(code, expected, name):
     only = backend_only(code)
     if only and only != keras.backend.backend():
         pytest.skip(f"{name} is for the {only} backend")
+    if "keras_hub" in code:
+        from multiprocess_common import keras_hub_import_error
+
+        reason = keras_hub_import_error()  # raises under a released Keras
+        if reason:
+            pytest.skip(reason)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, name, "exec"), {})
