@@ -383,6 +383,22 @@ def check_distribution_strategy(optimizer):
         )
 
 
+def sum_over_replicas(tensors):
+    """`tensors` (None entries kept) summed over the replicas of a
+    tf.distribute strategy with several, in replica context, as Keras sums
+    the gradients before an update; as they are elsewhere."""
+    if backend.backend() != "tensorflow":
+        return tensors
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync < 2:
+        return tensors
+    present = [t for t in tensors if t is not None]
+    summed = iter(context.all_reduce("sum", present) if present else [])
+    return [None if t is None else next(summed) for t in tensors]
+
+
 def adopt_built_state(wrapper, optimizer, variables, frozen, stand_ins):
     """Makes `wrapper`'s step pipeline run on what `optimizer.build` made.
 

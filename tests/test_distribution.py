@@ -218,3 +218,64 @@ print("OK")
 """,
         {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
+
+
+STATISTICS_CHECK = """
+import numpy as np, keras
+from keras_lrx import LRX, GroupStatistics
+from keras_lrx.schedules import Thaw
+rng = np.random.default_rng(0)
+x = rng.normal(size=(32, 6)).astype("float32")
+y = rng.normal(size=(32, 1)).astype("float32")
+
+def run():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((6,)),
+                              keras.layers.Dense(8, name="body"),
+                              keras.layers.Dense(1, name="head")])
+    optimizer = LRX(keras.optimizers.AdamW(0.01),
+                    multipliers={"body": Thaw(0.1, start_step=2), "head": 1.0})
+    model.compile(optimizer=optimizer, loss="mse",
+                  metrics=[GroupStatistics(optimizer, every=1)])
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False,
+                        verbose=0)
+    return {k: v for k, v in history.history.items() if "/" in k}
+
+def compare(got, reference):
+    assert sorted(got) == sorted(reference), (sorted(got), sorted(reference))
+    for key in reference:
+        np.testing.assert_allclose(got[key], reference[key], rtol=1e-4,
+                                   atol=1e-7, err_msg=key)
+    assert reference["update_ratio/body"][-1] > 0
+"""
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute")
+def test_group_statistics_under_mirrored_strategy_equal_one_device():
+    run_script(
+        TWO_TF_CPUS
+        + STATISTICS_CHECK
+        + """
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    got = run()
+compare(got, run())
+print("ALL OK")
+"""
+    )
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution on JAX")
+def test_group_statistics_under_jax_data_parallel_equal_one_device():
+    run_script(
+        STATISTICS_CHECK
+        + """
+import jax
+assert len(jax.devices()) == 2
+reference = run()
+keras.distribution.set_distribution(keras.distribution.DataParallel())
+compare(run(), reference)
+print("ALL OK")
+""",
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+    )

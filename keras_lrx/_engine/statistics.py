@@ -11,10 +11,11 @@ shape `(groups, 3)`: for each group the last recorded
 
 over the group's variables (norms of all their entries together), where
 `g` is the gradient handed to the optimizer (after loss-scale unscaling,
-before clipping) and `w_before`, `w_after` the weights around the whole
-step (decay, update, nothing else). A variable that did not change (frozen,
-or frozen for now) adds 0 to the update; one without a gradient, 0 to the
-gradient norm.
+before clipping; under a tf.distribute strategy, summed over the replicas
+as the update sums it: one more all-reduce per step there) and `w_before`,
+`w_after` the weights around the whole step (decay, update, nothing
+else). A variable that did not change (frozen, or frozen for now) adds 0 to
+the update; one without a gradient, 0 to the gradient norm.
 
 A step records when it applies an update (with `gradient_accumulation_steps`
 only every k-th batch does) and its update count is a multiple of the
@@ -103,9 +104,14 @@ class Statistics:
 
     def record(self, optimizer, due, grads, variables, before):
         """Writes the step's statistics into the variable when `due`."""
+        if not variables:
+            return
         positions = [compat.variable_index(optimizer, v) for v in variables]
+        membership = self._membership[positions]
+        # Under tf.distribute each replica holds its part of the gradient.
+        grads = compat.sum_over_replicas([_dense(g) for g in grads])
 
-        def write():
+        def measured():
             sums = []  # per variable: ||dw||^2, ||g||^2, ||w||^2
             for g, v, w in zip(grads, variables, before):
                 w = ops.cast(w, "float32")
@@ -113,21 +119,15 @@ class Statistics:
                 grad = (
                     ops.zeros((), "float32")
                     if g is None
-                    else ops.sum(ops.square(ops.cast(_dense(g), "float32")))
+                    else ops.sum(ops.square(ops.cast(g, "float32")))
                 )
-                sums.append(
-                    ops.stack(
-                        [
-                            ops.sum(ops.square(delta)),
-                            grad,
-                            ops.sum(ops.square(w)),
-                        ]
-                    )
-                )
-            per_variable = ops.stack(sums)  # (variables, 3)
-            membership = ops.convert_to_tensor(self._membership[positions])
+                update = ops.sum(ops.square(delta))
+                sums.append(ops.stack([update, grad, ops.sum(ops.square(w))]))
             per_group = ops.sqrt(
-                ops.matmul(ops.transpose(membership), per_variable)
+                ops.matmul(
+                    ops.transpose(ops.convert_to_tensor(membership)),
+                    ops.stack(sums),
+                )
             )
             update, grad, weight = ops.unstack(per_group, axis=1)
             ratio = ops.where(
@@ -135,15 +135,17 @@ class Statistics:
                 update / ops.maximum(weight, 1e-30),
                 ops.zeros_like(update),
             )
-            self.variable.assign(ops.stack([ratio, grad, weight], axis=1))
+            return ops.stack([ratio, grad, weight], axis=1)
 
-        if not variables:
-            return
         if backend.backend() == "torch":
             if due:
-                write()
+                self.variable.assign(measured())
             return
-        compat.run_where(due, write, [self.variable])
+        # The condition only computes; the write is outside it (under a
+        # tf.distribute strategy a write inside a condition would need a
+        # cross-replica merge there, which TensorFlow refuses).
+        kept = ops.convert_to_tensor(self.variable)
+        self.variable.assign(ops.cond(due, measured, lambda: kept))
 
 
 def _dense(gradient):
