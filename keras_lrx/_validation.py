@@ -214,3 +214,31 @@ def check_sequence(name, value, rule, allow_empty=False):
 
 def _as_tuple(types):
     return types if isinstance(types, tuple) else (types,)
+
+
+def check_schedule(schedule, delegate):
+    """LRX's `schedule` argument: `delegate` for None, the schedule, a
+    float >= 0 or a callable of the step."""
+    from keras.optimizers.schedules import LearningRateSchedule
+
+    if schedule is None:
+        return delegate
+    if isinstance(schedule, LearningRateSchedule):
+        return schedule
+    if isinstance(schedule, numbers.Real) and not isinstance(schedule, bool):
+        value = float(schedule)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                "Argument `schedule` must be a finite number >= 0, a "
+                "LearningRateSchedule or a callable of the step. "
+                f"Received: schedule={schedule!r}"
+            )
+        return value
+    if callable(schedule):
+        return schedule
+    raise TypeError(
+        "Argument `schedule` must be None, a float, a "
+        "`keras.optimizers.schedules.LearningRateSchedule` or a callable "
+        f"of the step. Received: schedule={schedule!r} "
+        f"(of type {type(schedule).__name__})"
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import weakref
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -197,7 +196,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         )
         strict = _validation.check_bool("strict", strict)
         optimizer = self._check_optimizer(optimizer)
-        base_learning_rate = self._check_schedule(schedule)
+        base = _validation.check_schedule(schedule, _delegate_schedule)
         multiplier_map = MultiplierMap(multipliers)
         decay_map = _decay.check_decay_map(weight_decay_multipliers, optimizer)
         hyperparameters = _check_hyperparameters(hyperparameters, optimizer)
@@ -206,7 +205,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         # LRX runs Keras's step pipeline (clipping, gradient accumulation,
         # EMA, loss-scale factor) with the wrapped optimizer's settings.
         super().__init__(
-            learning_rate=base_learning_rate,
+            learning_rate=base,
             name=name or "lrx",
             **pipeline_options(optimizer),
         )
@@ -277,32 +276,6 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             )
         return optimizer
 
-    @staticmethod
-    def _check_schedule(schedule):
-        if schedule is None:
-            return _delegate_schedule
-        if isinstance(schedule, LearningRateSchedule):
-            return schedule
-        if isinstance(schedule, numbers.Real) and not isinstance(
-            schedule, bool
-        ):
-            value = float(schedule)
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(
-                    "Argument `schedule` must be a finite number >= 0, a "
-                    "LearningRateSchedule or a callable of the step. "
-                    f"Received: schedule={schedule!r}"
-                )
-            return value
-        if callable(schedule):
-            return schedule
-        raise TypeError(
-            "Argument `schedule` must be None, a float, a "
-            "`keras.optimizers.schedules.LearningRateSchedule` or a callable "
-            f"of the step. Received: schedule={schedule!r} "
-            f"(of type {type(schedule).__name__})"
-        )
-
     # ------------------------------------------------------------------ #
     # Building.
     # ------------------------------------------------------------------ #
@@ -342,24 +315,6 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             compat.untrack_variable(self, self._statistics.variable)
         compat.set_untracked_attribute(self, "_plan", plan)
         compat.set_untracked_attribute(self, "_update", update)
-
-    def _request_statistics(self, statistics):
-        """`keras_lrx.GroupStatistics`: record `statistics` (an
-        `_engine.statistics.Statistics`) from the first step on."""
-        if self._statistics is not None:
-            raise ValueError(
-                f"The optimizer {self.name!r} already records group "
-                "statistics for a `GroupStatistics` metric; compile one "
-                "per optimizer."
-            )
-        if self.built:
-            raise ValueError(
-                "`GroupStatistics` must be created before the optimizer is "
-                f"built ({self.name!r} is): its statistics are optimizer "
-                "variables. Create the metric with a new LRX, before "
-                "`model.fit` (or `optimizer.build`)."
-            )
-        compat.set_untracked_attribute(self, "_statistics", statistics)
 
     @property
     def variables(self) -> list[keras.Variable]:

@@ -31,6 +31,7 @@ from keras_lrx._engine.statistics import NAMES
 from keras_lrx._engine.statistics import OTHER
 from keras_lrx._engine.statistics import Statistics
 from keras_lrx._engine.statistics import check_every
+from keras_lrx._engine.statistics import request
 from keras_lrx._validation import check_float
 from keras_lrx._validation import check_int
 from keras_lrx.metrics import _labelled_keys
@@ -166,7 +167,7 @@ class GroupStatistics(keras.metrics.Metric):
         statistics = _check_statistics(statistics)
         keys = _labelled_keys(lrx.multiplier_map)
         labels = [label for label, _ in keys] + [OTHER if keys else "all"]
-        lrx._request_statistics(Statistics(labels, every))  # may raise
+        request(lrx, Statistics(labels, every))  # may raise
         super().__init__(name=name, dtype="float32")
         self._given_optimizer = optimizer
         self._optimizer = lrx

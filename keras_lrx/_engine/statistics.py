@@ -148,6 +148,25 @@ class Statistics:
         self.variable.assign(ops.cond(due, measured, lambda: kept))
 
 
+def request(optimizer, statistics):
+    """Has `optimizer` (an LRX, not built yet) record `statistics` (a
+    `Statistics`) from its first step on; for `GroupStatistics`."""
+    if optimizer._statistics is not None:
+        raise ValueError(
+            f"The optimizer {optimizer.name!r} already records group "
+            "statistics for a `GroupStatistics` metric; compile one per "
+            "optimizer."
+        )
+    if optimizer.built:
+        raise ValueError(
+            "`GroupStatistics` must be created before the optimizer is "
+            f"built ({optimizer.name!r} is): its statistics are optimizer "
+            "variables. Create the metric with a new LRX, before "
+            "`model.fit` (or `optimizer.build`)."
+        )
+    compat.set_untracked_attribute(optimizer, "_statistics", statistics)
+
+
 def _dense(gradient):
     """A gradient as a dense tensor (TensorFlow's `IndexedSlices` of an
     embedding lookup are summed into place)."""
