@@ -110,3 +110,17 @@ def test_stock_torch_optimizers_are_recognised_with_their_slots(cls):
         pass
 
     assert compat.stock_torch_optimizer(Mine(**kwargs)) is None
+
+
+def test_an_internal_keras_moved_is_found_at_its_new_home_first():
+    # The newer home first, the older second: both Keras lines answer.
+    scope = compat.no_autocast_scope()
+    assert type(scope).__name__ == "AutocastScope"
+    assert compat.stateless_scope() is None
+    with keras.StatelessScope():
+        assert compat.stateless_scope() is not None
+
+
+def test_an_internal_no_home_has_is_a_clear_error():
+    with pytest.raises(ImportError, match="`NoSuchThing`.*keras.src.nowhere"):
+        compat._internal("NoSuchThing", "keras.src.nowhere", "keras.src")
