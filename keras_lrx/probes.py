@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from keras_lrx import _keras_compat as compat
+from keras_lrx._fitting import fit_plan
 from keras_lrx.optimizer import LRX
 
 __all__ = ["PROBE_FACTORS", "PROBE_STEPS", "probe_candidates", "ProbeData"]
@@ -235,8 +236,8 @@ def _unit_rate(step):
     return 1.0
 
 
-def _fit_steps(model, data, steps, plan):
-    x, epochs, steps_per_epoch = plan(data.x, data.batch_size, steps)
+def _fit_steps(model, data, steps):
+    x, epochs, steps_per_epoch = fit_plan(data.x, data.batch_size, steps)
     stop = _StopAfter(steps)
     model.fit(
         x,
@@ -264,20 +265,19 @@ def _score(model, data):
     return value if math.isfinite(value) else math.inf
 
 
-def run_probes(model, owner, candidates, data, steps, restore, plan):
+def run_probes(model, owner, candidates, data, steps, restore):
     """Held-out loss of each candidate after `steps` steps from the start.
 
     `restore()` puts the model back at the start (before each candidate and
-    after the last); `plan(x, batch_size, steps)` gives `fit`'s
-    `(x, epochs, steps_per_epoch)` for `steps` batches. Returns
-    `(losses, steps trained in all)`.
+    after the last); `_fitting.fit_plan` makes `fit` serve `steps` batches.
+    Returns `(losses, steps trained in all)`.
     """
     losses, trained = [], 0
     with _ConstantRate(model, owner) as rate:
         for candidate in candidates:
             restore()
             rate.set(candidate)
-            trained += _fit_steps(model, data, steps, plan)
+            trained += _fit_steps(model, data, steps)
             losses.append(_score(model, data))
     restore()
     return losses, trained
