@@ -274,12 +274,17 @@ def test_save_load_and_resume_carry_the_statistics(tmp_path):
     lrx = loaded.optimizer
     np.testing.assert_array_equal(to_np(lrx._statistics.variable), saved)
     assert int(to_np(lrx.iterations)) == 3
-    # Resumed, it goes on as the original does.
+    # Resumed, it goes on as the original does (the statistics and the
+    # weights; Keras 3.10's loss tracker restarts differently on load).
     for a, b in zip(step_by_step(model, 3), step_by_step(loaded, 3)):
         for key in a[3]:
-            np.testing.assert_allclose(
-                float(b[3][key]), float(a[3][key]), rtol=1e-5, atol=1e-7
-            )
+            if "/" in key:
+                np.testing.assert_allclose(
+                    float(b[3][key]), float(a[3][key]), rtol=1e-5, atol=1e-7
+                )
+        for name in LAYERS:
+            for x, y in zip(a[1][name], b[1][name]):
+                np.testing.assert_allclose(y, x, rtol=1e-5, atol=1e-7)
 
 
 def test_without_the_metric_nothing_is_added():
