@@ -160,7 +160,9 @@ def _touches(path, private):
         ):
             name = node.args[1] if len(node.args) > 1 else None
             if isinstance(name, ast.Constant) and name.value in private:
-                hits.append((node.lineno, f"{ast.unparse(node.func)} {name}"))
+                hits.append(
+                    (node.lineno, f"{ast.unparse(node.func)} {name.value}")
+                )
         elif isinstance(node, ast.FunctionDef) and node.name in private:
             hits.append((node.lineno, f"def {node.name} (an override)"))
     return hits
