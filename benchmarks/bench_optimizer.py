@@ -65,6 +65,19 @@ def multi_optimizer(lr):
     return keras.optimizers.MultiOptimizer(select)
 
 
+MODELS = (("MLP 256-512-512-10", mlp), ("small convnet", convnet))
+
+
+def batch_for(make_model):
+    """One batch `(x, y)` of random inputs and labels for the model."""
+    _, (x_shape, y_shape) = make_model()
+    rng = np.random.default_rng(0)
+    return (
+        rng.normal(size=x_shape).astype("float32"),
+        rng.integers(0, 10, size=y_shape),
+    )
+
+
 def step_function(make_model, make_optimizer, data, every=None):
     keras.utils.set_random_seed(0)
     model, _ = make_model()
@@ -82,16 +95,8 @@ def statistics_cost():
     """LRX with `GroupStatistics` at stride 1 and 10 vs LRX alone."""
     backend = keras.backend.backend()
     rows = []
-    for label, make_model in (
-        ("MLP 256-512-512-10", mlp),
-        ("small convnet", convnet),
-    ):
-        _, (x_shape, y_shape) = make_model()
-        rng = np.random.default_rng(0)
-        data = (
-            rng.normal(size=x_shape).astype("float32"),
-            rng.integers(0, 10, size=y_shape),
-        )
+    for label, make_model in MODELS:
+        data = batch_for(make_model)
 
         def lrx():
             return LRX(keras.optimizers.Adam(1e-3), multipliers=GROUPS)
@@ -130,16 +135,8 @@ def statistics_cost():
 def main():
     backend = keras.backend.backend()
     rows = []
-    for label, make_model in (
-        ("MLP 256-512-512-10", mlp),
-        ("small convnet", convnet),
-    ):
-        _, (x_shape, y_shape) = make_model()
-        rng = np.random.default_rng(0)
-        data = (
-            rng.normal(size=x_shape).astype("float32"),
-            rng.integers(0, 10, size=y_shape),
-        )
+    for label, make_model in MODELS:
+        data = batch_for(make_model)
         variants = {
             "bare Adam": lambda: keras.optimizers.Adam(1e-3),
             "LRX(Adam), 3 groups": lambda: LRX(

@@ -307,7 +307,7 @@ class LearningRateMetric(keras.metrics.Metric):
             self._rate.assign(rate)
             self._step.assign(step)
             return
-        if keras.backend.backend() == "jax" and _is_traced(self._rate):
+        if keras.backend.backend() == "jax" and is_traced(self._rate):
             # A compiled JAX test step: the optimizer state is not part of
             # it (reading it would bake in values). Keep the value.
             return
@@ -368,20 +368,29 @@ class LearningRateMetric(keras.metrics.Metric):
         config: dict[str, Any],
         custom_objects: dict[str, Any] | None = None,
     ) -> LearningRateMetric:
-        config = dict(config)
-        config.pop("dtype", None)
-        optimizer = config.pop("optimizer")
-        if isinstance(optimizer, dict):
-            optimizer = keras.saving.deserialize_keras_object(
-                optimizer, custom_objects=custom_objects
-            )
+        optimizer, config = optimizer_and_config(config, custom_objects)
         groups = config.pop("groups", False)
         if isinstance(groups, list):
             groups = [str(g) for g in groups]
         return cls(optimizer, groups=groups, **config)
 
 
-def _is_traced(variable):
+def optimizer_and_config(config, custom_objects=None):
+    """`(optimizer, the rest)` of the config of a metric that reads an
+    optimizer: saved inside a model, the optimizer is the compiled one, and
+    Keras's object sharing restores both as one instance."""
+    config = dict(config)
+    config.pop("dtype", None)
+    optimizer = config.pop("optimizer")
+    if isinstance(optimizer, dict):
+        optimizer = keras.saving.deserialize_keras_object(
+            optimizer, custom_objects=custom_objects
+        )
+    return optimizer, config
+
+
+def is_traced(variable):
+    """JAX: whether `variable` holds a traced value (a compiled step)."""
     import jax
 
     return isinstance(variable.value, jax.core.Tracer)

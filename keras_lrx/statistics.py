@@ -35,6 +35,8 @@ from keras_lrx._engine.statistics import request
 from keras_lrx._validation import check_float
 from keras_lrx._validation import check_int
 from keras_lrx.metrics import _labelled_keys
+from keras_lrx.metrics import is_traced
+from keras_lrx.metrics import optimizer_and_config
 from keras_lrx.optimizer import LRX
 
 __all__ = ["GroupStatistics", "UpdateRatioWarnings"]
@@ -207,7 +209,7 @@ class GroupStatistics(keras.metrics.Metric):
             object.__setattr__(self, "_pending", None)
             self._values.assign(pending)
             return
-        if keras.backend.backend() == "jax" and _is_traced(self._values):
+        if keras.backend.backend() == "jax" and is_traced(self._values):
             return  # a compiled JAX test step: keep the values
         source = self._optimizer._statistics.variable
         if source is not None:  # built
@@ -240,20 +242,8 @@ class GroupStatistics(keras.metrics.Metric):
         config: dict[str, Any],
         custom_objects: dict[str, Any] | None = None,
     ) -> GroupStatistics:
-        config = dict(config)
-        config.pop("dtype", None)
-        optimizer = config.pop("optimizer")
-        if isinstance(optimizer, dict):
-            optimizer = keras.saving.deserialize_keras_object(
-                optimizer, custom_objects=custom_objects
-            )
+        optimizer, config = optimizer_and_config(config, custom_objects)
         return cls(optimizer, **config)
-
-
-def _is_traced(variable):
-    import jax
-
-    return isinstance(variable.value, jax.core.Tracer)
 
 
 class UpdateRatioWarnings(keras.callbacks.Callback):

@@ -206,18 +206,24 @@ def test_mixed_float16():
         assert_logged(logs, norms, rtol=5e-2)
 
 
+def recording_model(**compile_options):
+    """The linear model under LRX(AdamW), recording every update."""
+    model = linear_model()
+    optimizer = LRX(keras.optimizers.AdamW(0.01), multipliers=multipliers())
+    model.compile(
+        optimizer,
+        "mse",
+        metrics=[GroupStatistics(optimizer, every=1)],
+        **compile_options,
+    )
+    return model
+
+
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's XLA")
 def test_xla_equals_the_eager_step():
     results = []
     for jit in (False, True):
-        model = linear_model()
-        optimizer = LRX(keras.optimizers.AdamW(0.01), multipliers=multipliers())
-        model.compile(
-            optimizer,
-            "mse",
-            metrics=[GroupStatistics(optimizer, every=1)],
-            jit_compile=jit,
-        )
+        model = recording_model(jit_compile=jit)
         results.append([logs for *_, logs in step_by_step(model, 4)])
     for eager, xla in zip(*results):
         for key in eager:
@@ -232,14 +238,7 @@ def test_xla_equals_the_eager_step():
 def test_steps_per_execution_and_batch_history():
     histories = []
     for steps_per_execution in (1, 3):
-        model = linear_model()
-        optimizer = LRX(keras.optimizers.AdamW(0.01), multipliers=multipliers())
-        model.compile(
-            optimizer,
-            "mse",
-            metrics=[GroupStatistics(optimizer, every=1)],
-            steps_per_execution=steps_per_execution,
-        )
+        model = recording_model(steps_per_execution=steps_per_execution)
         batches = BatchHistory()
         history = model.fit(
             X,
