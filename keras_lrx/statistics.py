@@ -35,7 +35,6 @@ from keras_lrx._engine.statistics import request
 from keras_lrx._validation import check_float
 from keras_lrx._validation import check_int
 from keras_lrx.metrics import _labelled_keys
-from keras_lrx.metrics import is_traced
 from keras_lrx.metrics import optimizer_and_config
 from keras_lrx.optimizer import LRX
 
@@ -209,16 +208,19 @@ class GroupStatistics(keras.metrics.Metric):
             object.__setattr__(self, "_pending", None)
             self._values.assign(pending)
             return
-        if keras.backend.backend() == "jax" and is_traced(self._values):
-            return  # a compiled JAX test step: keep the values
-        source = self._optimizer._statistics.variable
-        if source is not None:  # built
-            self._values.assign(ops.convert_to_tensor(source))
+        # TensorFlow and torch: `result()` reads the optimizer's variable
+        # itself (after the step in the same function); nothing to copy.
 
     def result(self) -> dict[str, Any]:
-        values = ops.convert_to_tensor(self._values)
+        source = self._optimizer._statistics.variable
+        if keras.backend.backend() == "jax" or source is None:
+            source = self._values
+        # One op for every entry (new tensors: on JAX the variable's buffer
+        # is donated to the next step).
+        values = ops.unstack(ops.reshape(source, (-1,)))
+        width = len(NAMES)
         return {
-            f"{stat}/{label}": ops.copy(values[g, NAMES.index(stat)])
+            f"{stat}/{label}": values[g * width + NAMES.index(stat)]
             for stat in self.statistics
             for g, label in enumerate(self.labels)
         }
