@@ -96,8 +96,11 @@ class GroupStatistics(keras.metrics.Metric):
     Cost: nothing when the metric is not compiled. At a recording step,
     one pass over the weights (norms of the weights, gradients and their
     change); other steps skip it (a condition in a compiled step; on torch,
-    the weights are copied only at a recording step). Memory: one float per
-    group and statistic (an optimizer variable, saved with it).
+    the weights are copied only at a recording step). Measured at
+    `every=10` on small models: about 1.03x LRX's `fit` step on torch and
+    TensorFlow; on JAX about 1.08x at any stride (the compiled step keeps a
+    copy of the weights from before the update on every step). Memory: one
+    float per group and statistic (an optimizer variable, saved with it).
 
     Details:
 
