@@ -79,7 +79,9 @@ def batch_for(make_model):
     )
 
 
-def step_function(make_model, make_optimizer, data, every=None):
+def compiled(make_model, make_optimizer, every=None):
+    """The model compiled with the optimizer (and `GroupStatistics` at
+    stride `every`, if given)."""
     keras.utils.set_random_seed(0)
     model, _ = make_model()
     optimizer = make_optimizer()
@@ -88,6 +90,11 @@ def step_function(make_model, make_optimizer, data, every=None):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[GroupStatistics(optimizer, every=every)] if every else None,
     )
+    return model
+
+
+def step_function(make_model, make_optimizer, data):
+    model = compiled(make_model, make_optimizer)
     x, y = data
     return lambda: model.train_on_batch(x, y)
 
@@ -95,14 +102,7 @@ def step_function(make_model, make_optimizer, data, every=None):
 def fit_function(make_model, make_optimizer, data, every=None, steps=20):
     """A call that trains `steps` steps with `fit` (verbose=0), as a user
     trains: logs stay on the device unless a callback reads them."""
-    keras.utils.set_random_seed(0)
-    model, _ = make_model()
-    optimizer = make_optimizer()
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[GroupStatistics(optimizer, every=every)] if every else None,
-    )
+    model = compiled(make_model, make_optimizer, every)
     x, y = data
     x, y = np.concatenate([x] * steps), np.concatenate([y] * steps)
     batch = len(data[0])

@@ -195,7 +195,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             "weight_decay_follows_multiplier", weight_decay_follows_multiplier
         )
         strict = _validation.check_bool("strict", strict)
-        optimizer = self._check_optimizer(optimizer)
+        optimizer = _check_optimizer(optimizer)
         base = _validation.check_schedule(schedule, _delegate_schedule)
         multiplier_map = MultiplierMap(multipliers)
         decay_map = _decay.check_decay_map(weight_decay_multipliers, optimizer)
@@ -243,38 +243,6 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             ("_statistics", None),  # what `GroupStatistics` asks for
         ):
             compat.set_untracked_attribute(self, attribute, value)
-
-    # ------------------------------------------------------------------ #
-    # Argument checks.
-    # ------------------------------------------------------------------ #
-    @staticmethod
-    def _check_optimizer(optimizer):
-        if isinstance(optimizer, (str, dict)):
-            optimizer = keras.optimizers.get(optimizer)
-        if isinstance(optimizer, LRX):
-            raise TypeError(
-                "Argument `optimizer` is already an LRX; wrap the base "
-                "optimizer once and put all multipliers in one LRX."
-            )
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            raise TypeError(
-                "Argument `optimizer` must not be a LossScaleOptimizer: wrap "
-                "the other way round, LossScaleOptimizer(LRX(...)), which "
-                "Keras does by itself under the 'mixed_float16' policy."
-            )
-        if not isinstance(optimizer, keras.optimizers.Optimizer):
-            raise TypeError(
-                "Argument `optimizer` must be a `keras.optimizers.Optimizer` "
-                f"instance. Received: optimizer={optimizer!r} "
-                f"(of type {type(optimizer).__name__})"
-            )
-        if optimizer.built:
-            raise ValueError(
-                f"Argument `optimizer` ({optimizer.name!r}) is already built; "
-                "LRX must build it itself (frozen variables get no slots). "
-                "Pass a new, unused optimizer instance."
-            )
-        return optimizer
 
     # ------------------------------------------------------------------ #
     # Building.
@@ -865,6 +833,37 @@ def _multiplier_label(multiplier, now):
     if _multipliers.is_constant(multiplier):
         return label
     return f"{label} = {now:g} now"
+
+
+def _check_optimizer(optimizer):
+    """LRX's `optimizer` argument: a new Keras optimizer (not an LRX or a
+    LossScaleOptimizer, not built yet)."""
+    if isinstance(optimizer, (str, dict)):
+        optimizer = keras.optimizers.get(optimizer)
+    if isinstance(optimizer, LRX):
+        raise TypeError(
+            "Argument `optimizer` is already an LRX; wrap the base "
+            "optimizer once and put all multipliers in one LRX."
+        )
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        raise TypeError(
+            "Argument `optimizer` must not be a LossScaleOptimizer: wrap "
+            "the other way round, LossScaleOptimizer(LRX(...)), which "
+            "Keras does by itself under the 'mixed_float16' policy."
+        )
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            "Argument `optimizer` must be a `keras.optimizers.Optimizer` "
+            f"instance. Received: optimizer={optimizer!r} "
+            f"(of type {type(optimizer).__name__})"
+        )
+    if optimizer.built:
+        raise ValueError(
+            f"Argument `optimizer` ({optimizer.name!r}) is already built; "
+            "LRX must build it itself (frozen variables get no slots). "
+            "Pass a new, unused optimizer instance."
+        )
+    return optimizer
 
 
 def _check_no_extra_arguments(kwargs):

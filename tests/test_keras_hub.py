@@ -16,6 +16,7 @@ if keras_hub_import_error():
 import keras_hub  # noqa: E402
 
 from keras_lrx import LRX  # noqa: E402
+from keras_lrx import combine  # noqa: E402
 from keras_lrx import gradual_unfreezing  # noqa: E402
 from keras_lrx import layerwise_decay  # noqa: E402
 
@@ -293,6 +294,40 @@ def test_gradual_unfreezing_on_a_keras_hub_backbone(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert not np.allclose(
         block_0[0], to_np(backbone.get_layer(blocks[0]).weights[0])
+    )
+
+
+def test_group_statistics_on_a_keras_hub_backbone(tmp_path):
+    # Layer-wise rates over a BERT with its embeddings frozen: a ratio per
+    # block, 0 for the frozen group, and the statistics saved and restored.
+    from keras_lrx import GroupStatistics
+
+    model = classifier(bert(num_layers=2))
+    backbone = model.get_layer("bert")
+    multipliers = combine(
+        layerwise_decay(backbone, 0.5), {"token_embedding": 0.0}
+    )
+    optimizer = LRX(keras.optimizers.AdamW(1e-3), multipliers=multipliers)
+    model.compile(
+        optimizer,
+        LOSS,
+        metrics=[GroupStatistics(optimizer, every=1)],
+    )
+    x, y = text_data(n=8)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    blocks = [f"transformer_layer_{i}" for i in range(2)]
+    for name in blocks + ["pooled_dense"]:
+        assert logs[f"update_ratio/{name}"] > 0.0, name
+        assert logs[f"weight_norm/{name}"] > 0.0, name
+    assert logs["update_ratio/token_embedding"] == 0.0
+    assert logs["grad_norm/token_embedding"] > 0.0  # a gradient, not applied
+    path = str(tmp_path / "bert_statistics.keras")
+    model.save(path)
+    resumed = keras.models.load_model(path)
+    np.testing.assert_array_equal(
+        to_np(resumed.optimizer._statistics.variable),
+        to_np(optimizer._statistics.variable),
     )
 
 
