@@ -9,6 +9,9 @@ from keras_lrx.decay import no_decay_on_biases_and_norms
 from keras_lrx.finder import LRFinder
 from keras_lrx.finder import LRFinderResult
 from keras_lrx.finder import find_lr
+from keras_lrx.fine_tune import FineTuneSetup
+from keras_lrx.fine_tune import fine_tune
+from keras_lrx.fine_tune import fine_tune_setup
 from keras_lrx.layerwise import gradual_unfreezing
 from keras_lrx.layerwise import layerwise_decay
 from keras_lrx.metrics import LearningRateMetric
@@ -24,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchHistory",
+    "FineTuneSetup",
     "GroupStatistics",
     "LRFinder",
     "LRFinderResult",
@@ -37,6 +41,8 @@ __all__ = [
     "UpdateRatioWarnings",
     "combine",
     "find_lr",
+    "fine_tune",
+    "fine_tune_setup",
     "gradual_unfreezing",
     "layerwise_decay",
     "no_decay_on_biases_and_norms",
