@@ -144,7 +144,8 @@ def _has_training_loss(model):
     return _may_add_losses_in_call(model)
 
 
-def _check_no_distribution_strategy(model):
+def check_no_distribution_strategy(model, advice=None):
+    """`ValueError` for a model made or run under a `tf.distribute` strategy."""
     if keras.backend.backend() != "tensorflow":
         return
     tf = sys.modules.get("tensorflow")
@@ -160,11 +161,15 @@ def _check_no_distribution_strategy(model):
             "The learning-rate range test is not supported under a "
             "distribution strategy (the model or its optimizer was made, or "
             "`find_lr` was called, under tf.distribute."
-            f"{type(strategy).__name__}). Run "
-            "it outside the strategy scope on a single device: build and "
-            "compile a copy of the model (e.g. `keras.models.clone_model`) "
-            "without the strategy, run `find_lr` on the copy, and use the "
-            "suggested learning rate for the distributed model."
+            f"{type(strategy).__name__}). "
+            + (
+                advice
+                or "Run it outside the strategy scope on a single device: "
+                "build and compile a copy of the model (e.g. "
+                "`keras.models.clone_model`) without the strategy, run "
+                "`find_lr` on the copy, and use the suggested learning rate "
+                "for the distributed model."
+            )
         )
 
 
@@ -188,7 +193,7 @@ def _check_model(model):
             "have nothing to measure. Compile it with a loss: "
             "`model.compile(optimizer=..., loss=...)`."
         )
-    _check_no_distribution_strategy(model)
+    check_no_distribution_strategy(model)
 
 
 # ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import keras
 from keras_lrx import _validation
 from keras_lrx._fitting import count_batches
 from keras_lrx.decay import no_decay_on_biases_and_norms
+from keras_lrx.finder import check_no_distribution_strategy
 from keras_lrx.finder import find_lr
 from keras_lrx.finder_result import LRFinderResult
 from keras_lrx.layerwise import layerwise_decay
@@ -44,6 +45,12 @@ from keras_lrx.schedules import CosineWithWarmup
 from keras_lrx.schedules import Thaw
 
 __all__ = ["FineTuneSetup", "fine_tune", "fine_tune_setup"]
+
+_DISTRIBUTED_ADVICE = (
+    "Pass `learning_rate`: find it on a single-device copy of the model, "
+    "outside the strategy scope (`fine_tune_setup(copy, x, y, epochs=..., "
+    "body=...).learning_rate`)."
+)
 
 #: The file `fine_tune` keeps beside a `BackupAndRestore` backup.
 STATE_FILE = "keras_lrx_fine_tune.json"
@@ -396,6 +403,7 @@ def fine_tune_setup(
     if learning_rate is None:
         learning_rate = _saved_learning_rate(backup_dir, fingerprint)
     if learning_rate is None:
+        check_no_distribution_strategy(model, _DISTRIBUTED_ADVICE)
         if validation_data is not None:
             options.setdefault("validation_data", validation_data)
         options.setdefault("verbose", 0)
