@@ -89,6 +89,7 @@ class FineTuneSetup:
 
 
 def _check_model_and_body(model, body):
+    """The body as a layer, or a list of weighted layers (input side first)."""
     if not isinstance(model, keras.Model):
         raise TypeError(
             "Argument `model` must be a `keras.Model`. "
@@ -106,33 +107,40 @@ def _check_model_and_body(model, body):
             raise ValueError(
                 "Argument `body` is required for a model without a keras-hub "
                 "`backbone`: pass the pretrained part, e.g. "
-                "`body=model.get_layer('backbone')`. Received: body=None "
-                f"for model={model.name!r}"
+                "`body=model.get_layer('backbone')`, or its layers as a list. "
+                f"Received: body=None for model={model.name!r}"
             )
-    if not isinstance(body, keras.layers.Layer):
-        raise TypeError(
-            "Argument `body` must be a `keras.layers.Layer` (the pretrained "
-            f"part of the model). Received: body={body!r} (of type "
-            f"{type(body).__name__})"
-        )
-    body_ids = {id(v) for v in body.trainable_variables}
+    rule = (
+        "a `keras.layers.Layer` (the pretrained part of the model) or a "
+        "list of layers (input side first)"
+    )
+    if isinstance(body, (list, tuple)):
+        layers = _validation.check_sequence("body", body, rule)
+        for layer in layers:
+            _validation.check_type("body", layer, keras.layers.Layer, rule)
+        body = [layer for layer in layers if layer.trainable_variables]
+    else:
+        _validation.check_type("body", body, keras.layers.Layer, rule)
+    parts = body if isinstance(body, list) else [body]
+    body_ids = {id(v) for part in parts for v in part.trainable_variables}
     model_ids = {id(v) for v in model.trainable_variables}
+    names = [part.name for part in parts]
     if not body_ids:
         raise ValueError(
             "Argument `body` has no trainable variables: nothing to "
-            f"fine-tune. Received: body={body.name!r}"
+            f"fine-tune. Received: body={names}"
         )
     if not body_ids <= model_ids:
         raise ValueError(
             "Argument `body` must be a part of `model` (its variables among "
-            f"the model's trainable variables). Received: body={body.name!r} "
+            f"the model's trainable variables). Received: body={names} "
             f"for model={model.name!r}"
         )
     if body_ids == model_ids:
         raise ValueError(
             "Argument `body` must leave a head: some trainable variables of "
             "`model` outside it (the fresh layers for the new task). "
-            f"Received: body={body.name!r}, which holds all of "
+            f"Received: body={names}, which holds all of "
             f"model={model.name!r}'s trainable variables"
         )
     return body
@@ -149,10 +157,17 @@ def _weighted_children(layer):
 def body_multipliers(body, layer_decay):
     """`{layer: multiplier}` for the body after the head phase.
 
-    Layer-wise decay over the body's blocks (`layerwise_decay`'s search);
-    a body without repeated blocks takes its weighted layers, input side
-    first, as the blocks; a body of one layer trains at `layer_decay`.
+    A list of layers: each one a block, the last at `layer_decay`, the one
+    before at its square, ... A layer: layer-wise decay over its blocks
+    (`layerwise_decay`'s search); a body without repeated blocks takes its
+    weighted layers, input side first, as the blocks; a body of one layer
+    trains at `layer_decay`.
     """
+    if isinstance(body, list):
+        depth = len(body)
+        return {
+            layer: layer_decay ** (depth - i) for i, layer in enumerate(body)
+        }
     if layer_decay == 1.0:
         return {body: 1.0}
     try:
@@ -322,7 +337,7 @@ def fine_tune_setup(
     y: Any = None,
     *,
     epochs: int,
-    body: keras.layers.Layer | None = None,
+    body: keras.layers.Layer | Sequence[keras.layers.Layer] | None = None,
     learning_rate: float | None = None,
     head_epochs: float = 1.0,
     layer_decay: float = 0.5,
@@ -440,7 +455,7 @@ def fine_tune(
     y: Any = None,
     *,
     epochs: int,
-    body: keras.layers.Layer | None = None,
+    body: keras.layers.Layer | Sequence[keras.layers.Layer] | None = None,
     learning_rate: float | None = None,
     head_epochs: float = 1.0,
     layer_decay: float = 0.5,
@@ -496,8 +511,10 @@ def fine_tune(
             `PyDataset`, torch `DataLoader`).
         y: Targets, as for `fit`. Defaults to None.
         epochs: Int >= 1. Epochs of the whole run, head phase included.
-        body: The pretrained part, a layer of `model` (every trainable
-            variable outside it is the head). Defaults to None: the model's
+        body: The pretrained part: a layer of `model` (a nested model, a
+            keras-hub backbone), or a list of its layers, input side first,
+            each one a block (for a flat `Sequential`). Every trainable
+            variable outside it is the head. Defaults to None: the model's
             keras-hub `backbone`.
         learning_rate: Float > 0, the schedule's peak; None runs `find_lr`.
             Defaults to None.

@@ -530,3 +530,31 @@ def test_keras_hub_classifier_defaults_to_its_backbone_by_blocks():
     assert any(
         not np.array_equal(a, b) for a, b in zip(weights_of(backbone), before)
     )
+
+
+def test_a_flat_sequential_takes_its_body_as_a_list_of_layers():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu", name="b0"),
+            keras.layers.Dropout(0.1),
+            keras.layers.Dense(8, activation="relu", name="b1"),
+            keras.layers.Dense(3, name="head"),
+        ]
+    )
+    x, y = class_data()
+    body = model.layers[:3]
+    setup = fine_tune_setup(
+        model, x, y, epochs=2, body=body, learning_rate=1e-3, loss=LOSS
+    )
+    assert {layer.name: m for layer, m in setup.multipliers.items()} == {
+        "b0": 0.25,
+        "b1": 0.5,
+    }
+    with pytest.raises(TypeError, match="list of layers"):
+        fine_tune_setup(
+            model, x, y, epochs=2, body=[model.layers[0], "b1"], loss=LOSS
+        )
+    with pytest.raises(ValueError, match="leave a head"):
+        fine_tune_setup(model, x, y, epochs=2, body=model.layers, loss=LOSS)
