@@ -29,10 +29,12 @@ width-64 BERT). Recipes:
   LoRA factors of the backbone and the head train;
 - `fine_tune (one call)`: `keras_lrx.fine_tune(model, x, y, body=body,
   learning_rate=...)`, issue 42's one call, which compiles and fits by
-  itself and picks its own rate when `learning_rate` is None. It is a
-  `Trainer` recipe (see `Trainer`: any callable that builds, trains and
-  returns the model can be a recipe). While `keras_lrx` has no `fine_tune`
-  the script skips it with a note.
+  itself and picks its own rate when `learning_rate` is None (its grid is
+  over the `learning_rate` it is given, the peak of its schedule; its
+  "find_lr's rate" is the peak it picked, read from the compiled `LRX`'s
+  schedule). It is a `Trainer` recipe (see `Trainer`: any callable that
+  builds, trains and returns the model can be a recipe). While `keras_lrx`
+  has no `fine_tune` the script skips it with a note.
 
 For each recipe and seed, with `GRID` the 12 base rates 1e-5 ... 3.16:
 
@@ -75,6 +77,7 @@ and the timings, with the backend, Keras version and machine.
 import argparse
 import json
 import math
+import numbers
 import os
 import statistics
 import sys
@@ -158,20 +161,26 @@ class FineTune(Trainer):
         )
         synchronize()
         self.seconds = time.perf_counter() - start
-        self.learning_rate = _rate(learning_rate, result)
+        self.learning_rate = _rate(learning_rate, result, model)
         return model
 
 
-def _rate(given, result):
+def _rate(given, result, model):
     """The rate a trainer ran at: the one given, else the one its result
-    reports as `learning_rate` or `suggested_learning_rate`, else NaN."""
+    reports (`learning_rate` or `suggested_learning_rate`), else the peak of
+    the schedule the model is compiled with (`fine_tune` returns a
+    `History` and leaves the model compiled with its `LRX`), else NaN."""
     if given is not None:
         return float(given)
     for name in ("learning_rate", "suggested_learning_rate"):
         value = getattr(result, name, None)
-        if isinstance(value, (int, float, np.floating)):
+        if isinstance(value, numbers.Real):
             return float(value)
-    return math.nan
+    try:
+        schedule = model.optimizer.get_config()["schedule"]
+        return float(schedule["config"]["learning_rate"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return math.nan
 
 
 class TrainerCase:
