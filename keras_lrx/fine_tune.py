@@ -52,6 +52,9 @@ _DISTRIBUTED_ADVICE = (
     "body=...).learning_rate`)."
 )
 
+#: The schedule's peak over `find_lr`'s suggestion (a constant rate): chosen
+#: on the benchmark's chosen tasks (`benchmarks/bench_finetune.py`).
+SUGGESTION_FACTOR = 4.0
 #: The file `fine_tune` keeps beside a `BackupAndRestore` backup.
 STATE_FILE = "keras_lrx_fine_tune.json"
 #: `fit` arguments the recipe cannot take: it runs its schedule from step 0
@@ -339,8 +342,9 @@ def fine_tune_setup(
     epochs: int,
     body: keras.layers.Layer | Sequence[keras.layers.Layer] | None = None,
     learning_rate: float | None = None,
+    suggestion_factor: float = SUGGESTION_FACTOR,
     head_epochs: float = 1.0,
-    layer_decay: float = 0.5,
+    layer_decay: float = 0.8,
     warmup_ratio: float = 0.1,
     optimizer: keras.optimizers.Optimizer | str | None = None,
     loss: Any = None,
@@ -388,6 +392,9 @@ def fine_tune_setup(
         learning_rate = _validation.check_float(
             "learning_rate", learning_rate, low=0.0, low_open=True
         )
+    suggestion_factor = _validation.check_float(
+        "suggestion_factor", suggestion_factor, low=0.0, low_open=True
+    )
     head_epochs = _validation.check_float(
         "head_epochs", head_epochs, low=0.0, high=epochs, high_open=True
     )
@@ -427,7 +434,9 @@ def fine_tune_setup(
             **compile_arguments,
         )
         finder_result = find_lr(model, x, y, batch_size=batch_size, **options)
-        learning_rate = float(finder_result.suggested_learning_rate)
+        learning_rate = suggestion_factor * float(
+            finder_result.suggested_learning_rate
+        )
     _save_learning_rate(backup_dir, fingerprint, learning_rate)
 
     thaw_warmup = math.ceil(warmup_ratio * (total_steps - head_steps))
@@ -457,8 +466,9 @@ def fine_tune(
     epochs: int,
     body: keras.layers.Layer | Sequence[keras.layers.Layer] | None = None,
     learning_rate: float | None = None,
+    suggestion_factor: float = SUGGESTION_FACTOR,
     head_epochs: float = 1.0,
-    layer_decay: float = 0.5,
+    layer_decay: float = 0.8,
     warmup_ratio: float = 0.1,
     optimizer: keras.optimizers.Optimizer | str | None = None,
     loss: Any = None,
@@ -477,8 +487,9 @@ def fine_tune(
     whole model, the body at layer-wise decayed rates, under a warmup +
     cosine schedule whose peak `find_lr` picks. One `LRX` and one `fit`:
 
-    - the peak rate: `learning_rate`, or `find_lr`'s suggestion for the
-      model as it will train (the body at its multipliers);
+    - the peak rate: `learning_rate`, or `suggestion_factor` (4) times
+      `find_lr`'s suggestion for the model as it will train (the body at
+      its multipliers);
     - steps `0 .. head_steps - 1` (`head_epochs` epochs): the body frozen
       (multiplier 0: no update, no weight decay, no optimizer slots move);
     - then each body group thaws, warming up over `warmup_ratio` of the
@@ -518,10 +529,14 @@ def fine_tune(
             keras-hub `backbone`.
         learning_rate: Float > 0, the schedule's peak; None runs `find_lr`.
             Defaults to None.
+        suggestion_factor: Float > 0. Without `learning_rate`, the peak is
+            this times `find_lr`'s suggestion (which is for a constant
+            rate; a warmup + cosine run trains best from a higher peak).
+            Defaults to 4.
         head_epochs: Float in [0, epochs). Epochs of the head-only phase.
             Defaults to 1.
         layer_decay: Float in (0, 1]. Factor between neighbouring blocks of
-            the body; 1 trains the body at the head's rate. Defaults to 0.5.
+            the body; 1 trains the body at the head's rate. Defaults to 0.8.
         warmup_ratio: Float in [0, 1). The warmups' share (see above).
             Defaults to 0.1.
         optimizer: The optimizer to wrap (unbuilt), its name or config.
@@ -591,6 +606,7 @@ def fine_tune(
         epochs=epochs,
         body=body,
         learning_rate=learning_rate,
+        suggestion_factor=suggestion_factor,
         head_epochs=head_epochs,
         layer_decay=layer_decay,
         warmup_ratio=warmup_ratio,

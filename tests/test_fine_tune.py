@@ -131,6 +131,7 @@ def test_training_matches_a_numpy_reference(head_epochs):
         body=body,
         learning_rate=0.05,
         head_epochs=head_epochs,
+        layer_decay=0.5,
         warmup_ratio=0.25,
         optimizer=keras.optimizers.SGD(),
         loss="mse",
@@ -202,14 +203,16 @@ def test_default_rate_comes_from_find_lr_and_the_model_is_put_back():
         np.testing.assert_array_equal(got, want)
     result = setup.finder_result
     assert isinstance(result, keras_lrx.LRFinderResult)
-    assert setup.learning_rate == float(result.suggested_learning_rate)
+    suggested = float(result.suggested_learning_rate)
+    assert setup.learning_rate == pytest.approx(4.0 * suggested, rel=1e-12)
     assert setup.head_steps == 8 and setup.total_steps == 16
     # The sweep ran with the body at its multipliers, as it will train.
-    assert sorted(result.group_learning_rates) == [0.25, 0.5, 1.0]
-    assert {layer.name: m for layer, m in setup.multipliers.items()} == {
-        "b0": 0.25,
-        "b1": 0.5,
-    }
+    # The default layer decay: b1 at 0.8, b0 at 0.8 ** 2.
+    np.testing.assert_allclose(
+        sorted(result.group_learning_rates), [0.64, 0.8, 1.0]
+    )
+    by_name = {layer.name: m for layer, m in setup.multipliers.items()}
+    assert by_name == pytest.approx({"b0": 0.64, "b1": 0.8})
     # The user's compile arguments are kept by the one call.
     history = fine_tune(
         model,
@@ -434,6 +437,8 @@ def _bad_calls(body, other):
         ({"learning_rate": 0.0}, ValueError, "learning_rate"),
         ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
         ({"learning_rate": "1e-3"}, TypeError, "learning_rate"),
+        ({"suggestion_factor": 0}, ValueError, "suggestion_factor"),
+        ({"suggestion_factor": None}, TypeError, "suggestion_factor"),
         ({"head_epochs": 2}, ValueError, "head_epochs"),
         ({"head_epochs": -1}, ValueError, "head_epochs"),
         ({"layer_decay": 0.0}, ValueError, "layer_decay"),
@@ -509,7 +514,13 @@ def test_keras_hub_classifier_defaults_to_its_backbone_by_blocks():
     }
     y = (tokens[:, 1] > 25).astype("int32")
     setup = fine_tune_setup(
-        model, x, y, epochs=2, learning_rate=1e-3, batch_size=16
+        model,
+        x,
+        y,
+        epochs=2,
+        learning_rate=1e-3,
+        batch_size=16,
+        layer_decay=0.5,
     )  # the task is compiled by keras-hub: its loss is kept
     by_name = {layer.name: m for layer, m in setup.multipliers.items()}
     assert by_name["transformer_layer_1"] == 0.5
@@ -546,7 +557,14 @@ def test_a_flat_sequential_takes_its_body_as_a_list_of_layers():
     x, y = class_data()
     body = model.layers[:3]
     setup = fine_tune_setup(
-        model, x, y, epochs=2, body=body, learning_rate=1e-3, loss=LOSS
+        model,
+        x,
+        y,
+        epochs=2,
+        body=body,
+        learning_rate=1e-3,
+        loss=LOSS,
+        layer_decay=0.5,
     )
     assert {layer.name: m for layer, m in setup.multipliers.items()} == {
         "b0": 0.25,
