@@ -4,7 +4,9 @@ Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_finetune.py
 (`--quick`: one seed and the digits tasks; `--tasks bert_tiny` a subset;
 `--seeds 0,1,2`; `--recipes "gradual unfreezing"` some recipes only;
 `--json results-jax.json` every per-seed number, so that the runs of the
-three backends can be merged into tables later).
+three backends can be merged into tables later; `--cost-epochs 200 --tasks
+digits_few_labels` only times `fine_tune` on a run of 200 epochs, its rate
+picked against given, interleaved).
 
 Each task of `_transfer.py` pretrains a body inside the script (nothing is
 downloaded) and fine-tunes it on a different target with a few hundred
@@ -490,6 +492,42 @@ def _write_json(path, records):
         )
 
 
+def cost(name, epochs, rounds=3):
+    """`fine_tune`'s cost on a longer run: the call that picks its rate
+    (finder included) against the same call given a rate, interleaved,
+    `rounds` times each, in one process; prints both and their ratio."""
+    task = TASKS[name]()
+    x, _, y, _, _ = task.data(0)
+    trainer = FineTune()
+    steps = epochs * math.ceil(len(y) / BATCH)
+    picked, given = [], []
+    rate = None
+    for _ in range(rounds):
+        trainer(task, 0, x, y, epochs, None)
+        picked.append(trainer.seconds)
+        rate = trainer.learning_rate
+        trainer(task, 0, x, y, epochs, rate)
+        given.append(trainer.seconds)
+    ratios = [p / g for p, g in zip(picked, given)]
+    print_table(
+        f"fine_tune's cost on {name}, {epochs} epochs ({steps} steps); "
+        f"backend={keras.backend.backend()}, keras {keras.__version__}, "
+        f"{machine()}",
+        ["call", "fastest s", "median s"],
+        [
+            ["learning_rate=None (finder)", f"{min(picked):.2f}",
+             f"{statistics.median(picked):.2f}"],
+            [f"learning_rate={rate:.2g} (given)", f"{min(given):.2f}",
+             f"{statistics.median(given):.2f}"],
+        ],
+    )  # fmt: skip
+    print(
+        f"one call / one run: fastest {min(picked) / min(given):.2f}, "
+        f"median of the rounds' ratios {statistics.median(ratios):.2f}\n",
+        flush=True,
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -501,6 +539,13 @@ def main(argv=None):
     )
     parser.add_argument(
         "--json", metavar="PATH", help="write every per-seed number here"
+    )
+    parser.add_argument(
+        "--cost-epochs",
+        type=int,
+        metavar="N",
+        help="only time fine_tune (its rate picked, then given) on runs of N "
+        "epochs of each task, interleaved, 3 rounds",
     )
     args = parser.parse_args(argv)
     only = [r for r in args.recipes.split(",") if r]
@@ -514,6 +559,10 @@ def main(argv=None):
     if args.quick:
         tasks = [t for t in tasks if t.startswith("digits")] or tasks[:1]
         seeds = seeds[:1]
+    if args.cost_epochs:
+        for name in tasks:
+            cost(name, args.cost_epochs)
+        return
     records = []
     for name in tasks:
         run_task(name, seeds, args.verbose, only, records)

@@ -231,10 +231,12 @@ def layerwise_profile(out):
 
 
 def readme_example():
-    """README's first example, run as written; returns its namespace."""
+    """README's `LRX` example (the one that records a `BatchHistory`), run
+    as written; returns its namespace."""
     text = README.read_text()
     section = text.split("[start:example]")[1].split("[end:example]")[0]
-    code = re.search(r"```python\n(.*?)```", section, flags=re.S)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    code = next(block for block in blocks if "BatchHistory()" in block)
     namespace = {}
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code, "README.md example", "exec"), namespace)

@@ -7,8 +7,9 @@ no download):
 2. Fine-tune it on digits 5-9 from a small training set, with a new head,
    by each recipe: the pretrained layers at 0.1x the head's rate (`LRX`),
    gradual unfreezing (the head first, one body layer more per epoch),
-   one global rate, a frozen body. Each recipe's rate is `find_lr`'s
-   default suggestion for it (what a user gets in one call); one global
+   one global rate, a frozen body, and `keras_lrx.fine_tune`, the one call
+   that picks its own rate (its seconds include its `find_lr`). Each other
+   recipe's rate is `find_lr`'s default suggestion for it; one global
    rate is also tuned by a grid search on a validation fifth (what a
    careful user gets with eight more runs).
 3. Train each over three seeds (a warmup-cosine schedule from the rate; the
@@ -27,6 +28,7 @@ import numpy as np
 
 from keras_lrx.callbacks import BatchHistory
 from keras_lrx.finder import find_lr
+from keras_lrx.fine_tune import fine_tune
 from keras_lrx.layerwise import gradual_unfreezing
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.optimizer import LRX
@@ -37,13 +39,16 @@ BATCH_SIZE = 32
 EPOCHS = 12
 SEEDS = (1, 2, 3)
 #: The recipes: (label, the body's multiplier; None for no multipliers;
-#: GRADUAL for `gradual_unfreezing`, one body layer thawing per epoch).
+#: GRADUAL for `gradual_unfreezing`, one body layer thawing per epoch;
+#: ONE_CALL for `keras_lrx.fine_tune`, which picks its own rate).
 GRADUAL = "gradual"
+ONE_CALL = "one call"
 VARIANTS = (
     ("LRX: body 0.1x, head 1x", 0.1),
     ("LRX: gradual unfreezing", GRADUAL),
     ("one global rate", None),
     ("frozen body (0x)", 0.0),
+    ("keras_lrx.fine_tune (one call)", ONE_CALL),
 )
 GRID_TUNED = "one global rate, grid-tuned"
 #: The global rate's grid search: half a decade apart.
@@ -79,19 +84,24 @@ def load_data(seed=0):
     )
 
 
-def body_layers():
-    return [
-        keras.layers.Dense(128, activation="relu", name=BODY[0]),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(64, activation="relu", name=BODY[1]),
-    ]
+def body_model():
+    """The pretrained part: one nested model (`fine_tune`'s `body`)."""
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(128, activation="relu", name=BODY[0]),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(64, activation="relu", name=BODY[1]),
+        ],
+        name="body",
+    )
 
 
 def classifier(head_name):
     return keras.Sequential(
         [
             keras.Input((64,)),
-            *body_layers(),
+            body_model(),
             keras.layers.Dense(5, name=head_name),
         ],
         name="digits",
@@ -109,14 +119,16 @@ def pretrain(data, verbose):
         optimizer=keras.optimizers.Adam(1e-3), loss=loss(), metrics=["accuracy"]
     )
     model.fit(*data, batch_size=BATCH_SIZE, epochs=15, verbose=verbose)
-    return {name: model.get_layer(name).get_weights() for name in BODY}
+    body = model.get_layer("body")
+    return {name: body.get_layer(name).get_weights() for name in BODY}
 
 
 def fine_tune_model(pretrained, seed=1):
     keras.utils.set_random_seed(seed)  # head initialisation and data order
     model = classifier("head")
+    body = model.get_layer("body")
     for name, weights in pretrained.items():
-        model.get_layer(name).set_weights(weights)
+        body.get_layer(name).set_weights(weights)
     return model
 
 
@@ -124,6 +136,8 @@ def run_variant(
     label, pretrained, body, learning_rate, train, test, verbose, seed=1
 ):
     model = fine_tune_model(pretrained, seed)
+    if body == ONE_CALL:
+        return _run_one_call(label, model, train, test, verbose)
     multipliers = _multipliers(body, model, train)
     steps = EPOCHS * _steps_per_epoch(train)
     schedule = cosine_with_warmup(
@@ -157,6 +171,33 @@ def run_variant(
     }
 
 
+def _run_one_call(label, model, train, test, verbose):
+    """`keras_lrx.fine_tune`: its own rate, head phase and layer-wise thaw."""
+    history = BatchHistory()
+    start = time.perf_counter()
+    fine_tune(
+        model,
+        *train,
+        epochs=EPOCHS,
+        body=model.get_layer("body"),
+        batch_size=BATCH_SIZE,
+        loss=loss(),
+        metrics=["accuracy"],
+        callbacks=[history],
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    _, accuracy = model.evaluate(*test, verbose=0)
+    return {
+        "variant": label,
+        "test_accuracy": float(accuracy),
+        "train_seconds": seconds,
+        "history": history,
+        "schedule": None,
+        "learning_rate": float(max(history.history["learning_rate"])),
+    }
+
+
 def _steps_per_epoch(train):
     return int(np.ceil(len(train[0]) / BATCH_SIZE))
 
@@ -167,8 +208,11 @@ def _multipliers(body, model, train):
     if body is None:
         return None
     if body == GRADUAL:
+        layers = model.get_layer("body")
         return gradual_unfreezing(
-            model, every_steps=_steps_per_epoch(train), blocks=list(BODY)
+            model,
+            every_steps=_steps_per_epoch(train),
+            blocks=[layers.get_layer(name) for name in BODY],
         )
     return {b: body for b in BODY}
 
@@ -211,6 +255,10 @@ def _find_rates(pretrained, train, say):
     """Step 2: each recipe's rate (find_lr's default, or a grid search)."""
     rates, found = {}, None
     for label, body in VARIANTS:
+        if body == ONE_CALL:
+            rates[label] = None  # it runs its own finder, every seed
+            say(f"   {label}: runs find_lr itself, in each call")
+            continue
         result = _find_rate(pretrained, train, body)
         if found is None:
             found = result  # the LRX recipe's, for the plot
@@ -251,7 +299,7 @@ def _compare_variants(pretrained, rates, train, test, fit_verbose):
         rows.append(
             dict(
                 runs[0],
-                learning_rate=rate,
+                learning_rate=runs[0].get("learning_rate", rate),
                 test_accuracy=float(np.mean(accuracies)),
                 test_accuracy_runs=accuracies,
                 train_seconds=seconds,

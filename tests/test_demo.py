@@ -30,6 +30,7 @@ def test_demo_command_runs_and_writes_results(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| LRX: body 0.1x, head 1x |" in result.stdout
     assert "| one global rate, grid-tuned |" in result.stdout
+    assert "| keras_lrx.fine_tune (one call) |" in result.stdout
     assert "learning_rate:" in result.stdout  # the metric in the progress log
     assert "find_lr suggests" in result.stdout
     for name in ("finder.png", "schedule.png", "loss.png", "results.json"):
@@ -42,6 +43,7 @@ def test_demo_command_runs_and_writes_results(tmp_path):
         "LRX: body 0.1x, head 1x",
         "LRX: gradual unfreezing",
         "frozen body (0x)",
+        "keras_lrx.fine_tune (one call)",
         "one global rate",
         "one global rate, grid-tuned",
     ]
@@ -55,7 +57,7 @@ def test_demo_command_runs_and_writes_results(tmp_path):
     assert results["verdict"] in result.stdout
     lines = results["verdict"].splitlines()
     assert lines[0].startswith(f"Best mean: {best['variant']} (")
-    assert len(lines) == 5
+    assert len(lines) == 6
 
 
 def _row(name, runs):
