@@ -78,6 +78,22 @@ class FineTuneSetup:
         callbacks: Callbacks to pass to `fit` beside your own (empty today:
             the schedule's length is fixed when the setup is made; kept so
             that code written against it keeps working).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import keras_lrx
+    >>> body = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4),
+    ...                          keras.layers.Dense(4)], name="body")
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(body(inputs)))
+    >>> setup = keras_lrx.fine_tune_setup(
+    ...     model, np.ones((40, 4)), np.ones((40, 1)), epochs=3, body=body,
+    ...     learning_rate=1e-3, loss="mse", batch_size=8)
+    >>> setup.head_steps, setup.total_steps, setup.learning_rate
+    (5, 15, 0.001)
+    >>> sorted(round(m, 2) for m in setup.multipliers.values())
+    [0.64, 0.8]
     """
 
     optimizer: LRX
@@ -414,7 +430,6 @@ def fine_tune_setup(
             )
         )
     _inner_optimizer(optimizer)  # checked before anything changes
-    compile_arguments = _compile_arguments(model, loss, metrics)
     steps = _steps_per_epoch(x, batch_size, steps_per_epoch)
     total_steps = epochs * steps
     head_steps = int(round(head_epochs * steps))
@@ -426,6 +441,7 @@ def fine_tune_setup(
         learning_rate = _saved_learning_rate(backup_dir, fingerprint)
     if learning_rate is None:
         check_no_distribution_strategy(model, _DISTRIBUTED_ADVICE)
+        compile_arguments = _compile_arguments(model, loss, metrics)
         if validation_data is not None:
             options.setdefault("validation_data", validation_data)
         options.setdefault("verbose", 0)
