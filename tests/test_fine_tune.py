@@ -13,6 +13,8 @@ import os
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND
+from conftest import run_script
 from conftest import weights_of
 from multiprocess_common import keras_hub_import_error
 
@@ -488,8 +490,9 @@ def test_bad_arguments_raise_before_anything_changes():
         fine_tune("model", x, y, epochs=2, body=body)
 
 
-@pytest.mark.skipif(bool(keras_hub_import_error()), reason="keras-hub")
 def test_keras_hub_classifier_defaults_to_its_backbone_by_blocks():
+    if keras_hub_import_error():
+        pytest.skip(keras_hub_import_error())
     import keras_hub
 
     keras.utils.set_random_seed(0)
@@ -576,3 +579,91 @@ def test_a_flat_sequential_takes_its_body_as_a_list_of_layers():
         )
     with pytest.raises(ValueError, match="leave a head"):
         fine_tune_setup(model, x, y, epochs=2, body=model.layers, loss=LOSS)
+
+
+TWO_TF_CPUS = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
+FINE_TUNE_CHECK = """
+import numpy as np, keras
+from keras_lrx import fine_tune
+rng = np.random.default_rng(0)
+x = rng.normal(size=(80, 6)).astype("float32")  # fifths of 16
+y = (x[:, 0] > 0).astype("int32")
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+def model_and_body():
+    keras.utils.set_random_seed(1)
+    body = keras.Sequential([keras.Input((6,)),
+                             keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(8, activation="relu")],
+                            name="body")
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(body(inputs)))
+    return model, body
+
+def run(**kwargs):
+    model, body = model_and_body()
+    fine_tune(model, x, y, epochs=3, body=body, batch_size=16, loss=LOSS,
+              shuffle=False, verbose=0, **kwargs)
+    return [keras.ops.convert_to_numpy(w) for w in model.weights]
+
+def compare(got, reference):
+    for a, b in zip(got, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+"""
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute")
+def test_fine_tune_under_mirrored_strategy_equals_one_device():
+    _run_distributed(
+        TWO_TF_CPUS
+        + FINE_TUNE_CHECK
+        + """
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+reference = run(learning_rate=3e-3)
+with strategy.scope():
+    got = run(learning_rate=3e-3)
+compare(got, reference)
+# The finder does not run under a strategy: a clear error, nothing changed.
+with strategy.scope():
+    model, body = model_and_body()
+    try:
+        fine_tune(model, x, y, epochs=3, body=body, loss=LOSS, verbose=0)
+    except ValueError as e:
+        assert "Pass `learning_rate`" in str(e), e
+    else:
+        raise AssertionError("no error")
+    assert not model.compiled
+print("ALL OK")
+"""
+    )
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution on JAX")
+def test_fine_tune_under_jax_data_parallel_equals_one_device():
+    _run_distributed(
+        FINE_TUNE_CHECK
+        + """
+import jax
+assert len(jax.devices()) == 8
+options = {"num_steps": 12, "probe_steps": 3}
+reference = run(learning_rate=3e-3)
+reference_default = run(find_lr_options=options)
+keras.distribution.set_distribution(keras.distribution.DataParallel())
+compare(run(learning_rate=3e-3), reference)
+compare(run(find_lr_options=options), reference_default)
+print("ALL OK")
+""",
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
+    )
+
+
+def _run_distributed(script, env_extra=None):
+    out = run_script(script, env_extra)
+    assert "ALL OK" in out, out[-3000:]
