@@ -75,9 +75,6 @@ class FineTuneSetup:
             `{layer: float}` (the `LRX` holds them as `Thaw`s).
         finder_result: The `LRFinderResult` the rate came from, or None when
             `learning_rate` was given (or taken from a backup).
-        callbacks: Callbacks to pass to `fit` beside your own (empty today:
-            the schedule's length is fixed when the setup is made; kept so
-            that code written against it keeps working).
 
     Example:
 
@@ -102,9 +99,6 @@ class FineTuneSetup:
     total_steps: int
     multipliers: dict[keras.layers.Layer, float]
     finder_result: LRFinderResult | None = None
-    callbacks: list[keras.callbacks.Callback] = dataclasses.field(
-        default_factory=list
-    )
 
 
 def _check_model_and_body(model, body):
@@ -433,6 +427,13 @@ def fine_tune_setup(
     steps = _steps_per_epoch(x, batch_size, steps_per_epoch)
     total_steps = epochs * steps
     head_steps = int(round(head_epochs * steps))
+    if head_steps >= total_steps:
+        raise ValueError(
+            "Argument `head_epochs` must leave steps for the body: "
+            f"{head_epochs} epochs of {steps} steps round to {head_steps}, "
+            f"the whole run of {total_steps}. Received: "
+            f"head_epochs={head_epochs}, epochs={epochs}"
+        )
     multipliers = body_multipliers(body, layer_decay)
     fingerprint = _fingerprint(model, epochs, steps)
 
@@ -643,7 +644,7 @@ def fine_tune(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation_data,
-        callbacks=callbacks + setup.callbacks,
+        callbacks=callbacks,
         verbose=verbose,
         **fit_kwargs,
     )

@@ -443,6 +443,7 @@ def _bad_calls(body, other):
         ({"suggestion_factor": None}, TypeError, "suggestion_factor"),
         ({"head_epochs": 2}, ValueError, "head_epochs"),
         ({"head_epochs": -1}, ValueError, "head_epochs"),
+        ({"head_epochs": 1.9}, ValueError, "leave steps for the body"),
         ({"layer_decay": 0.0}, ValueError, "layer_decay"),
         ({"layer_decay": 1.5}, ValueError, "layer_decay"),
         ({"warmup_ratio": 1.0}, ValueError, "warmup_ratio"),
