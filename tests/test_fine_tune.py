@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND
-from conftest import run_script
 from conftest import weights_of
 from multiprocess_common import keras_hub_import_error
+from test_distribution import TWO_TF_CPUS
+from test_distribution import run_script as run_all_ok
 
 import keras_lrx
 from keras_lrx import fine_tune
@@ -70,6 +71,8 @@ def class_data(n=64, seed=2):
 
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+#: What most calls below share: the loss, batches of 16 in order, quiet.
+QUIET = {"loss": LOSS, "batch_size": 16, "shuffle": False, "verbose": 0}
 
 
 def reference_rates(lr, k, head_steps, total, warmup, thaw_warmup, m):
@@ -239,10 +242,7 @@ def test_own_fit_with_the_setup_equals_the_one_call():
         epochs=3,
         body=body,
         learning_rate=5e-3,
-        loss=LOSS,
-        batch_size=16,
-        shuffle=False,
-        verbose=0,
+        **QUIET,
     )
     other, other_body = classifier()
     setup = fine_tune_setup(
@@ -352,10 +352,7 @@ def test_backup_and_restore_resumes_mid_run_without_the_finder(
             y,
             epochs=4,
             body=body,
-            loss=LOSS,
-            batch_size=16,
-            shuffle=False,
-            verbose=0,
+            **QUIET,
             find_lr_options=options,
             callbacks=[keras.callbacks.BackupAndRestore(backup), Preempt(1)],
         )
@@ -373,10 +370,7 @@ def test_backup_and_restore_resumes_mid_run_without_the_finder(
         y,
         epochs=4,
         body=body,
-        loss=LOSS,
-        batch_size=16,
-        shuffle=False,
-        verbose=0,
+        **QUIET,
         find_lr_options=options,
         callbacks=[keras.callbacks.BackupAndRestore(backup)],
     )
@@ -389,11 +383,8 @@ def test_backup_and_restore_resumes_mid_run_without_the_finder(
         y,
         epochs=4,
         body=reference_body,
-        loss=LOSS,
         learning_rate=rate,
-        batch_size=16,
-        shuffle=False,
-        verbose=0,
+        **QUIET,
     )
     for got, want in zip(weights_of(model), weights_of(reference)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -582,14 +573,6 @@ def test_a_flat_sequential_takes_its_body_as_a_list_of_layers():
         fine_tune_setup(model, x, y, epochs=2, body=model.layers, loss=LOSS)
 
 
-TWO_TF_CPUS = """
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-"""
-
-
 FINE_TUNE_CHECK = """
 import numpy as np, keras
 from keras_lrx import fine_tune
@@ -622,7 +605,7 @@ def compare(got, reference):
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute")
 def test_fine_tune_under_mirrored_strategy_equals_one_device():
-    _run_distributed(
+    run_all_ok(
         TWO_TF_CPUS
         + FINE_TUNE_CHECK
         + """
@@ -648,7 +631,7 @@ print("ALL OK")
 
 @pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution on JAX")
 def test_fine_tune_under_jax_data_parallel_equals_one_device():
-    _run_distributed(
+    run_all_ok(
         FINE_TUNE_CHECK
         + """
 import jax
@@ -663,8 +646,3 @@ print("ALL OK")
 """,
         {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
     )
-
-
-def _run_distributed(script, env_extra=None):
-    out = run_script(script, env_extra)
-    assert "ALL OK" in out, out[-3000:]
