@@ -13,6 +13,7 @@ from keras_lrx.fine_tune import FineTuneSetup
 from keras_lrx.fine_tune import fine_tune
 from keras_lrx.fine_tune import fine_tune_setup
 from keras_lrx.layerwise import gradual_unfreezing
+from keras_lrx.learned_scale import Mechanic
 from keras_lrx.layerwise import layerwise_decay
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.multipliers import MultiplierMap
@@ -33,6 +34,7 @@ __all__ = [
     "LRFinderResult",
     "LRX",
     "LearningRateMetric",
+    "Mechanic",
     "MultiplierMap",
     "SetLearningRate",
     "SkipFrozenGradients",

@@ -383,6 +383,26 @@ def check_distribution_strategy(optimizer):
         )
 
 
+def tf_distribution_in_use():
+    """Whether a tf.distribute strategy (not the default one) is in use."""
+    if backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
+def dense_gradient(gradient):
+    """`gradient` as a dense tensor (TensorFlow's `IndexedSlices` of an
+    embedding's gradient too)."""
+    if backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.convert_to_tensor(gradient)
+    return gradient
+
+
 def sum_over_replicas(tensors):
     """`tensors` (None entries kept) summed over the replicas of a
     tf.distribute strategy with several, in replica context, as Keras sums

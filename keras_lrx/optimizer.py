@@ -19,15 +19,18 @@ from keras.optimizers.schedules import LearningRateSchedule
 from keras_lrx import _keras_compat as compat
 from keras_lrx import _validation
 from keras_lrx import decay as _decay
+from keras_lrx import learned_scale as _learned_scale
 from keras_lrx import multipliers as _multipliers
 from keras_lrx import plotting
 from keras_lrx._engine import step as _step
 from keras_lrx._engine.hyperparameters import Hyperparameters
 from keras_lrx._engine.hyperparameters import check as _check_hyperparameters
+from keras_lrx._engine.learned_scale import LearnedScale
 from keras_lrx._engine.pipeline import Pipeline
 from keras_lrx._engine.pipeline import pipeline_options
 from keras_lrx._engine.plan import Plan
 from keras_lrx._engine.update import Update
+from keras_lrx.learned_scale import Mechanic
 from keras_lrx.multipliers import MultiplierMap
 
 if TYPE_CHECKING:
@@ -139,6 +142,15 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             variable); the optimizer keeps its own number otherwise.
             `keras_lrx.schedules.OneCycle.momentum_schedule()` is PyTorch's
             `OneCycleLR(cycle_momentum=True)`. Defaults to None.
+        scale: None, or a learned-scale estimator (`keras_lrx.Mechanic()`,
+            experimental): the base rate becomes `schedule(t) * s`, with `s`
+            learned while training from the update LRX forms at the
+            nominal rate (so the multipliers' ratios hold, and variables
+            that do not train take no part). `learning_rate` then reads
+            the rate applied (`schedule(t) * s`), `scale_value()` the scale.
+            Not with `gradient_accumulation_steps`, an optimizer with a
+            decay rule of its own (Muon), or a tf.distribute strategy.
+            Defaults to None: today's LRX, exactly.
 
     Example:
 
@@ -160,8 +172,9 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         ValueError: for a multiplier that is negative or not finite, a
             hyperparameter the wrapped optimizer cannot take as a schedule,
             a wrapped optimizer that is already built, base-optimizer
-            arguments given to LRX, and (when built, with `strict`) a key
-            matching no trainable variable.
+            arguments given to LRX, a learned `scale` with an option it
+            cannot honour, and (when built, with `strict`) a key matching no
+            trainable variable.
     """
 
     def __init__(
@@ -188,6 +201,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             str, LearningRateSchedule | Callable[[Any], Any]
         ]
         | None = None,
+        scale: Mechanic | None = None,
         **kwargs: Any,
     ) -> None:
         _check_no_extra_arguments(kwargs)
@@ -200,6 +214,8 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         multiplier_map = MultiplierMap(multipliers)
         decay_map = _decay.check_decay_map(weight_decay_multipliers, optimizer)
         hyperparameters = _check_hyperparameters(hyperparameters, optimizer)
+        scale = _learned_scale.check_scale(scale)
+        _check_scale_options(scale, optimizer)
         compat.check_distribution_strategy(optimizer)
 
         # LRX runs Keras's step pipeline (clipping, gradient accumulation,
@@ -223,6 +239,8 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         # The wrapped optimizer's hyperparameters that follow a schedule of
         # the step: name -> schedule.
         self.hyperparameters = hyperparameters
+        #: The learned-scale estimator (`scale=`), or None.
+        self.scale = scale
         self._lr_scale = self.add_variable(
             shape=(),
             initializer="ones",
@@ -241,6 +259,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             ("_held_step", None),
             ("_state_recorders", weakref.WeakSet()),
             ("_statistics", None),  # what `GroupStatistics` asks for
+            ("_learned_scale", None),  # the estimator's state, once built
         ):
             compat.set_untracked_attribute(self, attribute, value)
 
@@ -262,6 +281,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             key_of=lambda v: compat.variable_key(self, v),
         )  # may raise
         compat.check_distribution_strategy(self.optimizer)
+        _check_scale_options(self.scale, self.optimizer)
         plan = Plan(
             resolutions,
             {r.path: r.multiplier for r in decay_resolutions},
@@ -277,6 +297,11 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         update = Update(
             self.optimizer, self.weight_decay_follows_multiplier, decays
         )
+        if self.scale is not None:
+            learned = LearnedScale(
+                self.scale, self, [v for v, f in zip(var_list, frozen) if not f]
+            )
+            compat.set_untracked_attribute(self, "_learned_scale", learned)
         if self._statistics is not None:
             # After the wrapped optimizer's variables (see `variables`).
             self._statistics.build(self, plan.resolutions)
@@ -439,12 +464,40 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         return not isinstance(schedule, keras.Variable)
 
     def _scaled_learning_rate(self):
+        # The nominal base rate: what the wrapped optimizer updates at.
         rate = ops.cast(self._unscaled_learning_rate(), "float32")
         return ops.multiply(rate, self._lr_scale)
 
+    def _learning_rate_scale_now(self):
+        """The learned scale's engine if it scales this step, else None."""
+        learned = self._learned_scale
+        if learned is None or learned.held:
+            return None
+        return learned
+
     @property
     def learning_rate(self) -> Any:
-        return self._scaled_learning_rate()
+        rate = self._scaled_learning_rate()
+        learned = self._learning_rate_scale_now()
+        if learned is None:
+            if self.scale is not None and self._learned_scale is None:
+                # Not built yet: the scale the learners start from.
+                return ops.multiply(rate, self.scale.s_init)
+            return rate
+        return ops.multiply(rate, learned.total())
+
+    def scale_value(self) -> float:
+        """The learned scale `s` now (1.0 without `scale=`).
+
+        The rate applied at the last step is `schedule(t) * s`
+        (`learning_rate`); `s` starts at the estimator's `s_init`.
+        """
+        if self.scale is None:
+            return 1.0
+        learned = self._learned_scale
+        if learned is None:
+            return self.scale.s_init
+        return float(ops.convert_to_numpy(learned.total()))
 
     @learning_rate.setter
     def learning_rate(
@@ -509,11 +562,18 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         """
         scale = ops.convert_to_numpy(self._lr_scale).copy()
         self._lr_scale.assign(1.0)
+        # A learned scale holds: the rate given is the rate applied.
+        learned = self._learned_scale
+        held = learned is not None and learned.held
+        if learned is not None:
+            learned.held = True
         try:
             with compat.learning_rate_override(self, learning_rate):
                 yield
         finally:
             self._lr_scale.assign(scale)
+            if learned is not None:
+                learned.held = held
 
     def check_multipliers(
         self, model: keras.layers.Layer
@@ -785,6 +845,11 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
                 name: keras.saving.serialize_keras_object(schedule)
                 for name, schedule in self.hyperparameters.items()
             },
+            "scale": (
+                None
+                if self.scale is None
+                else keras.saving.serialize_keras_object(self.scale)
+            ),
         }
 
     @classmethod
@@ -813,6 +878,11 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
                 config.pop("hyperparameters", None) or {}
             ).items()
         }
+        scale = config.pop("scale", None)
+        if isinstance(scale, dict):
+            scale = keras.saving.deserialize_keras_object(
+                scale, custom_objects=custom_objects
+            )
         decays = config.pop("weight_decay_multipliers", None)
         if decays is not None:
             decays = MultiplierMap.from_config(
@@ -824,6 +894,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             multipliers=multipliers,
             weight_decay_multipliers=decays,
             hyperparameters=hyperparameters,
+            scale=scale,
             **config,
         )
 
@@ -864,6 +935,35 @@ def _check_optimizer(optimizer):
             "Pass a new, unused optimizer instance."
         )
     return optimizer
+
+
+def _check_scale_options(scale, optimizer):
+    """A learned scale with a setting of the wrapped optimizer (or a
+    strategy) it cannot honour: ValueError."""
+    if scale is None:
+        return
+    if optimizer.gradient_accumulation_steps:
+        raise ValueError(
+            "Argument `scale` (a learned scale) cannot be combined with "
+            "`gradient_accumulation_steps`: the scale is learned from each "
+            "update as it is applied. Received: scale="
+            f"{scale!r} with gradient_accumulation_steps="
+            f"{optimizer.gradient_accumulation_steps!r}"
+        )
+    if compat.overrides_weight_decay(optimizer) and optimizer.weight_decay:
+        raise ValueError(
+            "Argument `scale` (a learned scale) cannot be combined with an "
+            f"optimizer that applies its own weight decay "
+            f"({type(optimizer).__name__}): that decay happens outside the "
+            "update the scale is learned from. Set its weight_decay=None. "
+            f"Received: scale={scale!r}"
+        )
+    if compat.tf_distribution_in_use():
+        raise ValueError(
+            "Argument `scale` (a learned scale) is not supported under a "
+            "tf.distribute strategy (it is under JAX's distribution API). "
+            f"Received: scale={scale!r}"
+        )
 
 
 def _check_no_extra_arguments(kwargs):

@@ -246,7 +246,7 @@ class Pipeline:
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         plan = self._plan
         if not plan.schedules:
-            self._update_variables(grads, trainable_variables, learning_rate)
+            self._scaled_update(grads, trainable_variables, learning_rate)
             return
         # A new step: its values (lazily on TensorFlow and JAX, where the
         # first to need one is outside any condition: cross-replica on
@@ -255,9 +255,35 @@ class Pipeline:
         now = _step.StepValues(plan, _step.multiplier_step(self), eager)
         compat.set_untracked_attribute(self, "_step", now)
         try:
-            self._update_variables(grads, trainable_variables, learning_rate)
+            self._scaled_update(grads, trainable_variables, learning_rate)
         finally:
             compat.set_untracked_attribute(self, "_step", None)
+
+    def _scaled_update(self, grads, trainable_variables, learning_rate):
+        """The update; with a learned scale, at the nominal rate and then
+        scaled (`keras_lrx._engine.learned_scale`)."""
+        learned = self._learning_rate_scale_now()
+        if learned is None:
+            self._update_variables(grads, trainable_variables, learning_rate)
+            return
+        # Keras hands over `learning_rate` (the rate applied, with the
+        # scale); the wrapped optimizer updates at the nominal rate.
+        nominal = self._scaled_learning_rate()
+        active = []
+        for variable in trainable_variables:
+            multiplier = self._plan.multiplier_of(variable)
+            active.append(
+                None
+                if is_constant(multiplier)
+                else self._step.training(multiplier)
+            )
+        learned.apply(
+            grads,
+            trainable_variables,
+            active,
+            ops.equal(compat.raw_iterations(self), 0),
+            lambda: self._update_variables(grads, trainable_variables, nominal),
+        )
 
     def _update_variables(self, grads, trainable_variables, learning_rate):
         plan, update = self._plan, self._update

@@ -1,0 +1,312 @@
+"""`LRX(scale=Mechanic())`: a learned global scale that keeps the ratios.
+
+The reference is `optax.contrib.mechanize` (optax 0.2.8, pinned in the
+`test` extra), closed loop: both sides train the same two-layer net from
+the same weights on the same batches for 100 steps (float32), each taking
+the gradient at its own weights (NumPy, the same function), and every
+step's weights and scale are compared. Multipliers are `optax.partition`
+with the inner optimizers at `lr * m`; a frozen group is optax on the other
+variables alone (a frozen variable takes no part: not in the norms, no
+reference copy, as `mechanic_pytorch` skips a parameter without a
+gradient). The trajectories are stored in `tests/fixtures/mechanic.npz`:
+every backend compares against them, and on JAX the test first checks that
+optax still produces them (regenerate: `KERAS_LRX_WRITE_FIXTURES=1
+KERAS_BACKEND=jax pytest tests/test_learned_scale.py -k optax_fixture`).
+A variable frozen for now (`Thaw`) is checked against a NumPy Mechanic
+written here, itself equal to optax on one group.
+"""
+
+import os
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND
+from conftest import assert_round_trip
+from conftest import to_np
+
+from keras_lrx import LRX
+from keras_lrx import Mechanic
+from keras_lrx.schedules import Thaw
+
+FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "mechanic.npz"
+STEPS = 100
+NAMES = ("body/kernel", "body/bias", "head/kernel", "head/bias")
+
+# case -> (inner optimizer, LR, multipliers {"body": m} or None)
+CASES = {
+    "sgd": ("sgd", 0.1, None),
+    "momentum": ("momentum", 0.05, None),
+    "adam": ("adam", 0.01, None),
+    "adam_partition": ("adam", 0.01, 0.1),
+    "momentum_frozen": ("momentum", 0.05, 0.0),
+}
+
+
+def _problem():
+    """Initial weights and 100 batches, the same on every platform."""
+    rng = np.random.default_rng(7)
+    w = {
+        "body/kernel": rng.normal(size=(4, 8)).astype("float32") * 0.5,
+        "body/bias": np.zeros(8, "float32"),
+        "head/kernel": rng.normal(size=(8, 1)).astype("float32") * 0.5,
+        "head/bias": np.zeros(1, "float32"),
+    }
+    target = rng.normal(size=(4, 1)).astype("float32")
+    batches = []
+    for _ in range(STEPS):
+        x = rng.normal(size=(16, 4)).astype("float32")
+        batches.append((x, np.tanh(x @ target).astype("float32")))
+    return w, batches
+
+
+def _gradients(w, x, y):
+    """The gradient of the mean squared error of tanh-net `w` (float32)."""
+    hidden = np.tanh(x @ w["body/kernel"] + w["body/bias"])
+    error = hidden @ w["head/kernel"] + w["head/bias"] - y
+    d_out = (2.0 / error.size) * error
+    d_hidden = (d_out @ w["head/kernel"].T) * (1.0 - hidden**2)
+    return {
+        "body/kernel": (x.T @ d_hidden).astype("float32"),
+        "body/bias": d_hidden.sum(0).astype("float32"),
+        "head/kernel": (hidden.T @ d_out).astype("float32"),
+        "head/bias": d_out.sum(0).astype("float32"),
+    }
+
+
+def _assert_trajectories_close(ours, expected, weights_atol=5e-5):
+    """Every step's weights within `weights_atol` (the weights are of order
+    0.1-1: float32 rounding in another summation order, carried by the
+    closed loop), and its scale within 1e-4 relative (it grows from 1e-6)."""
+    np.testing.assert_allclose(
+        ours[:, :-1], expected[:, :-1], rtol=1e-4, atol=weights_atol
+    )
+    np.testing.assert_allclose(ours[:, -1], expected[:, -1], rtol=1e-4)
+
+
+def _trajectory_record(w, s):
+    return np.concatenate([w[n].ravel() for n in NAMES] + [np.float32([s])])
+
+
+# ---------------------------------------------------------------------- #
+# The reference: optax (JAX only), stored as fixtures.
+# ---------------------------------------------------------------------- #
+def _optax_inner(kind, lr):
+    import optax
+
+    if kind == "sgd":
+        return optax.sgd(lr)
+    if kind == "momentum":
+        return optax.sgd(lr, momentum=0.9)
+    return optax.adam(lr, eps=1e-12)
+
+
+def _optax_trajectory(case):
+    import jax.numpy as jnp
+    import optax
+    from optax import contrib
+
+    kind, lr, m = CASES[case]
+    w, batches = _problem()
+    trained = list(NAMES) if m != 0.0 else ["head/kernel", "head/bias"]
+    if m is None or m == 0.0:
+        inner = _optax_inner(kind, lr)
+    else:
+        labels = {n: n.split("/")[0] for n in trained}
+        inner = optax.partition(
+            {
+                "body": _optax_inner(kind, lr * m),
+                "head": _optax_inner(kind, lr),
+            },
+            labels,
+        )
+    tx = contrib.mechanize(inner)
+    params = {n: jnp.asarray(w[n]) for n in trained}
+    state = tx.init(params)
+    records = []
+    for x, y in batches:
+        full = dict(w)
+        full.update({n: np.asarray(params[n]) for n in trained})
+        grads = _gradients(full, x, y)
+        updates, state = tx.update(
+            {n: jnp.asarray(grads[n]) for n in trained}, state, params
+        )
+        params = optax.apply_updates(params, updates)
+        full.update({n: np.asarray(params[n]) for n in trained})
+        records.append(_trajectory_record(full, float(jnp.sum(state.s))))
+    return np.stack(records)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="optax runs on JAX")
+def test_optax_fixture_is_what_optax_computes():
+    """The stored trajectories are optax 0.2.8's (or are rewritten)."""
+    computed = {case: _optax_trajectory(case) for case in CASES}
+    if os.environ.get("KERAS_LRX_WRITE_FIXTURES"):
+        FIXTURE.parent.mkdir(exist_ok=True)
+        np.savez_compressed(FIXTURE, **computed)
+    stored = np.load(FIXTURE)
+    for case in CASES:
+        np.testing.assert_allclose(stored[case], computed[case], rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- #
+# keras-lrx, closed loop.
+# ---------------------------------------------------------------------- #
+def _model():
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="tanh", name="body"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    w, _ = _problem()
+    model.set_weights([w[n] for n in NAMES])
+    return model
+
+
+def _keras_inner(kind, lr):
+    if kind == "sgd":
+        return keras.optimizers.SGD(lr)
+    if kind == "momentum":
+        return keras.optimizers.SGD(lr, momentum=0.9)
+    return keras.optimizers.Adam(lr, epsilon=1e-12)
+
+
+def _weights(model):
+    return {n: to_np(v) for n, v in zip(NAMES, model.weights)}
+
+
+def _lrx_trajectory(optimizer, steps=STEPS, model=None):
+    model = model or _model()
+    _, batches = _problem()
+    variables = model.trainable_variables
+    records = []
+    for x, y in batches[:steps]:
+        grads = _gradients(_weights(model), x, y)
+        optimizer.apply(
+            [keras.ops.convert_to_tensor(grads[n]) for n in NAMES], variables
+        )
+        records.append(
+            _trajectory_record(_weights(model), optimizer.scale_value())
+        )
+    return np.stack(records)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_equals_optax_mechanize_step_by_step(case):
+    kind, lr, m = CASES[case]
+    optimizer = LRX(
+        _keras_inner(kind, lr),
+        multipliers=None if m is None else {"body": m},
+        scale=Mechanic(),
+    )
+    ours = _lrx_trajectory(optimizer)
+    expected = np.load(FIXTURE)[case]
+    # Adam divides by each coordinate's own scale: a coordinate whose
+    # gradient is near 0 amplifies rounding (up to a fraction of one step,
+    # lr * s ~ 4e-3, here); SGD and momentum do not.
+    _assert_trajectories_close(ours, expected, 2e-4 if kind == "adam" else 5e-5)
+    assert expected[-1, -1] > 100 * expected[0, -1]  # the scale was learned
+
+
+def test_frozen_variable_gets_no_reference_copy_and_stays():
+    model = _model()
+    optimizer = LRX(
+        keras.optimizers.SGD(0.05, momentum=0.9),
+        multipliers={"body": 0.0},
+        scale=Mechanic(),
+    )
+    before = _weights(model)
+    _lrx_trajectory(optimizer, steps=3, model=model)
+    after = _weights(model)
+    for name in ("body/kernel", "body/bias"):
+        np.testing.assert_array_equal(after[name], before[name])
+    references = [
+        v for v in optimizer.variables if "mechanic_reference" in v.path
+    ]
+    assert len(references) == 2  # the head's kernel and bias only
+
+
+# ---------------------------------------------------------------------- #
+# Frozen for now: an independent NumPy Mechanic.
+# ---------------------------------------------------------------------- #
+def _numpy_mechanic(w, batches, lr, body_multiplier, steps):
+    """Mechanic around SGD at `lr * m(t)`, variables at m(t) = 0 apart
+    (optax's rule: h clipped to the previous m, r not clipped)."""
+    betas = np.float32([1 - 0.1**i for i in range(1, 7)])
+    s = np.full(6, 1e-6 / 6, "float32")
+    m = np.zeros(6, "float32")
+    v = np.zeros(6, "float32")
+    r = np.zeros(6, "float32")
+    w = {n: a.copy() for n, a in w.items()}
+    x0 = {n: a.copy() for n, a in w.items()}
+    records = []
+    for t, (x, y) in enumerate(batches[:steps]):
+        mult = {
+            n: body_multiplier(t) if n.startswith("body") else 1.0 for n in w
+        }
+        active = [n for n in NAMES if mult[n] > 0]
+        g = _gradients(w, x, y)
+        total = s.sum()
+        # float32 throughout, as the optimizers compute.
+        f32 = np.float32
+        g_norm = np.sqrt(sum((g[n] ** 2).sum() for n in active), dtype=f32)
+        x_norm = np.sqrt(sum((w[n] ** 2).sum() for n in active), dtype=f32)
+        decay = f32(0.01) * total * g_norm / (x_norm + f32(1e-8))
+        offset = {n: (x0[n] - w[n]) / (total + f32(1e-8)) for n in active}
+        h = f32(sum(((g[n] + decay * w[n]) * offset[n]).sum() for n in active))
+        clipped = np.clip(h, -m, m)
+        m = np.maximum(betas * m, abs(h) + f32(1e-8))
+        v = betas**2 * v + h * h
+        r = betas * r + clipped * s
+        s = (f32(1e-6 / 6) * m + np.maximum(r, f32(0))) / (
+            np.sqrt(v) + f32(1e-8)
+        )
+        for n in active:
+            u = f32(-lr * mult[n]) * g[n]
+            w[n] = x0[n] - s.sum() * (offset[n] - u)
+        records.append(_trajectory_record(w, s.sum()))
+    return np.stack(records)
+
+
+def test_numpy_reference_equals_optax():
+    w, batches = _problem()
+    ours = _numpy_mechanic(w, batches, 0.1, lambda t: 1.0, STEPS)
+    _assert_trajectories_close(ours, np.load(FIXTURE)["sgd"])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_variable_frozen_for_now_takes_no_part(compiled):
+    thaw = Thaw(0.5, start_step=20, warmup_steps=10)
+    w, batches = _problem()
+    expected = _numpy_mechanic(w, batches, 0.1, lambda t: float(thaw(t)), 60)
+    model = _model()
+    optimizer = LRX(
+        keras.optimizers.SGD(0.1), multipliers={"body": thaw}, scale=Mechanic()
+    )
+    if not compiled:
+        ours = _lrx_trajectory(optimizer, steps=60, model=model)
+    else:
+        model.compile(optimizer, "mse")
+        x = np.concatenate([b[0] for b in batches[:60]])
+        y = np.concatenate([b[1] for b in batches[:60]])
+        # `fit` takes its own gradient (Keras's), the same function.
+        model.fit(x, y, batch_size=16, shuffle=False, verbose=0)
+        ours = _trajectory_record(_weights(model), optimizer.scale_value())[
+            None
+        ]
+        expected = expected[-1:]
+    _assert_trajectories_close(ours, expected)
+    body = _weights(model)["body/kernel"]
+    assert not np.array_equal(body, w["body/kernel"])  # it thawed
+
+
+def test_scale_none_is_todays_lrx_bit_for_bit():
+    model_a, model_b = _model(), _model()
+    _lrx_trajectory(LRX(keras.optimizers.Adam(0.01)), 20, model_a)
+    _lrx_trajectory(LRX(keras.optimizers.Adam(0.01), scale=None), 20, model_b)
+    for a, b in zip(model_a.weights, model_b.weights):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
