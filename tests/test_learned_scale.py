@@ -75,14 +75,16 @@ def _gradients(w, x, y):
     }
 
 
-def _assert_trajectories_close(ours, expected, weights_atol=5e-5):
+def _assert_trajectories_close(
+    ours, expected, weights_atol=5e-5, scale_rtol=1e-4
+):
     """Every step's weights within `weights_atol` (the weights are of order
     0.1-1: float32 rounding in another summation order, carried by the
-    closed loop), and its scale within 1e-4 relative (it grows from 1e-6)."""
+    closed loop), and its scale within `scale_rtol` (it grows from 1e-6)."""
     np.testing.assert_allclose(
         ours[:, :-1], expected[:, :-1], rtol=1e-4, atol=weights_atol
     )
-    np.testing.assert_allclose(ours[:, -1], expected[:, -1], rtol=1e-4)
+    np.testing.assert_allclose(ours[:, -1], expected[:, -1], rtol=scale_rtol)
 
 
 def _trajectory_record(w, s):
@@ -208,7 +210,10 @@ def test_equals_optax_mechanize_step_by_step(case):
     # Adam divides by each coordinate's own scale: a coordinate whose
     # gradient is near 0 amplifies rounding (up to a fraction of one step,
     # lr * s ~ 4e-3, here); SGD and momentum do not.
-    _assert_trajectories_close(ours, expected, 2e-4 if kind == "adam" else 5e-5)
+    if kind == "adam":
+        _assert_trajectories_close(ours, expected, 2e-4, 1e-3)
+    else:
+        _assert_trajectories_close(ours, expected)
     assert expected[-1, -1] > 100 * expected[0, -1]  # the scale was learned
 
 
