@@ -285,7 +285,17 @@ class LearningRateMetric(keras.metrics.Metric):
     # Metric API.
     # ------------------------------------------------------------------ #
     def _record(self, inputs, outputs):
-        del outputs  # the rate is computed from the step's input state
+        # The rate is computed from the step's input state; a learned scale
+        # (`LRX(scale=...)`) is the one the step applied, in its output.
+        learned = getattr(self._optimizer, "_learned_scale", None)
+        if learned is not None and outputs is not None:
+            scale_ids = {id(v) for v in learned.variables}
+            inputs = [
+                out if id(v) in scale_ids else inp
+                for v, inp, out in zip(
+                    self._optimizer.variables, inputs, outputs
+                )
+            ]
         object.__setattr__(self, "_pending_state", inputs)
 
     def update_state(

@@ -315,3 +315,164 @@ def test_scale_none_is_todays_lrx_bit_for_bit():
     _lrx_trajectory(LRX(keras.optimizers.Adam(0.01), scale=None), 20, model_b)
     for a, b in zip(model_a.weights, model_b.weights):
         np.testing.assert_array_equal(to_np(a), to_np(b))
+
+
+# ---------------------------------------------------------------------- #
+# With the rest of LRX: the rate reported, the finder, saving, resuming.
+# ---------------------------------------------------------------------- #
+def _fit_data():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    return x, np.tanh(x @ rng.normal(size=(4, 1))).astype("float32")
+
+
+def _compiled(thaw=None, metric=False):
+    from keras_lrx import LearningRateMetric
+
+    model = _model()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1.0, 1, 0.98)
+    optimizer = LRX(
+        keras.optimizers.AdamW(0.01, weight_decay=0.01),
+        schedule=schedule,
+        multipliers={"body": thaw if thaw is not None else 0.3},
+        scale=Mechanic(),
+    )
+    metrics = [LearningRateMetric(optimizer)] if metric else []
+    model.compile(optimizer, "mse", metrics=metrics)
+    return model, optimizer, schedule
+
+
+class _ScaleEachBatch(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.scales = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.scales.append(self.model.optimizer.scale_value())
+
+
+@pytest.mark.parametrize("metric", [False, True])
+def test_the_rate_reported_is_the_rate_applied(metric):
+    from keras_lrx import BatchHistory
+
+    model, optimizer, schedule = _compiled(metric=metric)
+    x, y = _fit_data()
+    batches, scales = BatchHistory(), _ScaleEachBatch()
+    model.fit(
+        x, y, batch_size=8, epochs=2, verbose=0, callbacks=[batches, scales]
+    )
+    applied = [float(schedule(k)) * s for k, s in enumerate(scales.scales)]
+    assert scales.scales[-1] > 10 * scales.scales[0]
+    np.testing.assert_allclose(
+        batches.history["learning_rate"], applied, rtol=1e-5
+    )
+    now = float(schedule(12)) * optimizer.scale_value()
+    assert float(optimizer.learning_rate) == pytest.approx(now, rel=1e-6)
+    rates = optimizer.effective_learning_rates()
+    assert rates[0.3] == pytest.approx(0.3 * now, rel=1e-5)
+
+
+def test_finder_holds_the_scale_and_puts_everything_back():
+    from keras_lrx import find_lr
+
+    x, y = _fit_data()
+    curves = []
+    for scale in (None, Mechanic()):
+        model = _model()
+        optimizer = LRX(keras.optimizers.Adam(), schedule=1.0, scale=scale)
+        model.compile(optimizer, "mse")
+        optimizer.build(model.trainable_variables)
+        state = [to_np(v) for v in optimizer.variables]
+        keras.utils.set_random_seed(0)  # the same batches
+        result = find_lr(model, x, y, batch_size=8, num_steps=20, verbose=0)
+        curves.append(result)
+        for v, before in zip(optimizer.variables, state):
+            np.testing.assert_array_equal(to_np(v), before)
+    # Held, the estimator does not scale: the sweep trains at its rates.
+    np.testing.assert_allclose(
+        curves[1].learning_rates, curves[0].learning_rates
+    )
+    np.testing.assert_allclose(curves[1].losses, curves[0].losses, rtol=1e-5)
+
+
+@pytest.mark.parametrize("where", ["mid-run", "mid-thaw"])
+def test_save_load_resumes_bit_for_bit(tmp_path, where):
+    thaw = (
+        Thaw(1.0, start_step=4, warmup_steps=8) if where == "mid-thaw" else None
+    )
+    x, y = _fit_data()
+
+    def fit(model, epochs, initial_epoch=0):
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,
+            verbose=0,
+        )
+
+    straight, _, _ = _compiled(thaw)
+    fit(straight, 3)
+    first, optimizer, _ = _compiled(thaw)
+    fit(first, 1)
+    path = str(tmp_path / "model.keras")
+    first.save(path)
+    resumed = keras.saving.load_model(path)
+    assert resumed.optimizer.scale_value() == optimizer.scale_value()
+    fit(resumed, 3, initial_epoch=1)
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+    assert resumed.optimizer.scale_value() == straight.optimizer.scale_value()
+
+
+def test_config_round_trips():
+    for clone in assert_round_trip(Mechanic(weight_decay=0.0, num_betas=3)):
+        assert clone.num_betas == 3 and clone.weight_decay == 0.0
+    optimizer = LRX(keras.optimizers.SGD(), scale=Mechanic(s_init=1e-5))
+    for clone in assert_round_trip(optimizer):
+        assert isinstance(clone.scale, Mechanic) and clone.scale.s_init == 1e-5
+    assert LRX(keras.optimizers.SGD(), scale="mechanic").scale.s_init == 1e-6
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"weight_decay": -0.1}, ValueError, "weight_decay.*>= 0"),
+        ({"weight_decay": float("nan")}, ValueError, "weight_decay.*finite"),
+        ({"weight_decay": "0.1"}, TypeError, "weight_decay"),
+        ({"eps": 0.0}, ValueError, "eps.*> 0"),
+        ({"s_init": -1e-6}, ValueError, "s_init.*> 0"),
+        ({"s_init": float("inf")}, ValueError, "s_init.*finite"),
+        ({"num_betas": 0}, ValueError, "num_betas.*>= 1"),
+        ({"num_betas": 8}, ValueError, "num_betas.*<= 7"),
+        ({"num_betas": 2.0}, TypeError, "num_betas.*int"),
+    ],
+)
+def test_bad_estimator_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Mechanic(**kwargs)
+
+
+def test_bad_combinations_raise_before_anything_changes():
+    inner = keras.optimizers.SGD()
+    with pytest.raises(
+        TypeError, match="`scale`.*Mechanic.*Received: scale='adam'"
+    ):
+        LRX(inner, scale="adam")
+    with pytest.raises(TypeError, match="`scale`"):
+        LRX(inner, scale=1.0)
+    accumulating = keras.optimizers.SGD(gradient_accumulation_steps=2)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        LRX(accumulating, scale=Mechanic())
+    assert not accumulating.built and accumulating.learning_rate is not None
+    if hasattr(keras.optimizers, "Muon"):
+        with pytest.raises(ValueError, match="own weight decay"):
+            LRX(keras.optimizers.Muon(weight_decay=0.1), scale=Mechanic())
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+            with pytest.raises(ValueError, match="tf.distribute"):
+                LRX(keras.optimizers.SGD(), scale=Mechanic())
