@@ -45,6 +45,7 @@ CONFIGS = {
     ),
     "lion": lambda: keras.optimizers.Lion(0.003, weight_decay=0.1),
 }
+SCALE = None  # a learned scale (`LRX(scale=...)`) where a check sets one
 
 
 def make_lrx(name, scheduled):
@@ -71,7 +72,7 @@ def make_lrx(name, scheduled):
             "beta_1": OneCycle(0.01, total_steps=8).momentum_schedule()}
     return LRX(CONFIGS[name](), schedule=schedule, multipliers=multipliers,
                weight_decay_multipliers=rules,
-               hyperparameters=hyperparameters)
+               hyperparameters=hyperparameters, scale=SCALE)
 
 
 def run(name, scheduled, save_dir=None):
@@ -146,6 +147,10 @@ def data_parallel():
     finally:
         keras.distribution.set_distribution(None)
 
+compare(data_parallel)
+# A learned scale (its state and reference copies sharded like the rest).
+from keras_lrx import Mechanic
+SCALE, CONFIGS = Mechanic(), {"adamw": CONFIGS["adamw"]}
 compare(data_parallel)
 print("ALL OK")
 """,
