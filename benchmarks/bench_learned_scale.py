@@ -61,7 +61,7 @@ from bench_suggestion import load  # noqa: E402
 
 import keras_lrx  # noqa: E402
 from keras_lrx import LRX  # noqa: E402
-from keras_lrx import Mechanic  # noqa: E402
+from keras_lrx.experimental import Mechanic  # noqa: E402
 
 NOMINALS = (1.0, 0.01, 100.0)
 SEEDS = (0, 1, 2)

@@ -408,6 +408,65 @@ def group_statistics(out):
     _save(fig, out, "group_statistics.png")
 
 
+def learned_scale(out):
+    """A learned scale over one run (digits, an MLP from scratch, a cosine
+    schedule at a nominal peak of 1): the scale and the rate it applies,
+    per step, for each experimental estimator."""
+    import matplotlib.pyplot as plt
+    from sklearn.datasets import load_digits
+
+    from keras_lrx import LRX
+    from keras_lrx import BatchHistory
+    from keras_lrx import experimental
+    from keras_lrx.schedules import CosineWithWarmup
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype("float32")
+    y = digits.target.astype("int32")
+    epochs, batch = 6, 32
+    total = epochs * -(-len(y) // batch)
+    runs = {
+        "Mechanic around Adam": lambda schedule: LRX(
+            keras.optimizers.Adam(),
+            schedule=schedule,
+            scale=experimental.Mechanic(),
+        ),
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for label, make in runs.items():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(64, activation="relu"),
+                keras.layers.Dense(10),
+            ]
+        )
+        schedule = CosineWithWarmup(1.0, warmup_steps=20, total_steps=total)
+        optimizer = make(schedule)
+        model.compile(
+            optimizer,
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        history = BatchHistory()
+        model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0,
+                  callbacks=[history])  # fmt: skip
+        steps = np.asarray(history.history["step"])
+        rate = np.asarray(history.history["learning_rate"])
+        nominal = np.asarray([float(schedule(k)) for k in steps])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            axes[0].plot(steps, rate / nominal, label=label)
+        axes[1].plot(steps, rate, label=label)
+    axes[0].set(yscale="log", xlabel="step", ylabel="learned scale s",
+                title="The scale, learned from 1e-6")  # fmt: skip
+    axes[1].set(yscale="log", xlabel="step",
+                ylabel="rate applied = schedule(t) x s",
+                title="The rate it applies (cosine, peak 1)")  # fmt: skip
+    axes[1].legend(fontsize=8)
+    fig.set_layout_engine("constrained")
+    _save(fig, out, "learned_scale.png")
+
+
 def make_all(out):
     import matplotlib
 
@@ -427,6 +486,7 @@ def _make_all(out):
     landing_rates(out)
     unfreezing_rates(out)
     group_statistics(out)
+    learned_scale(out)
     if not layerwise_profile(out):
         raise RuntimeError(
             "The gallery draws layerwise_decay over a keras-hub BERT: "

@@ -1,5 +1,6 @@
 """keras-lrx: learning-rate control for Keras 3."""
 
+from keras_lrx import experimental
 from keras_lrx import schedules
 from keras_lrx.callbacks import BatchHistory
 from keras_lrx.callbacks import SkipFrozenGradients
@@ -13,7 +14,6 @@ from keras_lrx.fine_tune import FineTuneSetup
 from keras_lrx.fine_tune import fine_tune
 from keras_lrx.fine_tune import fine_tune_setup
 from keras_lrx.layerwise import gradual_unfreezing
-from keras_lrx.learned_scale import Mechanic
 from keras_lrx.layerwise import layerwise_decay
 from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.multipliers import MultiplierMap
@@ -34,7 +34,6 @@ __all__ = [
     "LRFinderResult",
     "LRX",
     "LearningRateMetric",
-    "Mechanic",
     "MultiplierMap",
     "SetLearningRate",
     "SkipFrozenGradients",
@@ -42,6 +41,7 @@ __all__ = [
     "TotalStepsFromFit",
     "UpdateRatioWarnings",
     "combine",
+    "experimental",
     "find_lr",
     "fine_tune",
     "fine_tune_setup",

@@ -67,7 +67,8 @@ class Mechanic:
     Example:
 
     >>> import numpy as np
-    >>> from keras_lrx import LRX, Mechanic
+    >>> from keras_lrx import LRX
+    >>> from keras_lrx.experimental import Mechanic
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> opt = LRX(keras.optimizers.Adam(), schedule=1.0, scale=Mechanic())
     >>> model.compile(opt, "mse")
@@ -154,6 +155,6 @@ def check_scale(scale):
             return scale
     raise TypeError(
         "Argument `scale` must be None or a learned-scale estimator "
-        "(`keras_lrx.Mechanic()`). "
+        "(`keras_lrx.experimental.Mechanic()`). "
         f"Received: scale={scale!r} (of type {type(scale).__name__})"
     )

@@ -149,7 +149,7 @@ def data_parallel():
 
 compare(data_parallel)
 # A learned scale (its state and reference copies sharded like the rest).
-from keras_lrx import Mechanic
+from keras_lrx.experimental import Mechanic
 SCALE, CONFIGS = Mechanic(), {"adamw": CONFIGS["adamw"]}
 compare(data_parallel)
 print("ALL OK")

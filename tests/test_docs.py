@@ -14,6 +14,7 @@ from doc_examples import examples
 from doc_examples import run
 
 import keras_lrx
+from keras_lrx import experimental
 from keras_lrx import schedules
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -25,14 +26,21 @@ BLOCKS = [
     for index, block in enumerate(examples(page.read_text()))
 ]
 GUIDES = sorted((DOCS / "guides").glob("*.md"))
-PUBLIC = [
-    (f"keras_lrx.{name}", getattr(keras_lrx, name))
-    for name in keras_lrx.__all__
-    if name not in ("__version__", "schedules")
-] + [
-    (f"keras_lrx.schedules.{name}", getattr(schedules, name))
-    for name in schedules.__all__
-]
+PUBLIC = (
+    [
+        (f"keras_lrx.{name}", getattr(keras_lrx, name))
+        for name in keras_lrx.__all__
+        if name not in ("__version__", "schedules", "experimental")
+    ]
+    + [
+        (f"keras_lrx.schedules.{name}", getattr(schedules, name))
+        for name in schedules.__all__
+    ]
+    + [
+        (f"keras_lrx.experimental.{name}", getattr(experimental, name))
+        for name in experimental.__all__
+    ]
+)
 
 
 def test_the_docs_have_examples():

@@ -27,7 +27,7 @@ from conftest import assert_round_trip
 from conftest import to_np
 
 from keras_lrx import LRX
-from keras_lrx import Mechanic
+from keras_lrx.experimental import Mechanic
 from keras_lrx.schedules import Thaw
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "mechanic.npz"
