@@ -142,8 +142,8 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             variable); the optimizer keeps its own number otherwise.
             `keras_lrx.schedules.OneCycle.momentum_schedule()` is PyTorch's
             `OneCycleLR(cycle_momentum=True)`. Defaults to None.
-        scale: None, or a learned-scale estimator (`keras_lrx.experimental.Mechanic()`,
-            experimental): the base rate becomes `schedule(t) * s`, with `s`
+        scale: None, or a learned-scale estimator (experimental:
+            `keras_lrx.experimental.Mechanic()`): the base rate becomes `schedule(t) * s`, with `s`
             learned while training from the update LRX forms at the
             nominal rate (so the multipliers' ratios hold, and variables
             that do not train take no part). `learning_rate` then reads
