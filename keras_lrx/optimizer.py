@@ -143,8 +143,9 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             `keras_lrx.schedules.OneCycle.momentum_schedule()` is PyTorch's
             `OneCycleLR(cycle_momentum=True)`. Defaults to None.
         scale: None, or a learned-scale estimator (experimental:
-            `keras_lrx.experimental.Mechanic()`): the base rate becomes `schedule(t) * s`, with `s`
-            learned while training from the update LRX forms at the
+            `keras_lrx.experimental.Mechanic()`): the base rate becomes
+            `schedule(t) * s`, with `s` learned while training from the
+            update LRX forms at the
             nominal rate (so the multipliers' ratios hold, and variables
             that do not train take no part). `learning_rate` then reads
             the rate applied (`schedule(t) * s`), `scale_value()` the scale.
