@@ -117,6 +117,33 @@ def run_per_step_update(optimizer, learning_rate):
             return
 
 
+class StepStatistics:
+    """Mixin for an optimizer whose step ends with global statistics.
+
+    D-Adaptation and Prodigy (`keras_lrx.prodigy`) sum statistics over every
+    variable of a step and decide one global step size from the sums. Listed
+    before `keras.optimizers.Optimizer` in the bases, this mixin:
+
+    * runs `before_update_steps(learning_rate)` once per step before the
+      per-variable `update_step` calls, in the override of
+      `_backend_update_step` that `run_per_step_update` finds (LRX calls it
+      with no variables, then `update_step` per variable itself);
+    * turns Keras's stock decoupled decay (`_apply_weight_decay`, which runs
+      before the step) off: the class decays inside `update_step`, after the
+      step's statistics have read the undecayed weights.
+    """
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        self.before_update_steps(learning_rate)
+        if trainable_variables:
+            super()._backend_update_step(
+                grads, trainable_variables, learning_rate
+            )
+
+    def _apply_weight_decay(self, variables):
+        return  # decayed in `update_step`
+
+
 def run_where(active, update, variables):
     """Runs `update()` so that what it assigns takes effect only if `active`.
 
