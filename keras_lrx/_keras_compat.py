@@ -144,6 +144,13 @@ class StepStatistics:
         return  # decayed in `update_step`
 
 
+def decays_in_update_step(optimizer):
+    """Whether `optimizer` decays inside its `update_step` (a
+    `StepStatistics` optimizer), out of reach of a per-variable decay rule
+    applied before the step."""
+    return isinstance(optimizer, StepStatistics)
+
+
 def run_where(active, update, variables):
     """Runs `update()` so that what it assigns takes effect only if `active`.
 

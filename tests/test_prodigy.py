@@ -261,6 +261,7 @@ def _numpy_prodigy(scale, weight_decay=0.0, eps_d="new", grads=None):
     `grads`: a gradient sequence to follow instead of the MLP's gradient at
     the weights reached."""
     beta_1, beta_2, epsilon, d0 = 0.9, 0.999, 1e-8, 1e-6
+    decays_each = isinstance(weight_decay, list)  # one per weight
     beta_3 = math.sqrt(beta_2)
     w = [a.copy() for a in _problem()[2]]
     m, v, s = ([np.zeros_like(a) for a in w] for _ in range(3))
@@ -302,7 +303,8 @@ def _numpy_prodigy(scale, weight_decay=0.0, eps_d="new", grads=None):
         for i, r in enumerate(rs):
             if r == 0:
                 continue
-            w[i] = w[i] + w[i] * np.float32(-weight_decay * dlr * r)
+            decay = weight_decay[i] if decays_each else weight_decay
+            w[i] = w[i] + w[i] * np.float32(-decay * dlr * r)
             w[i] = w[i] + np.float32(-dlr) * (m[i] / (np.sqrt(v[i]) + eps_term))
         seen.append(g)
         weights.append([a.copy() for a in w])
@@ -434,6 +436,25 @@ def test_a_thawing_group_joins_the_estimate_when_it_thaws():
     optimizer = LRX(Prodigy(), multipliers={"body": Thaw(0.5, start_step=40)})
     reference = _numpy_prodigy(_by_layer(lambda k: 0.0 if k < 40 else 0.5))
     _check(optimizer, reference)
+
+
+def test_exclude_from_weight_decay_applies():
+    optimizer = Prodigy(weight_decay=0.5)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    reference = _numpy_prodigy(
+        _by_layer(lambda k: 1.0), weight_decay=[0.5, 0.0, 0.5, 0.0]
+    )
+    _check(optimizer, reference)
+
+
+def test_lrx_weight_decay_multipliers_are_refused():
+    # Prodigy decays inside its update step: LRX's per-variable decay
+    # factors could not reach it, and would be silently ignored.
+    with pytest.raises(ValueError, match="exclude_from_weight_decay"):
+        LRX(
+            Prodigy(weight_decay=0.1),
+            weight_decay_multipliers=keras_lrx.no_decay_on_biases_and_norms,
+        )
 
 
 def test_prodigy_reads_d_epsilon_at_the_step_start():
