@@ -247,9 +247,10 @@ class Prodigy(_GlobalStepSize):
         epsilon: Float > 0. Added to `sqrt(v)`, times `d`. Defaults to 1e-8.
         weight_decay: Float >= 0 or None (none). Decoupled (AdamW-style)
             decay at `dlr * r`, Prodigy's form. Keras's
-            `exclude_from_weight_decay` applies; `LRX`'s
-            `weight_decay_multipliers` do not (the decay is part of the
-            update step). Defaults to 0.0.
+            `exclude_from_weight_decay` applies. The decay is part of the
+            update step: `LRX` refuses `weight_decay_multipliers` for it,
+            and its `weight_decay_follows_multiplier` does not apply (the
+            decay always follows `r`). Defaults to 0.0.
         use_bias_correction: Bool. Adam's bias correction in `dlr`.
             Defaults to False.
         safeguard_warmup: Bool. Leaves `lr` out of the estimate's
@@ -479,8 +480,9 @@ class DAdaptAdam(_GlobalStepSize):
         beta_1: Float in [0, 1). Defaults to 0.9.
         beta_2: Float in [0, 1). Defaults to 0.999.
         epsilon: Float > 0. Defaults to 1e-8.
-        weight_decay: Float >= 0 or None (none). Decoupled decay at `dlr`.
-            Defaults to 0.0.
+        weight_decay: Float >= 0 or None (none). Decoupled decay at
+            `dlr * r`; as in `Prodigy`, `exclude_from_weight_decay` applies
+            and `LRX`'s per-variable decay options do not. Defaults to 0.0.
         use_bias_correction: Bool. Defaults to False.
         d0: Float > 0. Initial estimate. Defaults to 1e-6.
         growth_rate: Float >= 1 or `inf`. Defaults to `inf`.
