@@ -438,6 +438,20 @@ def test_a_thawing_group_joins_the_estimate_when_it_thaws():
     _check(optimizer, reference)
 
 
+def test_groups_thawing_at_different_steps_share_one_estimate():
+    # Nothing trains for 10 steps (no update, no estimate), then head, then
+    # body: each group under its own condition, one `d`.
+    multipliers = {"head": Thaw(1.0, start_step=10), "body": Thaw(0.3, 30)}
+    optimizer = LRX(Prodigy(), multipliers=multipliers)
+
+    def scale(k, i):
+        if i < 2:
+            return 0.3 if k >= 30 else 0.0
+        return 1.0 if k >= 10 else 0.0
+
+    _check(optimizer, _numpy_prodigy(scale))
+
+
 def test_exclude_from_weight_decay_applies():
     optimizer = Prodigy(weight_decay=0.5)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
