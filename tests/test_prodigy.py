@@ -42,7 +42,9 @@ adds one deviation by design: a Keras step moves each variable with the
 `d * epsilon` of the denominator (see `Prodigy`); in the default
 configuration that adds up to 1.3e-5 on the weights over 100 steps
 (measured against prodigyopt; against the step-start reading Keras agrees
-to float32 noise, `test_prodigy_reads_d_epsilon_at_the_step_start`).
+to float32 noise, `test_prodigy_reads_d_epsilon_at_the_step_start`), and
+under a cosine schedule 1.6e-4: that comparison takes `epsilon` out of
+the way (`COSINE_CASE`).
 """
 
 import contextlib
@@ -82,6 +84,12 @@ PRODIGY_CASES = {
         "d0": 1e-4,
     },
 }
+#: Prodigy under a cosine schedule: `epsilon` (its `d * epsilon` read at
+#: the step's start here, at its end in prodigyopt) out of the way, so that
+#: the check is on how the rate enters `dlr`. Here the epsilon reading
+#: alone would move the weights by 1.6e-4 (measured; the default
+#: configuration, 1.3e-5: `test_prodigy_reads_d_epsilon_at_the_step_start`).
+COSINE_CASE = {"epsilon": 1e-20}
 #: DAdaptAdam configurations checked against dadaptation.
 DADAPT_CASES = {
     "default": {},
@@ -176,12 +184,13 @@ def _assert_runs_equal(ours, theirs, rtol=RTOL, atol=ATOL):
 # --------------------------------------------------------------------------
 def _prodigyopt_arguments(config):
     config = dict(config)
-    if "beta_3" in config:
-        config["beta3"] = config.pop("beta_3")
+    for ours, theirs in (("beta_3", "beta3"), ("epsilon", "eps")):
+        if ours in config:
+            config[theirs] = config.pop(ours)
     return {"lr": 1.0, **config}  # the other names are the same
 
 
-def _torch_run(make_optimizer, scales=None):
+def _torch_run(make_optimizer, scales=None, lr_at=None):
     """A torch optimizer on the MLP's weights (Keras layout), fed the
     gradient by hand at its own weights each step."""
     import torch
@@ -198,6 +207,9 @@ def _torch_run(make_optimizer, scales=None):
         optimizer = make_optimizer(groups)
     grads, weights, d = [], [], []
     for k in range(STEPS):
+        if lr_at is not None:  # as a torch LR scheduler sets it
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(k)
         g = _gradients([p.numpy() for p in params], k)
         for p, gp in zip(params, g):
             p.grad = torch.tensor(gp)
@@ -208,14 +220,20 @@ def _torch_run(make_optimizer, scales=None):
     return grads, weights, np.array(d)
 
 
-def _prodigyopt_run(config):
+def _prodigyopt_run(config, lr_at=None):
     import prodigyopt
 
     return _torch_run(
         lambda params: prodigyopt.Prodigy(
             params, **_prodigyopt_arguments(config)
-        )
+        ),
+        lr_at=lr_at,
     )
+
+
+def _cosine(k):
+    """`CosineDecay(1.0, STEPS, alpha=0.1)` at step `k`, in float64."""
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / STEPS))
 
 
 def _dadaptation_run(config, scales=None):
@@ -317,6 +335,8 @@ def _numpy_prodigy(scale, weight_decay=0.0, eps_d="new", grads=None):
 # --------------------------------------------------------------------------
 def _live_reference(key):
     family, case = key.split("/")
+    if key == "prodigy/cosine":
+        return _prodigyopt_run(COSINE_CASE, lr_at=_cosine)
     if family == "prodigy":
         return _prodigyopt_run(PRODIGY_CASES[case])
     if case == "scaled":
@@ -324,7 +344,7 @@ def _live_reference(key):
     return _dadaptation_run(DADAPT_CASES[case])
 
 
-REFERENCE_KEYS = [f"prodigy/{case}" for case in PRODIGY_CASES] + [
+REFERENCE_KEYS = [f"prodigy/{case}" for case in [*PRODIGY_CASES, "cosine"]] + [
     f"dadapt/{case}" for case in [*DADAPT_CASES, "scaled"]
 ]
 
@@ -371,6 +391,21 @@ def test_lrx_prodigy_with_multipliers_of_one_follows_prodigyopt():
     config = PRODIGY_CASES["decay_bias_correction"]
     optimizer = LRX(Prodigy(**config), multipliers={"body": 1.0})
     _check(optimizer, _reference("prodigy/decay_bias_correction"))
+
+
+def _cosine_decay():
+    return keras.optimizers.schedules.CosineDecay(1.0, STEPS, alpha=0.1)
+
+
+@pytest.mark.parametrize("where", ["prodigy", "lrx"])
+def test_a_learning_rate_schedule_scales_dlr_as_prodigyopt_lr(where):
+    # prodigyopt's lr set each step (as a torch scheduler does) against
+    # Prodigy's own schedule, or LRX's schedule as the global rate.
+    if where == "prodigy":
+        optimizer = Prodigy(learning_rate=_cosine_decay(), **COSINE_CASE)
+    else:
+        optimizer = LRX(Prodigy(**COSINE_CASE), schedule=_cosine_decay())
+    _check(optimizer, _reference("prodigy/cosine"))
 
 
 # --------------------------------------------------------------------------
@@ -610,6 +645,7 @@ BAD_ARGUMENTS = [
     ("growth_rate", "inf", TypeError, "a number"),
     ("learning_rate", -1.0, ValueError, "must be >= 0"),
     ("learning_rate", float("nan"), ValueError, "finite"),
+    ("learning_rate", "0.1", TypeError, "a float >= 0"),
 ]
 
 
