@@ -235,9 +235,9 @@ class Prodigy(_GlobalStepSize):
       noise);
     * with `beta_1 = 0` prodigyopt's step itself uses the new `d`
       (`dlr * d_new * g / ...`); here the step's start `d`;
-    * a step whose sums are 0 (no gradient so far) leaves `d` as it is in
-      both, but prodigyopt also skips its weight decay and its bias
-      correction's step count; here the weights decay.
+    * a step whose sums are 0 (no gradient so far) leaves `d` and the bias
+      correction's step count as they are in both, but prodigyopt also
+      skips its weight decay; here the weights decay.
 
     Per-variable rates: the global rate `lr` is the rate of the step (a
     bare Prodigy's own `learning_rate`, `LRX`'s base rate under `LRX`, which
