@@ -14,7 +14,9 @@ What LRX reads of an optimizer beyond its public API: its step counter
 (`own_learning_rate` / `set_own_learning_rate`), the variables its build made
 (`adopt_built_state`), its per-step work (`run_per_step_update`), its decay
 exclusions and rule, and on torch the slots of Keras's stock optimizers
-(`stock_torch_optimizer`, `slot_tensors`). LRX assigns one kind of attribute
+(`stock_torch_optimizer`, `slot_tensors`). keras-lrx's own optimizers with
+one global step size (`keras_lrx.prodigy`) hook Keras's per-step update and
+decay through the `StepStatistics` mixin. LRX assigns one kind of attribute
 of the wrapped optimizer: a scheduled hyperparameter (`beta_1`, `momentum`)
 during a step, put back afterwards (`keras_lrx._engine.hyperparameters`).
 The supported Keras range is stated in `pyproject.toml` and covered by the
