@@ -7,7 +7,8 @@ Keras's optimizer pipeline in the order Keras calls them (a layout test,
 internal is fixed here: where Keras has moved one before, the newer home is
 tried first and the older second (`_internal`), and a Keras that has it in
 neither raises an `ImportError` naming it. Nothing here imports or calls
-keras-lrx code.
+keras-lrx code (the `StepStatistics` mixin calls one method its subclass
+defines, `before_update_steps`).
 
 What LRX reads of an optimizer beyond its public API: its step counter
 (`raw_iterations`, shared with the wrapped optimizer), its own rate
