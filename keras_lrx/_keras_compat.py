@@ -7,14 +7,17 @@ Keras's optimizer pipeline in the order Keras calls them (a layout test,
 internal is fixed here: where Keras has moved one before, the newer home is
 tried first and the older second (`_internal`), and a Keras that has it in
 neither raises an `ImportError` naming it. Nothing here imports or calls
-keras-lrx code.
+keras-lrx code (the `StepStatistics` mixin calls one method its subclass
+defines, `before_update_steps`).
 
 What LRX reads of an optimizer beyond its public API: its step counter
 (`raw_iterations`, shared with the wrapped optimizer), its own rate
 (`own_learning_rate` / `set_own_learning_rate`), the variables its build made
 (`adopt_built_state`), its per-step work (`run_per_step_update`), its decay
 exclusions and rule, and on torch the slots of Keras's stock optimizers
-(`stock_torch_optimizer`, `slot_tensors`). LRX assigns one kind of attribute
+(`stock_torch_optimizer`, `slot_tensors`). keras-lrx's own optimizers with
+one global step size (`keras_lrx.prodigy`) hook Keras's per-step update and
+decay through the `StepStatistics` mixin. LRX assigns one kind of attribute
 of the wrapped optimizer: a scheduled hyperparameter (`beta_1`, `momentum`)
 during a step, put back afterwards (`keras_lrx._engine.hyperparameters`).
 The supported Keras range is stated in `pyproject.toml` and covered by the
@@ -115,6 +118,40 @@ def run_per_step_update(optimizer, learning_rate):
         if own is not None:
             own(optimizer, [], [], learning_rate)
             return
+
+
+class StepStatistics:
+    """Mixin for an optimizer whose step ends with global statistics.
+
+    D-Adaptation and Prodigy (`keras_lrx.prodigy`) sum statistics over every
+    variable of a step and decide one global step size from the sums. Listed
+    before `keras.optimizers.Optimizer` in the bases, this mixin:
+
+    * runs `before_update_steps(learning_rate)` once per step before the
+      per-variable `update_step` calls, in the override of
+      `_backend_update_step` that `run_per_step_update` finds (LRX calls it
+      with no variables, then `update_step` per variable itself);
+    * turns Keras's stock decoupled decay (`_apply_weight_decay`, which runs
+      before the step) off: the class decays inside `update_step`, after the
+      step's statistics have read the undecayed weights.
+    """
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        self.before_update_steps(learning_rate)
+        if trainable_variables:
+            super()._backend_update_step(
+                grads, trainable_variables, learning_rate
+            )
+
+    def _apply_weight_decay(self, variables):
+        return  # decayed in `update_step`
+
+
+def decays_in_update_step(optimizer):
+    """Whether `optimizer` decays inside its `update_step` (a
+    `StepStatistics` optimizer), out of reach of a per-variable decay rule
+    applied before the step."""
+    return isinstance(optimizer, StepStatistics)
 
 
 def run_where(active, update, variables):

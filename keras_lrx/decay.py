@@ -95,6 +95,15 @@ def check_decay_map(weight_decay_multipliers, optimizer):
             "wrapped optimizer (e.g. AdamW(..., weight_decay=0.05)). "
             f"Received: weight_decay={optimizer.weight_decay!r}"
         )
+    if compat.decays_in_update_step(optimizer):
+        raise ValueError(
+            f"Argument `{_ARGUMENT}`: {type(optimizer).__name__} decays "
+            "inside its own update step (after the step's statistics have "
+            "read the weights), where LRX cannot scale or switch it off per "
+            "variable. Exclude variables with the wrapped optimizer's "
+            "`exclude_from_weight_decay(var_names=[...])` instead. "
+            f"Received: {_ARGUMENT}={weight_decay_multipliers!r}"
+        )
     return decay_map
 
 
