@@ -19,8 +19,8 @@ scored on the other 20%, the pick's test score as trained on all of it):
   optimizer the grid's (Adam, SGD with momentum 0.9); nominal 1.0 (optax's
   advice: the schedule at peak 1, Mechanic learns the scale), and 0.01 and
   100 for the robustness bar;
-- `Prodigy`: `LRX(keras_lrx.Prodigy(learning_rate=nominal))` (where the
-  package has it), nominal 1.0 (Prodigy's own advice), 0.01 and 100; only
+- `Prodigy`: `LRX(keras_lrx.experimental.Prodigy(learning_rate=nominal))`,
+  nominal 1.0 (Prodigy's own advice), 0.01 and 100; only
   against Adam's grid (Prodigy is an Adam);
 - composition (fine-tuning): the body at 0.1x (`{body: 0.1}`) and
   `layerwise_decay(..., 0.5)` as `bench_finetune.py` builds them, each
@@ -59,8 +59,8 @@ from bench_suggestion import _mlp  # noqa: E402
 from bench_suggestion import best_index  # noqa: E402
 from bench_suggestion import load  # noqa: E402
 
-import keras_lrx  # noqa: E402
 from keras_lrx import LRX  # noqa: E402
+from keras_lrx import experimental  # noqa: E402
 from keras_lrx.experimental import Mechanic  # noqa: E402
 
 NOMINALS = (1.0, 0.01, 100.0)
@@ -77,11 +77,14 @@ FT_TASKS = (
 FT_EPOCHS = 10
 
 
+METHODS = ("Mechanic", "Prodigy")
+#: The methods this run measures (`--methods`).
+CHOSEN = list(METHODS)
+
+
 def _methods():
-    methods = {"Mechanic": _mechanic}
-    if hasattr(keras_lrx, "Prodigy"):
-        methods["Prodigy"] = _prodigy
-    return methods
+    makers = {"Mechanic": _mechanic, "Prodigy": _prodigy}
+    return {m: makers[m] for m in CHOSEN}
 
 
 def _mechanic(inner_name, multipliers):
@@ -96,7 +99,7 @@ def _mechanic(inner_name, multipliers):
 def _prodigy(inner_name, multipliers):
     if inner_name != "Adam":
         return None
-    return LRX(keras_lrx.Prodigy(), multipliers=multipliers)
+    return LRX(experimental.Prodigy(), multipliers=multipliers)
 
 
 def _plain(inner_name, multipliers):
@@ -267,7 +270,7 @@ def summarize(records):
         chosen = [r for r in records if r["regime"] == regime]
         if not chosen:
             continue
-        for method in _methods():
+        for method in METHODS:
             for composition in ("global", "body 0.1x", "layer-wise 0.5"):
                 cases = [
                     r
@@ -349,7 +352,9 @@ def main(argv=None):
     parser.add_argument("--grid-json", default="")
     parser.add_argument("--json", default="")
     parser.add_argument("--no-cost", action="store_true")
+    parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args(argv)
+    CHOSEN[:] = args.methods.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     regimes = args.regimes.split(",")
     grids = _load_grids([p for p in args.grid_json.split(",") if p])

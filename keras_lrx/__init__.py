@@ -19,8 +19,6 @@ from keras_lrx.metrics import LearningRateMetric
 from keras_lrx.multipliers import MultiplierMap
 from keras_lrx.multipliers import combine
 from keras_lrx.optimizer import LRX
-from keras_lrx.prodigy import DAdaptAdam
-from keras_lrx.prodigy import Prodigy
 from keras_lrx.reparam import SetLearningRate
 from keras_lrx.reparam import unwrap_learning_rates
 from keras_lrx.statistics import GroupStatistics
@@ -30,7 +28,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchHistory",
-    "DAdaptAdam",
     "FineTuneSetup",
     "GroupStatistics",
     "LRFinder",
@@ -38,7 +35,6 @@ __all__ = [
     "LRX",
     "LearningRateMetric",
     "MultiplierMap",
-    "Prodigy",
     "SetLearningRate",
     "SkipFrozenGradients",
     "SwapScheduleFreeWeights",

@@ -289,7 +289,7 @@ class Prodigy(_GlobalStepSize):
     ...     keras.layers.Dense(1, name="head"),
     ... ])
     >>> optimizer = keras_lrx.LRX(
-    ...     keras_lrx.Prodigy(), multipliers={"body": 0.1})
+    ...     keras_lrx.experimental.Prodigy(), multipliers={"body": 0.1})
     >>> model.compile(optimizer, "mse")
     >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
     >>> _ = model.fit(x, x[:, :1], epochs=3, verbose=0)
@@ -510,7 +510,7 @@ class DAdaptAdam(_GlobalStepSize):
     >>> import keras
     >>> import keras_lrx
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    >>> model.compile(keras_lrx.DAdaptAdam(), "mse")
+    >>> model.compile(keras_lrx.experimental.DAdaptAdam(), "mse")
     >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
     >>> _ = model.fit(x, x[:, :1], epochs=3, verbose=0)
     >>> bool(float(model.optimizer.d) > 1e-6)

@@ -1,4 +1,4 @@
-"""`keras_lrx.Prodigy` and `keras_lrx.DAdaptAdam` against their references.
+"""`keras_lrx.experimental.Prodigy` and `DAdaptAdam` against their references.
 
 The problem: a 6-4-1 tanh MLP regression on fixed data, four batches of 8
 in turn, 100 steps, float32. Each reference trains on its own, the MLP's
@@ -62,8 +62,8 @@ from conftest import to_np
 
 import keras_lrx
 from keras_lrx import LRX
-from keras_lrx import DAdaptAdam
-from keras_lrx import Prodigy
+from keras_lrx.experimental import DAdaptAdam
+from keras_lrx.experimental import Prodigy
 from keras_lrx.schedules import Thaw
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "prodigy_references.npz"
@@ -619,8 +619,8 @@ def test_config_round_trip():
     ):
         _, restored = assert_round_trip(optimizer)
         assert restored.get_config() == optimizer.get_config()
-    assert keras_lrx.Prodigy is Prodigy and "Prodigy" in keras_lrx.__all__
-    assert "DAdaptAdam" in keras_lrx.__all__
+    assert keras_lrx.experimental.Prodigy is Prodigy
+    assert "DAdaptAdam" in keras_lrx.experimental.__all__
 
 
 BAD_ARGUMENTS = [
