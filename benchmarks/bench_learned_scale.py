@@ -5,7 +5,8 @@ Run for one backend:  KERAS_BACKEND=jax python benchmarks/bench_learned_scale.py
 and `--datasets digits` subsets; `--grid-json results.json` reuses the
 fine-tuning grids `bench_finetune.py --json` wrote for the same tasks,
 seeds and backend instead of running them again; `--json out.json` every
-per-case number).
+per-case number; `--tables a.json,b.json` prints the tables of such files,
+per backend).
 
 Issue 38's bars, on the cases and budgets of `bench_suggestion.py` (from
 scratch: scikit-learn data, MLP 64-64, 160 steps of batch 32, constant
@@ -264,7 +265,7 @@ def _learned_rate(case):
     return float(keras.ops.convert_to_numpy(value))
 
 
-def summarize(records):
+def summarize(records, backend=None, where=None):
     for regime in ("scratch", "finetune"):
         rows = []
         chosen = [r for r in records if r["regime"] == regime]
@@ -315,8 +316,9 @@ def summarize(records):
                 rows.append(row)
         print_table(
             f"{regime}: ratio to the validation-picked 12-run grid "
-            f"(backend={keras.backend.backend()}, keras {keras.__version__}, "
-            f"{machine()})",
+            f"(backend={backend or keras.backend.backend()}, "
+            + (where or f"keras {keras.__version__}, {machine()}")
+            + ")",
             [
                 "method, multipliers",
                 "cases",
@@ -353,7 +355,22 @@ def main(argv=None):
     parser.add_argument("--json", default="")
     parser.add_argument("--no-cost", action="store_true")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--tables", default="", help="only print the tables of --json files"
+    )
     args = parser.parse_args(argv)
+    if args.tables:
+        by_backend = {}
+        for path in args.tables.split(","):
+            with open(path) as f:
+                run = json.load(f)
+            entry = by_backend.setdefault(run["backend"], [run, []])
+            entry[1].extend(run["records"])
+        for backend, (run, records) in by_backend.items():
+            summarize(
+                records, backend, f"keras {run['keras']}, {run['machine']}"
+            )
+        return
     CHOSEN[:] = args.methods.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     regimes = args.regimes.split(",")

@@ -409,14 +409,13 @@ def group_statistics(out):
 
 
 def learned_scale(out):
-    """A learned scale over one run (digits, an MLP from scratch, a cosine
-    schedule at a nominal peak of 1): the scale and the rate it applies,
-    per step, for each experimental estimator."""
+    """The experimental estimators over one run (digits, an MLP from
+    scratch, a cosine schedule at a nominal peak of 1): the scale each
+    learns (Mechanic's `s`, Prodigy's `d`) and the rate it applies."""
     import matplotlib.pyplot as plt
     from sklearn.datasets import load_digits
 
     from keras_lrx import LRX
-    from keras_lrx import BatchHistory
     from keras_lrx import experimental
     from keras_lrx.schedules import CosineWithWarmup
 
@@ -426,14 +425,30 @@ def learned_scale(out):
     epochs, batch = 6, 32
     total = epochs * -(-len(y) // batch)
     runs = {
-        "Mechanic around Adam": lambda schedule: LRX(
-            keras.optimizers.Adam(),
-            schedule=schedule,
-            scale=experimental.Mechanic(),
+        "Mechanic around Adam (s)": (
+            lambda schedule: LRX(
+                keras.optimizers.Adam(),
+                schedule=schedule,
+                scale=experimental.Mechanic(),
+            ),
+            lambda optimizer: optimizer.scale_value(),
+        ),
+        "Prodigy (d)": (
+            lambda schedule: LRX(experimental.Prodigy(), schedule=schedule),
+            lambda optimizer: float(optimizer.optimizer.d),
         ),
     }
+
+    class Scales(keras.callbacks.Callback):
+        def __init__(self, read):
+            super().__init__()
+            self.read, self.values = read, []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.values.append(self.read(self.model.optimizer))
+
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for label, make in runs.items():
+    for label, (make, read) in runs.items():
         keras.utils.set_random_seed(0)
         model = keras.Sequential(
             [
@@ -443,26 +458,23 @@ def learned_scale(out):
             ]
         )
         schedule = CosineWithWarmup(1.0, warmup_steps=20, total_steps=total)
-        optimizer = make(schedule)
         model.compile(
-            optimizer,
+            make(schedule),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
-        history = BatchHistory()
+        scales = Scales(read)
         model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0,
-                  callbacks=[history])  # fmt: skip
-        steps = np.asarray(history.history["step"])
-        rate = np.asarray(history.history["learning_rate"])
+                  callbacks=[scales])  # fmt: skip
+        steps = np.arange(len(scales.values))
         nominal = np.asarray([float(schedule(k)) for k in steps])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            axes[0].plot(steps, rate / nominal, label=label)
-        axes[1].plot(steps, rate, label=label)
-    axes[0].set(yscale="log", xlabel="step", ylabel="learned scale s",
-                title="The scale, learned from 1e-6")  # fmt: skip
+        axes[0].plot(steps, scales.values, label=label)
+        axes[1].plot(steps, nominal * np.asarray(scales.values), label=label)
+    axes[0].set(yscale="log", xlabel="step", ylabel="learned scale",
+                title="The scale each learns, from 1e-6")  # fmt: skip
     axes[1].set(yscale="log", xlabel="step",
-                ylabel="rate applied = schedule(t) x s",
+                ylabel="rate applied = schedule(t) x scale",
                 title="The rate it applies (cosine, peak 1)")  # fmt: skip
-    axes[1].legend(fontsize=8)
+    axes[0].legend(fontsize=8)
     fig.set_layout_engine("constrained")
     _save(fig, out, "learned_scale.png")
 
