@@ -8,6 +8,12 @@ interleaved blocks; the table gives medians and ratios.
 with the metric recording every update and every 10th, the bare optimizer
 beside them, per step of `fit(verbose=0)` (fastest round and median ratios
 to LRX alone).
+
+`--learned-scale`: instead, the step time and optimizer memory of the
+experimental estimators -- bare Adam, `LRX(Adam)`, `LRX(Adam,
+scale=Mechanic())` and `LRX(Prodigy())`, interleaved (median ratios to bare
+Adam; the traced step only, so what a long run pays per step), and the
+optimizer's bytes per trained parameter.
 """
 
 import os
@@ -206,6 +212,52 @@ def main():
     slot_memory()
 
 
+def learned_scale_cost():
+    from keras_lrx.experimental import Mechanic
+    from keras_lrx.experimental import Prodigy
+
+    variants = {
+        "bare Adam": lambda: keras.optimizers.Adam(1e-3),
+        "LRX(Adam)": lambda: LRX(keras.optimizers.Adam(1e-3)),
+        "LRX(Adam, scale=Mechanic())": lambda: LRX(
+            keras.optimizers.Adam(), schedule=1.0, scale=Mechanic()
+        ),
+        "LRX(Prodigy())": lambda: LRX(Prodigy()),
+    }
+    rows = []
+    for label, make_model in MODELS:
+        data = batch_for(make_model)
+        steps = {
+            name: step_function(make_model, make, data)
+            for name, make in variants.items()
+        }
+        medians = interleaved_medians(steps)
+        model, _ = make_model()
+        params = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+        for name, make in variants.items():
+            optimizer = make()
+            optimizer.build(model.trainable_variables)
+            nbytes = sum(
+                int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+                for v in optimizer.variables
+            )
+            rows.append(
+                [
+                    label,
+                    name,
+                    f"{medians[name] * 1e3:.2f}",
+                    f"{medians[name] / medians['bare Adam']:.2f}",
+                    f"{nbytes / params:.1f}",
+                ]
+            )
+    print_table(
+        f"Learned scale: step time and memory, backend="
+        f"{keras.backend.backend()}, keras {keras.__version__}, {machine()}",
+        ["model", "optimizer", "step ms", "/ bare Adam", "bytes / param"],
+        rows,
+    )
+
+
 def slot_memory():
     """Optimizer slot memory with half of the variables frozen."""
     model, _ = mlp()
@@ -240,5 +292,7 @@ def slot_memory():
 if __name__ == "__main__":
     if "--statistics" in sys.argv[1:]:
         statistics_cost()
+    elif "--learned-scale" in sys.argv[1:]:
+        learned_scale_cost()
     else:
         main()

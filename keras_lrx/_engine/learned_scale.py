@@ -81,8 +81,9 @@ class LearnedScale:
             variables: The variables `update` updates, one per gradient.
             active: One entry per variable: None (trains), or whether it
                 trains at this step (a bool, or a bool tensor).
-            first_step: Bool tensor, whether this is the optimizer's first
-                step (the references are taken from it).
+            first_step: Whether this is the optimizer's first step (the
+                references are taken from it): a bool tensor, or a bool
+                where the step is eager (torch).
             update: Callable with no arguments, LRX's update.
         """
         estimator = self.estimator
@@ -94,8 +95,13 @@ class LearnedScale:
         references = []
         for variable, x in zip(variables, before):
             reference = self.references[id(variable)]
-            x0 = ops.where(first_step, x, ops.convert_to_tensor(reference))
-            reference.assign(x0)
+            if isinstance(first_step, bool):  # eager (torch): known now
+                x0 = x if first_step else ops.convert_to_tensor(reference)
+                if first_step:
+                    reference.assign(x0)
+            else:
+                x0 = ops.where(first_step, x, ops.convert_to_tensor(reference))
+                reference.assign(x0)
             references.append(x0)
         weights = [
             None if a is None else ops.cast(a, "float32") for a in active

@@ -277,11 +277,14 @@ class Pipeline:
                 if is_constant(multiplier)
                 else self._step.training(multiplier)
             )
+        first_step = ops.equal(compat.raw_iterations(self), 0)
+        if backend.backend() == "torch":  # eager: a bool, no copy each step
+            first_step = bool(ops.convert_to_numpy(first_step))
         learned.apply(
             grads,
             trainable_variables,
             active,
-            ops.equal(compat.raw_iterations(self), 0),
+            first_step,
             lambda: self._update_variables(grads, trainable_variables, nominal),
         )
 
