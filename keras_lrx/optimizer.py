@@ -814,6 +814,12 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
                 if frozen_now != sum(self._plan.frozen)
                 else ""
             )
+            + (
+                ""
+                if self.scale is None
+                else f"; learned scale s = {self.scale_value():.4g} "
+                f"({type(self.scale).__name__}, in the rates above)"
+            )
         )
         (print_fn or print)("\n".join(lines))
         return rows
