@@ -333,6 +333,100 @@ def summarize(records, backend=None, where=None):
         )
 
 
+def _stats(records, method, composition, regime):
+    cases = [
+        r
+        for r in records
+        if r["regime"] == regime
+        and r["composition"] == composition
+        and f"{method}@1 ratio" in r
+    ]
+    if not cases:
+        return None
+    ratios = [r[f"{method}@1 ratio"] for r in cases]
+    shifts = []
+    for nominal in NOMINALS[1:]:
+        moved = [
+            r[f"{method}@{nominal:g} ratio"]
+            for r in cases
+            if f"{method}@{nominal:g} ratio" in r
+        ]
+        if moved:
+            shifts.append(statistics.mean(moved) - statistics.mean(ratios))
+    costs = [r[f"{method} cost"] for r in cases if f"{method} cost" in r]
+    bad = sum(
+        1
+        for r in cases
+        for k, v in r.items()
+        if k.startswith(f"{method}@")
+        and not k.endswith(("ratio", "scale"))
+        and not (v is not None and np.isfinite(v))
+    )
+    return {
+        "mean": statistics.mean(ratios),
+        "worst": min(ratios),
+        "shift": max(shifts, key=abs) if shifts else None,
+        "cost": statistics.median(costs) if costs else None,
+        "bad": bad,
+        "cases": len(cases),
+    }
+
+
+def compact(by_backend):
+    """One table over the backends: mean / worst ratio per backend, the
+    largest move of the mean under a mis-set nominal rate, NaN runs, and
+    the median cost of a run."""
+    backends = [b for b in ("jax", "tensorflow", "torch") if b in by_backend]
+    rows = []
+    for regime in ("scratch", "finetune"):
+        for method in METHODS:
+            for composition in ("global", "body 0.1x", "layer-wise 0.5"):
+                stats = {
+                    b: _stats(by_backend[b], method, composition, regime)
+                    for b in backends
+                }
+                if not any(stats.values()):
+                    continue
+                cells = [
+                    "-"
+                    if stats[b] is None
+                    else f"{stats[b]['mean']:.3f} / {stats[b]['worst']:.3f}"
+                    for b in backends
+                ]
+                shifts = [
+                    stats[b]["shift"]
+                    for b in backends
+                    if stats[b] and stats[b]["shift"] is not None
+                ]
+                costs = [
+                    stats[b]["cost"]
+                    for b in backends
+                    if stats[b] and stats[b]["cost"] is not None
+                ]
+                rows.append(
+                    [
+                        regime,
+                        f"{method}, {composition}",
+                        *cells,
+                        f"{max(shifts, key=abs):+.3f}" if shifts else "-",
+                        sum(stats[b]["bad"] for b in backends if stats[b]),
+                        f"{min(costs):.2f}-{max(costs):.2f}" if costs else "-",
+                    ]
+                )
+    print_table(
+        "All backends: mean / worst ratio to the validation-picked grid",
+        [
+            "regime",
+            "method, multipliers",
+            *backends,
+            "largest move, nominal x100 or /100",
+            "NaN runs",
+            "run / plain run",
+        ],
+        rows,
+    )
+
+
 def _load_grids(paths):
     grids = {}
     for path in paths:
@@ -360,16 +454,25 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     if args.tables:
+        # One record per case and backend: files of one backend merge
+        # (one method's runs in one, another's in the next; a later file's
+        # number replaces an earlier one's).
         by_backend = {}
         for path in args.tables.split(","):
             with open(path) as f:
                 run = json.load(f)
-            entry = by_backend.setdefault(run["backend"], [run, []])
-            entry[1].extend(run["records"])
+            entry = by_backend.setdefault(run["backend"], [run, {}])
+            for r in run["records"]:
+                entry[1].setdefault(r["case"], {}).update(r)
+        by_backend = {
+            b: (run, list(cases.values()))
+            for b, (run, cases) in by_backend.items()
+        }
         for backend, (run, records) in by_backend.items():
             summarize(
                 records, backend, f"keras {run['keras']}, {run['machine']}"
             )
+        compact({b: records for b, (_, records) in by_backend.items()})
         return
     CHOSEN[:] = args.methods.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
