@@ -2,10 +2,28 @@
 
 The range test trains the model for real and must leave it as it found it;
 this module copies every variable before the sweep and puts it back after.
+`copy_initializer` makes a new variable start as a copy of another (an EMA
+stand-in, a learned scale's reference, Prodigy's `p0`).
 """
 
 import numpy as np
 from keras import ops
+
+
+def copy_initializer(variable):
+    """An initializer that returns a copy of `variable`'s current value.
+
+    For optimizer variables made in `build`: initialised, not assigned
+    (`fit` may build inside a StatelessScope, which drops assignments), and
+    a copy (on JAX one buffer in two variables would be donated twice by the
+    train step).
+    """
+
+    def initializer(shape, dtype=None):
+        value = ops.copy(ops.convert_to_tensor(variable))
+        return ops.cast(value, dtype or variable.dtype)
+
+    return initializer
 
 
 def _unique(variables):

@@ -35,6 +35,7 @@ from keras import ops
 
 from keras_lrx import _keras_compat as compat
 from keras_lrx import _validation
+from keras_lrx._state_cache import copy_initializer
 
 _F32 = "float32"
 
@@ -369,7 +370,7 @@ class Prodigy(_GlobalStepSize):
         self._grad_sums = self.add_optimizer_variables(var_list, "s")
         self._initial_values = [
             self.add_variable_from_reference(
-                v, name="p0", initializer=_copy_of(v)
+                v, name="p0", initializer=copy_initializer(v)
             )
             for v in var_list
         ]
@@ -626,15 +627,3 @@ class DAdaptAdam(_GlobalStepSize):
         config = super().get_config()
         config.update(self._shared_config())
         return config
-
-
-def _copy_of(variable):
-    """An initializer that returns a copy of `variable`'s current value
-    (initialised, not assigned: `fit` may build inside a StatelessScope,
-    which drops assignments)."""
-
-    def initializer(shape, dtype=None):
-        value = ops.copy(ops.convert_to_tensor(variable))
-        return ops.cast(value, dtype or variable.dtype)
-
-    return initializer

@@ -18,16 +18,7 @@ import keras
 from keras import ops
 
 from keras_lrx import _keras_compat as compat
-
-
-def copy_of(variable):
-    """An initializer that returns a copy of `variable`'s current value."""
-
-    def initializer(shape, dtype=None):
-        value = ops.copy(ops.convert_to_tensor(variable))
-        return ops.cast(value, dtype or variable.dtype)
-
-    return initializer
+from keras_lrx._state_cache import copy_initializer
 
 
 class LearnedScale:
@@ -55,7 +46,7 @@ class LearnedScale:
         # reset to the weights of the first step in `apply`.
         self.references = {
             id(v): lrx.add_variable_from_reference(
-                v, name="mechanic_reference", initializer=copy_of(v)
+                v, name="mechanic_reference", initializer=copy_initializer(v)
             )
             for v in variables
         }

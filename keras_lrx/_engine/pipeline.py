@@ -49,6 +49,7 @@ from keras import ops
 
 from keras_lrx import _keras_compat as compat
 from keras_lrx._engine import step as _step
+from keras_lrx._state_cache import copy_initializer
 from keras_lrx.multipliers import is_constant
 
 
@@ -424,7 +425,7 @@ class Pipeline:
         # buffer in two variables would be donated twice by the train step.
         return {
             id(v): self.add_variable_from_reference(
-                v, name="average", initializer=_copy_of(v)
+                v, name="average", initializer=copy_initializer(v)
             )
             for v, f in zip(variables, frozen)
             if f
@@ -449,13 +450,3 @@ class Pipeline:
             super()._update_model_variables_moving_average(trainable_variables)
         finally:
             object.__setattr__(self, name, averages)
-
-
-def _copy_of(variable):
-    """An initializer that returns a copy of `variable`'s current value."""
-
-    def initializer(shape, dtype=None):
-        value = ops.copy(ops.convert_to_tensor(variable))
-        return ops.cast(value, dtype or variable.dtype)
-
-    return initializer
