@@ -400,7 +400,9 @@ class Prodigy(_GlobalStepSize):
     def update_step(self, gradient, variable, learning_rate):
         index = compat.variable_index(self, variable)
         dtype = variable.dtype
-        g = ops.cast(gradient, dtype)
+        # An embedding's gradient (TensorFlow's IndexedSlices) as a dense
+        # one: the step's sums read every entry.
+        g = ops.cast(compat.dense_gradient(gradient), dtype)
         d, dlr, r, active = self._step_values(variable, learning_rate)
         m_slot = self._exp_avgs[index]
         v_slot = self._exp_avg_sqs[index]
@@ -591,7 +593,9 @@ class DAdaptAdam(_GlobalStepSize):
     def update_step(self, gradient, variable, learning_rate):
         index = compat.variable_index(self, variable)
         dtype = variable.dtype
-        g = ops.cast(gradient, dtype)
+        # An embedding's gradient (TensorFlow's IndexedSlices) as a dense
+        # one: the step's sums read every entry.
+        g = ops.cast(compat.dense_gradient(gradient), dtype)
         _, dlr, r, active = self._step_values(variable, learning_rate)
         m_slot = self._exp_avgs[index]
         v_slot = self._exp_avg_sqs[index]

@@ -504,3 +504,48 @@ def test_bad_combinations_raise_before_anything_changes():
         with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
             with pytest.raises(ValueError, match="tf.distribute"):
                 LRX(keras.optimizers.SGD(), scale=Mechanic())
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="IndexedSlices")
+@pytest.mark.parametrize("estimator", ["Mechanic", "Prodigy", "DAdaptAdam"])
+def test_an_embeddings_sparse_gradient_trains_as_its_dense_one(estimator):
+    """TensorFlow hands an embedding's gradient over as IndexedSlices."""
+    import tensorflow as tf
+
+    from keras_lrx.experimental import DAdaptAdam
+    from keras_lrx.experimental import Prodigy
+
+    def make():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((3,), dtype="int32"),
+                keras.layers.Embedding(10, 4, name="embedding"),
+                keras.layers.Flatten(),
+                keras.layers.Dense(1, name="head"),
+            ]
+        )
+        if estimator == "Mechanic":
+            optimizer = LRX(keras.optimizers.Adam(), scale=Mechanic())
+        else:
+            inner = {"Prodigy": Prodigy, "DAdaptAdam": DAdaptAdam}[estimator]
+            optimizer = LRX(inner(), multipliers={"embedding": 0.5})
+        return model, optimizer
+
+    ids = np.random.default_rng(0).integers(0, 10, size=(8, 3))
+    target = np.ones((8, 1), "float32")
+    results = []
+    for dense in (False, True):
+        model, optimizer = make()
+        for _ in range(3):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((model(ids) - target) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            assert isinstance(grads[0], tf.IndexedSlices)
+            if dense:
+                grads = [tf.convert_to_tensor(g) for g in grads]
+            optimizer.apply(grads, model.trainable_variables)
+        results.append([to_np(w) for w in model.weights])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert not np.array_equal(results[0][0], make()[0].weights[0].numpy())
