@@ -26,6 +26,9 @@ The lifetimes of state:
 - `hyperparameters.Hyperparameters`: the scheduled hyperparameters, checked
   at construction, one evaluator for the step, `hyperparameters_at` and the
   metric;
+- `learned_scale.LearnedScale` (with `LRX(scale=...)`): the estimator's
+  state and references, made at build; each step it wraps the update (the
+  nominal rate in, the scaled weights out);
 - user context: `LRX.hold_multipliers()` (the held step) and the JAX metric
   hook's recorders.
 
