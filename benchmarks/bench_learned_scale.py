@@ -268,52 +268,30 @@ def _learned_rate(case):
 def summarize(records, backend=None, where=None):
     for regime in ("scratch", "finetune"):
         rows = []
-        chosen = [r for r in records if r["regime"] == regime]
-        if not chosen:
-            continue
         for method in METHODS:
             for composition in ("global", "body 0.1x", "layer-wise 0.5"):
-                cases = [
-                    r
-                    for r in chosen
-                    if r["composition"] == composition
-                    and f"{method}@1 ratio" in r
-                ]
-                if not cases:
+                stats = _stats(records, method, composition, regime)
+                if stats is None:
                     continue
-                ratios = [r[f"{method}@1 ratio"] for r in cases]
-                row = [
-                    f"{method}, {composition}",
-                    len(cases),
-                    f"{statistics.mean(ratios):.3f}",
-                    f"{min(ratios):.3f}",
+                moves = [
+                    "-" if shift is None else f"{shift:+.3f}"
+                    for shift in stats["shifts"]
                 ]
-                for nominal in NOMINALS[1:]:
-                    moved = [
-                        r[f"{method}@{nominal:g} ratio"]
-                        for r in cases
-                        if f"{method}@{nominal:g} ratio" in r
+                rows.append(
+                    [
+                        f"{method}, {composition}",
+                        stats["cases"],
+                        f"{stats['mean']:.3f}",
+                        f"{stats['worst']:.3f}",
+                        *moves,
+                        stats["bad"],
+                        "-"
+                        if stats["cost"] is None
+                        else f"{stats['cost']:.2f}",
                     ]
-                    shift = (
-                        statistics.mean(moved) - statistics.mean(ratios)
-                        if moved
-                        else None
-                    )
-                    row.append("-" if shift is None else f"{shift:+.3f}")
-                bad = sum(
-                    1
-                    for r in cases
-                    for k, v in r.items()
-                    if k.startswith(f"{method}@")
-                    and not k.endswith(("ratio", "scale"))
-                    and not (v is not None and np.isfinite(v))
                 )
-                row.append(bad)
-                costs = [
-                    r[f"{method} cost"] for r in cases if f"{method} cost" in r
-                ]
-                row.append(f"{statistics.median(costs):.2f}" if costs else "-")
-                rows.append(row)
+        if not rows:
+            continue
         print_table(
             f"{regime}: ratio to the validation-picked 12-run grid "
             f"(backend={backend or keras.backend.backend()}, "
@@ -344,15 +322,17 @@ def _stats(records, method, composition, regime):
     if not cases:
         return None
     ratios = [r[f"{method}@1 ratio"] for r in cases]
-    shifts = []
+    shifts = []  # the mean's move at each mis-set nominal (None: not run)
     for nominal in NOMINALS[1:]:
         moved = [
             r[f"{method}@{nominal:g} ratio"]
             for r in cases
             if f"{method}@{nominal:g} ratio" in r
         ]
-        if moved:
-            shifts.append(statistics.mean(moved) - statistics.mean(ratios))
+        shifts.append(
+            statistics.mean(moved) - statistics.mean(ratios) if moved else None
+        )
+    known = [shift for shift in shifts if shift is not None]
     costs = [r[f"{method} cost"] for r in cases if f"{method} cost" in r]
     bad = sum(
         1
@@ -365,7 +345,8 @@ def _stats(records, method, composition, regime):
     return {
         "mean": statistics.mean(ratios),
         "worst": min(ratios),
-        "shift": max(shifts, key=abs) if shifts else None,
+        "shifts": shifts,
+        "shift": max(known, key=abs) if known else None,
         "cost": statistics.median(costs) if costs else None,
         "bad": bad,
         "cases": len(cases),
