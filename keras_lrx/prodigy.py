@@ -162,6 +162,21 @@ class _GlobalStepSize(compat.StepStatistics, keras.optimizers.Optimizer):
         active = ops.greater(rate, 0.0)
         return d, dlr, r, active
 
+    def _read(self, gradient, variable, learning_rate):
+        """`(g, step values, slots, their values)` of `variable`'s update:
+        the gradient dense and in the variable's dtype (an embedding's
+        IndexedSlices too: the step's sums read every entry), `_step_values`,
+        and its first-moment, second-moment and gradient-sum slots."""
+        index = compat.variable_index(self, variable)
+        g = ops.cast(compat.dense_gradient(gradient), variable.dtype)
+        slots = (
+            self._exp_avgs[index],
+            self._exp_avg_sqs[index],
+            self._grad_sums[index],
+        )
+        values = tuple(ops.convert_to_tensor(slot) for slot in slots)
+        return g, self._step_values(variable, learning_rate), slots, values
+
     def _add_to_sums(self, numerator, denominator):
         state = self._estimate_state
         self.assign_add(state["step_numerator"], numerator)
@@ -398,19 +413,14 @@ class Prodigy(_GlobalStepSize):
         }
 
     def update_step(self, gradient, variable, learning_rate):
-        index = compat.variable_index(self, variable)
+        g, (d, dlr, r, active), slots, values = self._read(
+            gradient, variable, learning_rate
+        )
+        m_slot, v_slot, s_slot = slots
+        m, v, s = values
         dtype = variable.dtype
-        # An embedding's gradient (TensorFlow's IndexedSlices) as a dense
-        # one: the step's sums read every entry.
-        g = ops.cast(compat.dense_gradient(gradient), dtype)
-        d, dlr, r, active = self._step_values(variable, learning_rate)
-        m_slot = self._exp_avgs[index]
-        v_slot = self._exp_avg_sqs[index]
-        s_slot = self._grad_sums[index]
-        x0_slot = self._initial_values[index]
-        m, v, s, x0 = (
-            ops.convert_to_tensor(slot)
-            for slot in (m_slot, v_slot, s_slot, x0_slot)
+        x0 = ops.convert_to_tensor(
+            self._initial_values[compat.variable_index(self, variable)]
         )
         x = ops.convert_to_tensor(variable)
         scale = d / self.d0
@@ -591,18 +601,12 @@ class DAdaptAdam(_GlobalStepSize):
         }
 
     def update_step(self, gradient, variable, learning_rate):
-        index = compat.variable_index(self, variable)
-        dtype = variable.dtype
-        # An embedding's gradient (TensorFlow's IndexedSlices) as a dense
-        # one: the step's sums read every entry.
-        g = ops.cast(compat.dense_gradient(gradient), dtype)
-        _, dlr, r, active = self._step_values(variable, learning_rate)
-        m_slot = self._exp_avgs[index]
-        v_slot = self._exp_avg_sqs[index]
-        s_slot = self._grad_sums[index]
-        m, v, s = (
-            ops.convert_to_tensor(slot) for slot in (m_slot, v_slot, s_slot)
+        g, (_, dlr, r, active), slots, values = self._read(
+            gradient, variable, learning_rate
         )
+        m_slot, v_slot, s_slot = slots
+        m, v, s = values
+        dtype = variable.dtype
         b = math.sqrt(self.beta_2)
         numerator = (
             r
