@@ -469,36 +469,21 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         rate = ops.cast(self._unscaled_learning_rate(), "float32")
         return ops.multiply(rate, self._lr_scale)
 
-    def _learning_rate_scale_now(self):
-        """The learned scale's engine if it scales this step, else None."""
-        learned = self._learned_scale
-        if learned is None or learned.held:
-            return None
-        return learned
-
     @property
     def learning_rate(self) -> Any:
         rate = self._scaled_learning_rate()
-        learned = self._learning_rate_scale_now()
-        if learned is None:
-            if self.scale is not None and self._learned_scale is None:
-                # Not built yet: the scale the learners start from.
-                return ops.multiply(rate, self.scale.s_init)
-            return rate
-        return ops.multiply(rate, learned.total())
+        if self._learned_scale is not None:
+            return self._learned_scale.applied(rate)
+        if self.scale is not None:  # not built: the scale it starts from
+            return ops.multiply(rate, self.scale.s_init)
+        return rate
 
     def scale_value(self) -> float:
-        """The learned scale `s` now (1.0 without `scale=`).
-
-        The rate applied at the last step is `schedule(t) * s`
-        (`learning_rate`); `s` starts at the estimator's `s_init`.
-        """
-        if self.scale is None:
-            return 1.0
-        learned = self._learned_scale
-        if learned is None:
-            return self.scale.s_init
-        return float(ops.convert_to_numpy(learned.total()))
+        """The learned scale `s` now: 1.0 without `scale=`, `s_init` before
+        the first step. The rate applied is `schedule(t) * s`."""
+        if self._learned_scale is not None:
+            return float(ops.convert_to_numpy(self._learned_scale.total()))
+        return 1.0 if self.scale is None else self.scale.s_init
 
     @learning_rate.setter
     def learning_rate(
@@ -565,16 +550,14 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
         self._lr_scale.assign(1.0)
         # A learned scale holds: the rate given is the rate applied.
         learned = self._learned_scale
-        held = learned is not None and learned.held
-        if learned is not None:
-            learned.held = True
         try:
-            with compat.learning_rate_override(self, learning_rate):
+            with (
+                learned.holding() if learned else contextlib.nullcontext(),
+                compat.learning_rate_override(self, learning_rate),
+            ):
                 yield
         finally:
             self._lr_scale.assign(scale)
-            if learned is not None:
-                learned.held = held
 
     def check_multipliers(
         self, model: keras.layers.Layer
@@ -770,57 +753,7 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             (`multiplier` as given, `multiplier_now` its value now).
         """
         self._check_built("describe()")
-        base = float(ops.convert_to_numpy(self.learning_rate))
-        now = self.current_multipliers()
-        decays = self.variable_weight_decays
-        rows = []
-        resolutions = self._plan.resolutions
-        for variable, r in zip(compat.built_variables(self), resolutions):
-            rows.append(
-                {
-                    "path": r.path,
-                    "shape": tuple(variable.shape),
-                    "multiplier": r.multiplier,
-                    "multiplier_now": now[r.path],
-                    "matched": r.source,
-                    "learning_rate": base * now[r.path],
-                    "weight_decay": decays[r.path],
-                }
-            )
-        header = ("variable", "shape", "multiplier", "matched key", "lr now")
-        if self.optimizer.weight_decay:
-            header += ("weight decay",)
-        lines = plotting.text_table(
-            header,
-            [
-                (
-                    row["path"],
-                    str(row["shape"]),
-                    _multiplier_label(row["multiplier"], row["multiplier_now"]),
-                    row["matched"],
-                    f"{row['learning_rate']:.4g}",
-                    f"{row['weight_decay']:.4g}",
-                )[: len(header)]
-                for row in rows
-            ],
-        )
-        frozen_now = sum(row["multiplier_now"] == 0.0 for row in rows)
-        lines.append(
-            f"{self.name}: {type(self.optimizer).__name__}, base "
-            f"learning rate {base:.4g}, {frozen_now} frozen of "
-            f"{len(rows)} variables"
-            + (
-                f" ({sum(self._plan.frozen)} for good)"
-                if frozen_now != sum(self._plan.frozen)
-                else ""
-            )
-            + (
-                ""
-                if self.scale is None
-                else f"; learned scale s = {self.scale_value():.4g} "
-                f"({type(self.scale).__name__}, in the rates above)"
-            )
-        )
+        rows, lines = _describe(self)
         (print_fn or print)("\n".join(lines))
         return rows
 
@@ -904,6 +837,60 @@ class LRX(Pipeline, keras.optimizers.Optimizer):
             scale=scale,
             **config,
         )
+
+
+def _describe(optimizer):
+    """`LRX.describe`'s rows (dicts) and the lines of its table."""
+    base = float(ops.convert_to_numpy(optimizer.learning_rate))
+    now = optimizer.current_multipliers()
+    decays = optimizer.variable_weight_decays
+    plan = optimizer._plan
+    rows = [
+        {
+            "path": r.path,
+            "shape": tuple(variable.shape),
+            "multiplier": r.multiplier,
+            "multiplier_now": now[r.path],
+            "matched": r.source,
+            "learning_rate": base * now[r.path],
+            "weight_decay": decays[r.path],
+        }
+        for variable, r in zip(
+            compat.built_variables(optimizer), plan.resolutions
+        )
+    ]
+    header = ("variable", "shape", "multiplier", "matched key", "lr now")
+    if optimizer.optimizer.weight_decay:
+        header += ("weight decay",)
+    lines = plotting.text_table(
+        header,
+        [
+            (
+                row["path"],
+                str(row["shape"]),
+                _multiplier_label(row["multiplier"], row["multiplier_now"]),
+                row["matched"],
+                f"{row['learning_rate']:.4g}",
+                f"{row['weight_decay']:.4g}",
+            )[: len(header)]
+            for row in rows
+        ],
+    )
+    frozen_now = sum(row["multiplier_now"] == 0.0 for row in rows)
+    frozen = sum(plan.frozen)
+    lines.append(
+        f"{optimizer.name}: {type(optimizer.optimizer).__name__}, base "
+        f"learning rate {base:.4g}, {frozen_now} frozen of "
+        f"{len(rows)} variables"
+        + (f" ({frozen} for good)" if frozen_now != frozen else "")
+        + (
+            ""
+            if optimizer.scale is None
+            else f"; learned scale s = {optimizer.scale_value():.4g} "
+            f"({type(optimizer.scale).__name__}, in the rates above)"
+        )
+    )
+    return rows, lines
 
 
 def _multiplier_label(multiplier, now):

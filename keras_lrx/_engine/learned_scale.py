@@ -14,6 +14,8 @@ product and keeps its value.
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -58,6 +60,20 @@ class LearnedScale:
     def variables(self):
         """The state vectors (`s`, `m`, `v`, `r`)."""
         return list(self.state.values())
+
+    def applied(self, rate):
+        """`rate` (the nominal rate) times the scale, unless held."""
+        return rate if self.held else ops.multiply(rate, self.total())
+
+    @contextlib.contextmanager
+    def holding(self):
+        """Within: no scale applied, no state moved (the rate given is the
+        rate applied: `LRX.override_learning_rate`)."""
+        held, self.held = self.held, True
+        try:
+            yield
+        finally:
+            self.held = held
 
     def total(self, state=None):
         """The scale applied, `sum(s)` (a float32 scalar tensor)."""

@@ -35,8 +35,10 @@ It reads these attributes of the LRX (set by its constructor and `build`):
     _state_recorders    the JAX metric hook's recorders
     _statistics         `statistics.Statistics` where `GroupStatistics`
                         asked for them, else None
+    _learned_scale      `learned_scale.LearnedScale` with `LRX(scale=...)`,
+                        after build, else None
     _scaled_learning_rate()
-                        the base rate, `schedule(t) * scale`
+                        the nominal base rate, `schedule(t) * scale`
     use_ema, global_clipnorm, gradient_accumulation_steps, built, name
                         (Keras's own pipeline options)
 """
@@ -263,8 +265,8 @@ class Pipeline:
     def _scaled_update(self, grads, trainable_variables, learning_rate):
         """The update; with a learned scale, at the nominal rate and then
         scaled (`keras_lrx._engine.learned_scale`)."""
-        learned = self._learning_rate_scale_now()
-        if learned is None:
+        learned = self._learned_scale
+        if learned is None or learned.held:
             self._update_variables(grads, trainable_variables, learning_rate)
             return
         # Keras hands over `learning_rate` (the rate applied, with the
