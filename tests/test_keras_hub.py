@@ -415,3 +415,80 @@ def test_one_cycle_recipe_with_decay_rules_on_a_keras_hub_backbone(tmp_path):
 class _StopAfterOneEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True
+
+
+def test_learned_scale_with_the_rest_on_a_keras_hub_backbone(tmp_path):
+    """`LRX(scale=Mechanic())` as a user combines it: a BERT inside a
+    functional model, layer-wise decay times gradual unfreezing, a cosine
+    at nominal peak 1 with `total_steps="auto"`, the rate as a compiled
+    metric, `find_lr` before `fit`, save/load in the middle of the run
+    (stopped after its first epoch, resumed: equal, bit for bit)."""
+    from keras_lrx import LearningRateMetric
+    from keras_lrx import TotalStepsFromFit
+    from keras_lrx import find_lr
+    from keras_lrx.experimental import Mechanic
+    from keras_lrx.schedules import CosineWithWarmup
+
+    x, y = text_data(n=16)
+
+    def make():
+        keras.utils.set_random_seed(0)
+        model = classifier(bert(num_layers=2))
+        backbone = model.get_layer("bert")
+        multipliers = combine(
+            layerwise_decay(backbone, 0.8, head=[model.get_layer("head")]),
+            gradual_unfreezing(model, every_steps=4),
+        )
+        optimizer = LRX(
+            keras.optimizers.AdamW(weight_decay=0.01),
+            schedule=CosineWithWarmup(1.0, 2, "auto"),
+            multipliers=multipliers,
+            scale=Mechanic(),
+        )
+        model.compile(optimizer, LOSS, metrics=[LearningRateMetric(optimizer)])
+        before = [to_np(v) for v in model.weights]
+        find_lr(model, x, y, batch_size=2, num_steps=6, verbose=0)
+        for a, w in zip(before, model.weights):  # put back exactly
+            np.testing.assert_array_equal(a, to_np(w))
+        return model, optimizer
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    def fit(model, initial_epoch=0, callbacks=()):
+        return model.fit(
+            x,
+            y,
+            batch_size=2,
+            epochs=3,
+            initial_epoch=initial_epoch,
+            shuffle=False,
+            verbose=0,
+            callbacks=[TotalStepsFromFit(), *callbacks],
+        )
+
+    straight, optimizer = make()
+    initial = [to_np(w) for w in straight.weights]
+    history = fit(straight)
+    # The rate logged is the rate applied: the schedule times the scale.
+    last = int(to_np(optimizer.iterations)) - 1
+    applied = float(optimizer._base(last)) * optimizer.scale_value()
+    assert history.history["learning_rate"][-1] == pytest.approx(applied)
+    assert optimizer.scale_value() > Mechanic().s_init
+
+    first, _ = make()
+    fit(first, callbacks=[StopAfterFirstEpoch()])
+    path = str(tmp_path / "scaled_bert.keras")
+    first.save(path)
+    resumed = keras.models.load_model(path)
+    assert resumed.optimizer.scale.get_config() == Mechanic().get_config()
+    assert resumed.optimizer.scale_value() == first.optimizer.scale_value()
+    fit(resumed, initial_epoch=1)
+    assert resumed.optimizer.scale_value() == optimizer.scale_value()
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+    assert any(
+        not np.array_equal(to_np(a), start)
+        for a, start in zip(straight.weights, initial)
+    )
