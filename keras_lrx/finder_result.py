@@ -30,6 +30,7 @@ from keras_lrx.suggestions import clr_bounds
 from keras_lrx.suggestions import curve_is_flat
 from keras_lrx.suggestions import descent_clr_bounds
 from keras_lrx.suggestions import pick_probe
+from keras_lrx.suggestions import run_length_factor
 from keras_lrx.suggestions import suggest_centered
 from keras_lrx.suggestions import suggest_descent
 
@@ -161,6 +162,12 @@ class LRFinderResult:
             `"training_data"`). With probes the default suggestion is their
             pick (`default_method == "probe"`; see
             `keras_lrx.suggestions.pick_probe`).
+        for_steps: None, or the length (optimizer steps) of the run the
+            default suggestion is for, as `find_lr(for_steps=...)` or
+            `for_epochs=` described it: `suggested_learning_rate` is then
+            the default reading times `run_length_factor` (see `suggest`).
+            Settable. None (the default) leaves the suggestion as measured
+            without a run (the benchmark's runs of 160 steps).
 
     Example:
 
@@ -186,6 +193,7 @@ class LRFinderResult:
         stop_reason: str = "completed",
         mode: str = "exponential",
         probes: dict[str, Any] | None = None,
+        for_steps: int | None = None,
     ) -> None:
         lrs = check_learning_rates("learning_rates", learning_rates)
         losses = _check_curve("losses", losses, lrs.size)
@@ -200,6 +208,7 @@ class LRFinderResult:
         self.stop_reason = stop_reason
         self.mode = mode
         self.probes = probes
+        self.for_steps = for_steps
 
     def __len__(self) -> int:
         return int(self.learning_rates.size)
@@ -211,7 +220,15 @@ class LRFinderResult:
             f"{self.learning_rates[-1] if len(self) else float('nan'):.3g}, "
             f"stop_reason={self.stop_reason!r}"
             f"{', flat' if len(self) and self.is_flat else ''}"
-            f"{self._probes_repr()}>"
+            f"{self._probes_repr()}{self._run_repr()}>"
+        )
+
+    def _run_repr(self):
+        if self.for_steps is None:
+            return ""
+        return (
+            f", for a run of {self.for_steps} steps: "
+            f"{self.suggested_learning_rate:.3g}"
         )
 
     def _probes_repr(self):
@@ -219,7 +236,7 @@ class LRFinderResult:
             return ""
         return (
             f", {len(self.probes['learning_rates'])} probes of "
-            f"{self.probes['steps']} steps: {self.suggest('probe'):.3g}"
+            f"{self.probes['steps']} steps: {self._probe_pick(None, None):.3g}"
         )
 
     @property
@@ -230,6 +247,16 @@ class LRFinderResult:
     @probes.setter
     def probes(self, probes: dict[str, Any] | None) -> None:
         self._probes = _check_probes(probes)
+
+    @property
+    def for_steps(self) -> int | None:
+        """The run the default suggestion is for, in steps (None: as
+        measured, about 160); see `suggest`."""
+        return self._for_steps
+
+    @for_steps.setter
+    def for_steps(self, for_steps: int | None) -> None:
+        self._for_steps = check_count("for_steps", for_steps, 1, True)
 
     @property
     def default_method(self) -> str:
@@ -254,6 +281,8 @@ class LRFinderResult:
         method: str | None = None,
         skip_start: int | None = None,
         skip_end: int | None = None,
+        *,
+        for_steps: int | None = None,
     ) -> float:
         """A suggested learning rate: the best probe, or read off the curve.
 
@@ -279,6 +308,15 @@ class LRFinderResult:
                 the points).
             skip_end: Int. Points left out at the end, likewise. Defaults to
                 `None` (a twentieth of the points).
+            for_steps: Int >= 1 or None. The length, in optimizer steps, of
+                the constant-rate run the default suggestion is for: the
+                default reading times `run_length_factor(for_steps, ...)`,
+                which depends on whether the pick is above the curve's
+                reading (runs outside 40-640 steps are read as the nearest
+                end, the range it was measured on). Only for the default
+                method (`method=None` or `default_method`). Defaults to
+                None: the result's own `for_steps` for the default method,
+                else no adjustment.
 
         Returns:
             A float, the suggested (base) learning rate.
@@ -286,16 +324,50 @@ class LRFinderResult:
         Raises:
             ValueError: for an unknown method, `skip_start`/`skip_end` with
                 `"probe"`, `"descent"` or `"centered"` (they skip nothing),
+                `for_steps` < 1 or with a method that is not the default,
                 `"probe"` on a result without probes, or fewer than 2 finite
                 points.
+
+        Raises (types):
+            TypeError: for `for_steps` that is not an int.
 
         Warns:
             UserWarning: when the curve is flat (`is_flat`): the number is
                 then noise, not a measurement.
+
+        Example:
+
+        >>> lrs = np.logspace(-4, 0, 41)
+        >>> loss = np.r_[np.full(10, 2.0), np.linspace(2, 0, 21)[1:],
+        ...              np.linspace(0.2, 3, 11)]
+        >>> result = LRFinderResult(lrs, loss, loss)
+        >>> lr = result.suggest()  # the "descent" reading (no probes)
+        >>> bool(result.suggest(for_steps=40) > result.suggest(for_steps=640))
+        True
         """
+        for_steps = check_count("for_steps", for_steps, 1, True)
         if method is None:
             method = self.default_method
         method = check_choice("method", method, _METHODS)
+        if for_steps is not None and method != self.default_method:
+            raise ValueError(
+                "Argument `for_steps` adjusts the default suggestion (the "
+                "rule was measured for it alone): use it with method=None "
+                f"or {self.default_method!r}. Received: method={method!r}, "
+                f"for_steps={for_steps}"
+            )
+        if method == self.default_method:
+            steps = self.for_steps if for_steps is None else for_steps
+            lr = self._read(method, skip_start, skip_end)
+            if steps is None:
+                return lr
+            above = method == "probe" and lr > min(
+                self.probes["learning_rates"]
+            ) * (1 + 1e-9)
+            return lr * run_length_factor(steps, above)
+        return self._read(method, skip_start, skip_end)
+
+    def _read(self, method, skip_start, skip_end):
         if method == "probe":
             return self._probe_pick(skip_start, skip_end)
         if method in _RAW_LOSS_RULES:
@@ -312,7 +384,7 @@ class LRFinderResult:
                 self.learning_rates, self.losses, skip_start, skip_end
             )
         if self.is_flat:
-            warnings.warn(_FLAT_MESSAGE, UserWarning, stacklevel=2)
+            warnings.warn(_FLAT_MESSAGE, UserWarning, stacklevel=3)
         return lr
 
     def _probe_pick(self, skip_start, skip_end):
@@ -333,10 +405,10 @@ class LRFinderResult:
 
     @property
     def suggested_learning_rate(self) -> float:
-        """The default suggestion, `suggest(self.default_method)`: the
-        probes' pick where `find_lr` ran probes, else the `"descent"`
-        reading."""
-        return self.suggest(self.default_method)
+        """The default suggestion, `suggest()`: the probes' pick where
+        `find_lr` ran probes, else the `"descent"` reading; for a run of
+        `for_steps` steps where that is set."""
+        return self.suggest()
 
     def clr_bounds(
         self, method: str = "descent", fall_fraction: float | None = None
@@ -392,7 +464,8 @@ class LRFinderResult:
 
         - `"one_cycle"`: `OneCycle(max_learning_rate=self.suggest(method),
           total_steps=total_steps, **kwargs)` -- the suggestion is the peak,
-          as fastai's `fit_one_cycle(lr_max=...)` uses it.
+          as fastai's `fit_one_cycle(lr_max=...)` uses it (not moved by
+          `for_steps`: that rule was measured for constant rates only).
         - `"cyclical"`: `CyclicalLearningRate(*self.clr_bounds(),
           step_size=step_size, **kwargs)`; `step_size` defaults to
           `max(1, total_steps // 8)`, i.e. four full cycles in `total_steps`
@@ -429,7 +502,8 @@ class LRFinderResult:
                     'Argument `total_steps` is required for kind="one_cycle". '
                     "Received: total_steps=None"
                 )
-            lr = self.suggest(method)
+            # The peak as measured (not `for_steps`' constant-rate rule).
+            lr = self._read(method or self.default_method, None, None)
             return schedules.OneCycle(lr, total_steps=total_steps, **kwargs)
         if kind == "cyclical":
             if method is not None:
@@ -559,6 +633,7 @@ class LRFinderResult:
             "stop_reason": self.stop_reason,
             "mode": self.mode,
             "probes": None if self.probes is None else dict(self.probes),
+            "for_steps": self.for_steps,
         }
 
     @classmethod
@@ -578,6 +653,7 @@ class LRFinderResult:
             "stop_reason",
             "mode",
             "probes",
+            "for_steps",
         }
         missing, unknown = required - set(config), set(config) - known
         if missing or unknown:

@@ -36,6 +36,7 @@ __all__ = [
     "clr_bounds",
     "descent_clr_bounds",
     "pick_probe",
+    "run_length_factor",
 ]
 
 #: Spacings of the sweep's rates.
@@ -50,6 +51,18 @@ PROBE_TOLERANCE = 0.5
 #: `pick_probe`'s back-off: a winner above the curve's reading is divided by
 #: sqrt(10) (half a decade), the horizon correction (see `pick_probe`).
 PROBE_BACKOFF = 10**0.5
+#: The run length the rule below is centred on, in optimizer steps (the
+#: benchmark's from-scratch budget, which the default was chosen for).
+RUN_LENGTH_REFERENCE = 160
+#: The shortest and the longest run the run-length rule was measured on;
+#: a run outside is read as the nearest of them (no extrapolation).
+RUN_LENGTH_RANGE = (40, 640)
+#: `run_length_factor`'s scales at the reference length and exponents, each
+#: as (the pick is the curve's reading, the pick is above it). Chosen with
+#: `benchmarks/bench_suggestion.py --choose` on the chosen cases only
+#: (benchmarks/README.md, "The finder's suggestion").
+RUN_LENGTH_SCALES = (10**0.5, 1.0)
+RUN_LENGTH_EXPONENTS = (-0.375, -0.875)
 #: `suggest_centered`'s divisor of the rate at the minimum; chosen by
 #: `benchmarks/bench_suggestion.py` (docs/guides/finder.md, "How good is
 #: the number").
@@ -539,6 +552,58 @@ def pick_probe(
     near = finite & (values <= best + tolerance * abs(best))
     winner = float(lrs[near].min())
     return winner if winner == lowest else winner / backoff
+
+
+def run_length_factor(
+    steps: int,
+    above_reading: bool,
+    scales: tuple[float, float] = RUN_LENGTH_SCALES,
+    exponents: tuple[float, float] = RUN_LENGTH_EXPONENTS,
+) -> float:
+    """What the default suggestion is multiplied by for a run of `steps`.
+
+    ```
+    i      = 1 if above_reading else 0
+    n      = clip(steps, 40, 640)
+    factor = scales[i] * (n / 160) ** exponents[i]
+    ```
+
+    The best constant rate depends on how long it trains: a short run wants
+    a higher one, a long run a lower one, and how much depends on whether
+    the probes' pick is the curve's own reading (from scratch, mostly) or
+    above it (a pretrained body, mostly). With the defaults, a pick at the
+    reading is multiplied by 5.3 for 40 steps, 3.2 for 160 and 1.9 for 640
+    or more; a pick above it by 3.4, 1 and 0.30. Fitted on the benchmark's
+    chosen cases at runs of 40, 160 and 640 steps against a 12-run grid
+    tuned on validation data (`benchmarks/bench_suggestion.py --choose`);
+    a run outside that range is read as its nearest end.
+
+    Args:
+        steps: Int >= 1. Optimizer steps of the run the rate is for.
+        above_reading: Bool. Whether the pick is above the curve's reading
+            (`LRFinderResult` knows; see `pick_probe`).
+        scales: `(at the reading, above it)`, the factors at 160 steps.
+            Defaults to `RUN_LENGTH_SCALES`.
+        exponents: `(at the reading, above it)`. Defaults to
+            `RUN_LENGTH_EXPONENTS`.
+
+    Returns:
+        A float > 0.
+
+    Example:
+
+    >>> run_length_factor(160, above_reading=True)
+    1.0
+    >>> round(run_length_factor(640, above_reading=True), 3)
+    0.297
+    >>> round(run_length_factor(10_000, above_reading=False), 3)
+    1.88
+    """
+    steps = check_count("for_steps", steps, 1)
+    low, high = RUN_LENGTH_RANGE
+    n = min(max(int(steps), low), high)
+    i = 1 if above_reading else 0
+    return float(scales[i] * (n / RUN_LENGTH_REFERENCE) ** exponents[i])
 
 
 def curve_is_flat(
