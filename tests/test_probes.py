@@ -466,6 +466,12 @@ class TestResultWithProbes:
     ],
 )
 def test_bad_input_before_anything_changes(kwargs, error, name):
+    assert_refused_before_the_sweep(kwargs, error, name)
+
+
+def assert_refused_before_the_sweep(kwargs, error, name):
+    """`find_lr(**kwargs)` raises exactly `error`, naming `name`, before
+    the optimizer is built."""
     model = bias_model()
     x, y = zeros_data(16)
     with pytest.raises(error) as info:

@@ -16,6 +16,7 @@ import pytest
 from test_finder import bias_model
 from test_finder import full_state
 from test_finder import zeros_data
+from test_probes import assert_refused_before_the_sweep
 from test_probes import bn_model
 from test_probes import learnable
 
@@ -174,24 +175,11 @@ def test_find_lr_for_steps_on_a_dataset():
         def __getitem__(self, i):
             return x[16 * i : 16 * (i + 1)], y[16 * i : 16 * (i + 1)]
 
-    found = find_lr(
-        bn_model(),
-        Batches(),
-        num_steps=10,
-        probe=False,
-        for_steps=1000,
-        verbose=0,
-    )
-    assert found.for_steps == 1000
-    found = find_lr(
-        bn_model(),
-        Batches(),
-        num_steps=10,
-        probe=False,
-        for_epochs=5,
-        verbose=0,
-    )
-    assert found.for_steps == 20
+    for run, steps in (({"for_steps": 1000}, 1000), ({"for_epochs": 5}, 20)):
+        found = find_lr(
+            bn_model(), Batches(), num_steps=10, probe=False, verbose=0, **run
+        )
+        assert found.for_steps == steps
 
 
 def _above(found):
@@ -220,13 +208,7 @@ def _generator(n):
     ],
 )
 def test_find_lr_refuses_bad_runs_before_anything_changes(kwargs, error, name):
-    model = bias_model()
-    x, y = zeros_data(16)
-    with pytest.raises(error) as info:
-        find_lr(model, x, y, num_steps=4, verbose=0, **kwargs)
-    assert type(info.value) is error
-    assert f"`{name}`" in str(info.value), str(info.value)
-    assert not model.optimizer.built  # refused before the sweep began
+    assert_refused_before_the_sweep(kwargs, error, name)
 
 
 def test_for_epochs_of_data_without_a_length_is_refused_before_training():
