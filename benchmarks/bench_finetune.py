@@ -43,7 +43,7 @@ For each recipe and seed, with `GRID` the 12 base rates 1e-5 ... 3.16:
 - *ceiling*: the best test accuracy over the grid (what a user with the
   budget for a grid search gets, if the test split may pick the rate);
 - *val-picked*: the grid as it is run without a test split, as
-  `bench_suggestion.py --validation-grid` does it (`Case.validation_split`):
+  `bench_suggestion.py`'s yardstick does it (`Case.validation_split`):
   each rate trained on 80% of the training split and scored on the other
   20%, the best of those picked, and the picked rate's *test* accuracy from
   the grid run on the whole training split;
