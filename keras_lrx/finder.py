@@ -611,7 +611,7 @@ def find_lr(
     cost. Why: training from scratch, the best rate lies near the reading;
     fine-tuning a pretrained body with a fresh head, 10 to 40 times above
     it -- no fixed reading of the curve serves both (the finder guide,
-    "How good is the number"). The probes cost `3 * probe_steps` steps
+    "How good the number is"). The probes cost `3 * probe_steps` steps
     more and one more trace of the train step; a flat curve and one-pass
     data (a generator) are not probed (the latter with a warning), and
     `suggested_learning_rate` is then the reading.

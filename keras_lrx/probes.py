@@ -1,16 +1,16 @@
 """Probes: short runs of a few candidate rates, scored on held-out data.
 
 A range test reads a rate off one curve, and how far the best training rate
-lies from the curve's landmarks depends on the regime: training from scratch
-it sits about a tenth of the way up the steep descent, while fine-tuning a
+lies from the curve's landmarks depends on the regime: training from scratch it
+sits about a tenth of the way up the steep descent, while fine-tuning a
 pretrained body (with a fresh head and small multipliers on the body) wants
 rates ten to forty times higher, near where the loss turns. No fixed reading
-serves both (docs/guides/finder.md, "How good is the number"). So after the
-sweep, `find_lr` *measures*: it trains each candidate rate for a few steps from
-the restored start, keeps the lowest one whose held-out loss is within 50% of
-the best and, if that is not the curve's own reading, backs it off by half a
-decade, since a rate that wins a short probe is higher than a whole run can
-hold (`keras_lrx.suggestions.pick_probe`).
+serves both (benchmarks/README.md, "The finder's suggestion vs a grid search").
+So after the sweep, `find_lr` *measures*: it trains each candidate rate for a
+few steps from the restored start, keeps the lowest one whose held-out loss is
+within 50% of the best and, if that is not the curve's own reading, backs it
+off by half a decade, since a rate that wins a short probe is higher than a
+whole run can hold (`keras_lrx.suggestions.pick_probe`).
 
 - `probe_candidates(anchor, ...)`: the candidates, a decade apart from the
   curve's `"descent"` reading upwards, never past the rates the sweep

@@ -45,8 +45,8 @@ MODES = ("exponential", "linear")
 #: where no probes ran (with probes it is `pick_probe`'s choice).
 DEFAULT_METHOD = "descent"
 #: `pick_probe`'s tolerance: the lowest probed rate within 50% of the best
-#: held-out loss wins. Chosen with `benchmarks/bench_suggestion.py` (the finder
-#: guide, "How good is the number").
+#: held-out loss wins. Chosen with `benchmarks/bench_suggestion.py`
+#: (benchmarks/README.md, 2026-12-04).
 PROBE_TOLERANCE = 0.5
 #: `pick_probe`'s back-off: a winner above the curve's reading is divided by
 #: sqrt(10) (half a decade), the horizon correction (see `pick_probe`).
@@ -64,8 +64,8 @@ RUN_LENGTH_RANGE = (40, 640)
 RUN_LENGTH_SCALES = (10**0.5, 1.0)
 RUN_LENGTH_EXPONENTS = (-0.375, -0.875)
 #: `suggest_centered`'s divisor of the rate at the minimum; chosen by
-#: `benchmarks/bench_suggestion.py` (docs/guides/finder.md, "How good is
-#: the number").
+#: `benchmarks/bench_suggestion.py` (benchmarks/README.md, "The finder's
+#: suggestion vs a grid search").
 CENTERED_DIVISOR = 30.0
 #: `suggest_descent`'s fraction of the fall and divisor, chosen the same way.
 DESCENT_FRACTION = 0.75
