@@ -492,3 +492,92 @@ def test_learned_scale_with_the_rest_on_a_keras_hub_backbone(tmp_path):
         not np.array_equal(to_np(a), start)
         for a, start in zip(straight.weights, initial)
     )
+
+
+def test_find_lr_for_the_run_on_a_keras_hub_backbone_with_the_rest(tmp_path):
+    """`find_lr(for_epochs=...)` as a user combines it: a BERT inside a
+    functional model, layer-wise decay times gradual unfreezing, the rate as
+    a compiled metric; the model put back exactly, the suggestion the
+    written-out rule's for the run's steps, then that run at it as LRX's
+    base rate, stopped after its first epoch and resumed from a save
+    (equal to the run straight through, bit for bit)."""
+    from test_run_length import expected_factor
+    from test_run_length import pick_is_above
+    from test_run_length import plain_suggestion
+
+    from keras_lrx import LearningRateMetric
+    from keras_lrx import find_lr
+
+    x, y = text_data(n=16)
+    epochs, batch = 3, 2  # 8 steps an epoch
+
+    def make(rate=None):
+        keras.utils.set_random_seed(0)
+        model = classifier(bert(num_layers=2))
+        multipliers = combine(
+            layerwise_decay(
+                model.get_layer("bert"), 0.8, head=[model.get_layer("head")]
+            ),
+            gradual_unfreezing(model, every_steps=4),
+        )
+        optimizer = LRX(
+            keras.optimizers.AdamW(weight_decay=0.01), multipliers=multipliers
+        )
+        if rate is not None:
+            optimizer.learning_rate = rate
+        model.compile(optimizer, LOSS, metrics=[LearningRateMetric(optimizer)])
+        return model
+
+    model = make()
+    before = [to_np(v) for v in model.weights]
+    result = find_lr(
+        model,
+        x,
+        y,
+        batch_size=batch,
+        num_steps=12,
+        probe_steps=2,
+        for_epochs=epochs,
+        verbose=0,
+    )
+    for a, w in zip(before, model.weights):  # put back exactly
+        np.testing.assert_array_equal(a, to_np(w))
+    assert int(to_np(model.optimizer.iterations)) == 0
+    assert result.for_steps == epochs * 8
+    rate = result.suggested_learning_rate
+    assert rate == pytest.approx(
+        plain_suggestion(result)
+        * expected_factor(epochs * 8, pick_is_above(result)),
+        rel=1e-12,
+    )
+
+    def fit(model, initial_epoch=0, callbacks=()):
+        return model.fit(
+            x,
+            y,
+            batch_size=batch,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,
+            verbose=0,
+            callbacks=list(callbacks),
+        )
+
+    straight = make(rate)
+    initial = [to_np(w) for w in straight.weights]
+    history = fit(straight)
+    assert history.history["learning_rate"] == pytest.approx([rate] * epochs)
+
+    first = make(rate)
+    fit(first, callbacks=[_StopAfterOneEpoch()])
+    path = str(tmp_path / "described_run.keras")
+    first.save(path)
+    resumed = keras.models.load_model(path)
+    assert float(to_np(resumed.optimizer.learning_rate)) == pytest.approx(rate)
+    fit(resumed, initial_epoch=1)
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+    assert any(
+        not np.array_equal(to_np(a), start)
+        for a, start in zip(straight.weights, initial)
+    )
