@@ -621,9 +621,11 @@ def find_lr(
     over `x`) and `suggested_learning_rate` is the rate for that run
     (`LRFinderResult.suggest(for_steps=...)`, `run_length_factor`: higher
     for short runs, lower for long ones; measured on runs of 40 to 640
-    steps, longer ones read as 640). Without it the suggestion is as it
-    was measured for runs of about 160 steps. It changes what is suggested,
-    not what the test runs.
+    steps, longer ones read as 640). Without it the suggestion is as
+    before; a run described as 160 steps (the length the probes were
+    chosen on) can still differ from it: about three times higher where
+    the pick is the curve's own reading, as the benchmark's chosen cases
+    preferred. It changes what is suggested, not what the test runs.
 
     Args:
         model: A compiled `keras.Model`.
@@ -651,7 +653,7 @@ def find_lr(
             20.
         for_steps: Int >= 1 or None. Optimizer steps of the run the
             suggestion is for (at a constant rate). Defaults to None (the
-            default's own, about 160).
+            suggestion as without a run).
         for_epochs: Int >= 1 or None. The same in epochs over `x` (with
             `batch_size`); `x` must have a known length. Not with
             `for_steps`. Defaults to None.

@@ -166,8 +166,8 @@ class LRFinderResult:
             default suggestion is for, as `find_lr(for_steps=...)` or
             `for_epochs=` described it: `suggested_learning_rate` is then
             the default reading times `run_length_factor` (see `suggest`).
-            Settable. None (the default) leaves the suggestion as measured
-            without a run (the benchmark's runs of 160 steps).
+            Settable. None (the default) leaves the suggestion as it is
+            without a run.
 
     Example:
 
@@ -250,8 +250,8 @@ class LRFinderResult:
 
     @property
     def for_steps(self) -> int | None:
-        """The run the default suggestion is for, in steps (None: as
-        measured, about 160); see `suggest`."""
+        """The run the default suggestion is for, in steps (None: the
+        suggestion without a run); see `suggest`."""
         return self._for_steps
 
     @for_steps.setter
